@@ -1,0 +1,147 @@
+package io.legate.http;
+
+import io.netty.handler.codec.http2.Http2Headers;
+import java.net.InetSocketAddress;
+
+/**
+ * What is known about one HTTP stream: timing, addresses, protocol, result. Confined to the stream's
+ * worker. Header formatters and access logs read it.
+ */
+public final class StreamInfo {
+  private final long startTimeMillis;
+  private final long startNanos;
+  private final InetSocketAddress downstreamRemoteAddress;
+  private final InetSocketAddress downstreamLocalAddress;
+  private final String protocol;
+  private Http2Headers requestHeaders;
+  private Http2Headers responseHeaders;
+  private int responseCode;
+  private long responseFlags;
+  private String upstreamHost;
+  private String upstreamCluster;
+  private String routeName;
+  private long bytesReceived;
+  private long bytesSent;
+  private String responseCodeDetails;
+
+  public StreamInfo(
+      long startTimeMillis,
+      long startNanos,
+      InetSocketAddress downstreamRemoteAddress,
+      InetSocketAddress downstreamLocalAddress,
+      String protocol) {
+    this.startTimeMillis = startTimeMillis;
+    this.startNanos = startNanos;
+    this.downstreamRemoteAddress = downstreamRemoteAddress;
+    this.downstreamLocalAddress = downstreamLocalAddress;
+    this.protocol = protocol;
+  }
+
+  /** Wall-clock start of the stream, ms since the epoch. */
+  public long startTimeMillis() {
+    return startTimeMillis;
+  }
+
+  /** Monotonic start of the stream ({@link System#nanoTime()}). */
+  public long startNanos() {
+    return startNanos;
+  }
+
+  public InetSocketAddress downstreamRemoteAddress() {
+    return downstreamRemoteAddress;
+  }
+
+  public InetSocketAddress downstreamLocalAddress() {
+    return downstreamLocalAddress;
+  }
+
+  /** "HTTP/1.1", "HTTP/1.0" or "HTTP/2". */
+  public String protocol() {
+    return protocol;
+  }
+
+  public Http2Headers requestHeaders() {
+    return requestHeaders;
+  }
+
+  public void setRequestHeaders(Http2Headers h) {
+    this.requestHeaders = h;
+  }
+
+  public Http2Headers responseHeaders() {
+    return responseHeaders;
+  }
+
+  public void setResponseHeaders(Http2Headers h) {
+    this.responseHeaders = h;
+  }
+
+  public int responseCode() {
+    return responseCode;
+  }
+
+  public void setResponseCode(int code) {
+    this.responseCode = code;
+  }
+
+  public long responseFlags() {
+    return responseFlags;
+  }
+
+  public boolean hasResponseFlag(ResponseFlag f) {
+    return (responseFlags & f.bit()) != 0;
+  }
+
+  public void addResponseFlag(ResponseFlag f) {
+    responseFlags |= f.bit();
+  }
+
+  /** The selected upstream host as {@code ip:port}, or null before one is chosen. */
+  public String upstreamHost() {
+    return upstreamHost;
+  }
+
+  public void setUpstreamHost(String hostAndPort) {
+    this.upstreamHost = hostAndPort;
+  }
+
+  public String upstreamCluster() {
+    return upstreamCluster;
+  }
+
+  public void setUpstreamCluster(String name) {
+    this.upstreamCluster = name;
+  }
+
+  public String routeName() {
+    return routeName;
+  }
+
+  public void setRouteName(String name) {
+    this.routeName = name;
+  }
+
+  public long bytesReceived() {
+    return bytesReceived;
+  }
+
+  public void addBytesReceived(long n) {
+    bytesReceived += n;
+  }
+
+  public long bytesSent() {
+    return bytesSent;
+  }
+
+  public void addBytesSent(long n) {
+    bytesSent += n;
+  }
+
+  public String responseCodeDetails() {
+    return responseCodeDetails;
+  }
+
+  public void setResponseCodeDetails(String details) {
+    this.responseCodeDetails = details;
+  }
+}

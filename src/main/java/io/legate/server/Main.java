@@ -1,0 +1,1 @@
+package io.legate.server; public class Main { public static void main(String[] a){} }

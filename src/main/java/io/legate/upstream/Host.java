@@ -1,0 +1,115 @@
+package io.legate.upstream;
+
+import java.net.InetSocketAddress;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * One upstream endpoint of a cluster. Identity and weight are immutable; the few counters on it are
+ * shared by all workers (Envoy keeps per-host stats as atomics too).
+ */
+public final class Host {
+  /** Health flag: failed active health checking (set by the health checker). */
+  public static final int FAILED_ACTIVE_HC = 1;
+  /** Health flag: ejected by outlier detection. */
+  public static final int FAILED_OUTLIER_CHECK = 2;
+  /** Health flag: EDS said unhealthy/draining. */
+  public static final int FAILED_EDS_HEALTH = 4;
+
+  private final String clusterName;
+  private final InetSocketAddress address;
+  private final String addressString;
+  private final String hostname;
+  private final int weight;
+  private final int priority;
+  private final String zone;
+  private volatile int healthFlags;
+
+  /** Requests now in flight to this host (LEAST_REQUEST reads it). */
+  public final AtomicInteger activeRequests = new AtomicInteger();
+  /** Connections now open to this host. */
+  public final AtomicInteger activeConnections = new AtomicInteger();
+  public final LongAdder cxTotal = new LongAdder();
+  public final LongAdder cxConnectFail = new LongAdder();
+  public final LongAdder rqTotal = new LongAdder();
+  public final LongAdder rqSuccess = new LongAdder();
+  public final LongAdder rqError = new LongAdder();
+  public final LongAdder rqTimeout = new LongAdder();
+
+  /**
+   * Creates a host.
+   *
+   * @param address a resolved address
+   * @param hostname the name this host is known by (DNS name or the endpoint's {@code hostname}),
+   *     used by {@code auto_host_rewrite}; may be empty
+   */
+  public Host(
+      String clusterName,
+      InetSocketAddress address,
+      String hostname,
+      int weight,
+      int priority,
+      String zone) {
+    this.clusterName = clusterName;
+    this.address = address;
+    this.addressString = address.getAddress().getHostAddress() + ":" + address.getPort();
+    this.hostname = hostname == null ? "" : hostname;
+    this.weight = Math.max(1, weight);
+    this.priority = priority;
+    this.zone = zone == null ? "" : zone;
+  }
+
+  public String clusterName() {
+    return clusterName;
+  }
+
+  public InetSocketAddress address() {
+    return address;
+  }
+
+  /** Returns {@code ip:port} (IPv6 without brackets, as Envoy prints in /clusters). */
+  public String addressString() {
+    return addressString;
+  }
+
+  public String hostname() {
+    return hostname;
+  }
+
+  public int weight() {
+    return weight;
+  }
+
+  public int priority() {
+    return priority;
+  }
+
+  public String zone() {
+    return zone;
+  }
+
+  public int healthFlags() {
+    return healthFlags;
+  }
+
+  public boolean healthy() {
+    return healthFlags == 0;
+  }
+
+  public void setHealthFlag(int flag) {
+    synchronized (this) {
+      healthFlags |= flag;
+    }
+  }
+
+  public void clearHealthFlag(int flag) {
+    synchronized (this) {
+      healthFlags &= ~flag;
+    }
+  }
+
+  @Override
+  public String toString() {
+    return addressString;
+  }
+}
