@@ -1,1 +1,156 @@
-package io.legate.server; public class Main { public static void main(String[] a){} }
+package io.legate.server;
+
+import io.legate.config.ConfigException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** The {@code legate} command: Envoy's flags, Envoy's exit codes. */
+@Command(
+    name = "legate",
+    description = "An L4/L7 proxy that runs Envoy v3 configurations.",
+    sortOptions = false,
+    usageHelpAutoWidth = true)
+public final class Main implements Callable<Integer> {
+  @Option(names = {"-c", "--config-path"}, paramLabel = "FILE", description = "Path to the bootstrap config (YAML or JSON).")
+  Path configPath;
+
+  @Option(names = "--config-yaml", paramLabel = "YAML", description = "YAML bootstrap merged over the config file.")
+  String configYaml;
+
+  @Option(names = "--mode", paramLabel = "serve|validate", description = "serve (default) or validate: check the config and exit.")
+  String mode = "serve";
+
+  @Option(names = "--concurrency", paramLabel = "N", description = "Worker threads (default: the number of cores).")
+  int concurrency = 0;
+
+  @Option(names = {"-l", "--log-level"}, paramLabel = "LEVEL", description = "trace, debug, info, warning, error, critical, off.")
+  String logLevel = "info";
+
+  @Option(names = "--service-cluster", paramLabel = "NAME", description = "Local service cluster name (node.cluster).")
+  String serviceCluster = "";
+
+  @Option(names = "--service-node", paramLabel = "NAME", description = "Local service node name (node.id).")
+  String serviceNode = "";
+
+  @Option(names = "--drain-time-s", paramLabel = "SECONDS", description = "How long to drain on shutdown (default 600, as Envoy).")
+  int drainTimeSeconds = 600;
+
+  @Option(names = "--version", description = "Print the version and exit.")
+  boolean version;
+
+  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+  boolean help;
+
+  private final PrintStream out;
+  private final PrintStream err;
+
+  Main(PrintStream out, PrintStream err) {
+    this.out = out;
+    this.err = err;
+  }
+
+  public static void main(String[] args) {
+    CommandLine cl = new CommandLine(new Main(System.out, System.err));
+    cl.setParameterExceptionHandler(
+        (ex, a) -> {
+          System.err.println("legate: " + ex.getMessage());
+          System.err.println("Try 'legate --help' for the options.");
+          return 1;
+        });
+    int code = cl.execute(args);
+    if (code != Integer.MIN_VALUE) {
+      System.exit(code);
+    }
+  }
+
+  @Override
+  public Integer call() {
+    if (version) {
+      out.println("legate version: " + Server.VERSION + "/envoy-v3-api");
+      return 0;
+    }
+    try {
+      Log.setLevel(logLevel);
+    } catch (IllegalArgumentException e) {
+      err.println("legate: " + e.getMessage());
+      return 1;
+    }
+    if (!mode.equals("serve") && !mode.equals("validate")) {
+      err.println("legate: invalid --mode '" + mode + "' (serve or validate)");
+      return 1;
+    }
+    boolean quickStart = false;
+    if (configPath == null && (configYaml == null || configYaml.isBlank())) {
+      configYaml = quickStartConfig();
+      quickStart = true;
+    }
+    Options options =
+        new Options(configPath, configYaml, mode, concurrency, logLevel, serviceCluster, serviceNode, drainTimeSeconds);
+    String source = configPath != null ? configPath.toString() : quickStart ? "quick start" : "--config-yaml";
+    if (mode.equals("validate")) {
+      try {
+        Server.validate(options);
+        out.println("configuration '" + source + "' OK");
+        return 0;
+      } catch (ConfigException e) {
+        err.println("error initializing configuration '" + source + "': " + e.getMessage());
+        return 1;
+      }
+    }
+    Server server;
+    try {
+      server = Server.start(options);
+    } catch (ConfigException e) {
+      err.println("error initializing configuration '" + source + "': " + e.getMessage());
+      return 1;
+    }
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  server.drainAndStop();
+                  try {
+                    server.terminated().get(drainTimeSeconds + 10L, TimeUnit.SECONDS);
+                  } catch (Exception ignored) {
+                    // exiting anyway
+                  }
+                },
+                "legate-shutdown"));
+    if (quickStart) {
+      out.println("Legate is running the quick-start config (no -c given).");
+      out.println("  curl -s http://127.0.0.1:10000/          # proxied to a second listener");
+      out.println("  curl -s http://127.0.0.1:9901/stats       # admin: stats, /clusters, /listeners, /config_dump");
+      out.println("Stop with Ctrl-C (drains), or: curl -X POST http://127.0.0.1:9901/quitquitquit");
+    } else {
+      for (var l : server.listeners()) {
+        var a = l.boundAddress();
+        out.println("listener '" + l.config().name + "' on " + a.getAddress().getHostAddress() + ":" + a.getPort());
+      }
+      if (server.adminAddress() != null) {
+        out.println("admin on " + server.adminAddress().getAddress().getHostAddress() + ":" + server.adminAddress().getPort());
+      }
+    }
+    out.flush();
+    try {
+      return server.terminated().get();
+    } catch (Exception e) {
+      return 1;
+    }
+  }
+
+  static String quickStartConfig() {
+    try (InputStream in = Main.class.getResourceAsStream("/quickstart.yaml")) {
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException | NullPointerException e) {
+      throw new IllegalStateException("quickstart.yaml missing from the jar", e);
+    }
+  }
+}

@@ -1,0 +1,727 @@
+package io.legate.http;
+
+import io.legate.http.filter.DecoderCallbacks;
+import io.legate.http.filter.EncoderCallbacks;
+import io.legate.http.filter.HttpFilter;
+import io.legate.router.Route;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetAddress;
+import java.util.ArrayDeque;
+import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One HTTP stream in the connection manager: runs the request through the decoder filters and the
+ * response back through the encoder filters (Envoy's {@code ActiveStream}). Confined to its worker.
+ */
+public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
+  private static final AsciiString HTTP = AsciiString.cached("http");
+  private static final AsciiString HTTPS = AsciiString.cached("https");
+  private static final AsciiString TRUE = AsciiString.cached("true");
+
+  private enum Kind {
+    HEADERS,
+    DATA,
+    TRAILERS
+  }
+
+  private static final class Item {
+    final Kind kind;
+    final Http2Headers headers;
+    final ByteBuf data;
+    final boolean end;
+    int next;
+
+    Item(Kind kind, Http2Headers headers, ByteBuf data, boolean end, int next) {
+      this.kind = kind;
+      this.headers = headers;
+      this.data = data;
+      this.end = end;
+      this.next = next;
+    }
+  }
+
+  private final ConnectionInfo conn;
+  private final HcmConfig config;
+  private final DownstreamStream downstream;
+  private final StreamInfo info;
+  private final HttpFilter[] filters;
+  private final ArrayDeque<Item> decodeQueue = new ArrayDeque<>(2);
+  private final ArrayDeque<Item> encodeQueue = new ArrayDeque<>(2);
+  private boolean decodePaused;
+  private boolean encodePaused;
+  private boolean requestComplete;
+  private boolean responseStarted;
+  private boolean responseComplete;
+  private boolean destroyed;
+  private boolean grpc;
+  private Http2Headers requestHeaders;
+  private Route route;
+  private boolean routeResolved;
+  private int readDisableCount;
+  private long lastActivityNanos;
+  private ScheduledFuture<?> idleTimer;
+  private ScheduledFuture<?> requestTimer;
+  private ScheduledFuture<?> durationTimer;
+
+  public ActiveStream(ConnectionInfo conn, DownstreamStream downstream) {
+    this.conn = conn;
+    this.config = conn.config();
+    this.downstream = downstream;
+    this.info =
+        new StreamInfo(
+            System.currentTimeMillis(),
+            System.nanoTime(),
+            conn.remoteAddress(),
+            conn.localAddress(),
+            conn.protocol());
+    var factories = config.filterFactories;
+    this.filters = new HttpFilter[factories.size()];
+    for (int i = 0; i < filters.length; i++) {
+      filters[i] = factories.get(i).create();
+    }
+    for (HttpFilter f : filters) {
+      f.setDecoderCallbacks(this);
+      f.setEncoderCallbacks(this);
+    }
+    HcmStats s = config.stats;
+    s.downstreamRqTotal.inc();
+    s.downstreamRqActive.inc();
+    if (conn.protocol().equals("HTTP/2")) {
+      s.downstreamRqHttp2Total.inc();
+    } else {
+      s.downstreamRqHttp1Total.inc();
+    }
+    lastActivityNanos = info.startNanos();
+    if (config.streamIdleTimeoutMs > 0) {
+      idleTimer = schedule(this::onIdleTimerFired, config.streamIdleTimeoutMs);
+    }
+    if (config.requestTimeoutMs > 0) {
+      requestTimer = schedule(this::onRequestTimeout, config.requestTimeoutMs);
+    }
+    if (config.maxStreamDurationMs > 0) {
+      durationTimer = schedule(this::onMaxDuration, config.maxStreamDurationMs);
+    }
+  }
+
+  private ScheduledFuture<?> schedule(Runnable r, long ms) {
+    return conn.channel().eventLoop().schedule(r, ms, TimeUnit.MILLISECONDS);
+  }
+
+  // ---------------------------------------------------------------- from the codec
+
+  /** Request headers arrived (pseudo-headers included). */
+  public void decodeHeaders(Http2Headers headers, boolean endStream) {
+    touch();
+    this.requestHeaders = headers;
+    this.grpc = LocalReplies.isGrpc(headers);
+    info.setRequestHeaders(headers);
+    if (endStream) {
+      onRequestComplete();
+    }
+    if (!sanitizeRequest(headers)) {
+      return;
+    }
+    enqueueDecode(new Item(Kind.HEADERS, headers, null, endStream, 0));
+  }
+
+  /** Request body bytes arrived; the stream takes ownership. */
+  public void decodeData(ByteBuf data, boolean endStream) {
+    touch();
+    info.addBytesReceived(data.readableBytes());
+    if (endStream) {
+      onRequestComplete();
+    }
+    if (destroyed || responseComplete) {
+      data.release();
+      return;
+    }
+    enqueueDecode(new Item(Kind.DATA, null, data, endStream, 0));
+  }
+
+  /** Request trailers arrived (ends the request). */
+  public void decodeTrailers(Http2Headers trailers) {
+    touch();
+    onRequestComplete();
+    if (destroyed || responseComplete) {
+      return;
+    }
+    enqueueDecode(new Item(Kind.TRAILERS, trailers, null, true, 0));
+  }
+
+  /** The downstream peer reset the stream or closed the connection. */
+  public void onDownstreamReset() {
+    if (destroyed) {
+      return;
+    }
+    if (!responseComplete) {
+      info.addResponseFlag(ResponseFlag.DOWNSTREAM_CONNECTION_TERMINATION);
+      config.stats.downstreamRqRxReset.inc();
+    }
+    destroy();
+  }
+
+  /** The downstream connection's writability changed (flow control). */
+  public void onDownstreamWritabilityChanged(boolean writable) {
+    if (destroyed) {
+      return;
+    }
+    for (HttpFilter f : filters) {
+      if (writable) {
+        f.onBelowWriteBufferLowWatermark();
+      } else {
+        f.onAboveWriteBufferHighWatermark();
+      }
+    }
+  }
+
+  private void onRequestComplete() {
+    requestComplete = true;
+    if (requestTimer != null) {
+      requestTimer.cancel(false);
+      requestTimer = null;
+    }
+  }
+
+  // ---------------------------------------------------------------- request sanitising
+
+  /** Applies the connection manager's request header rules; returns false after a local reply. */
+  private boolean sanitizeRequest(Http2Headers h) {
+    CharSequence path = h.path();
+    CharSequence method = h.method();
+    if (method == null) {
+      sendLocalReply(400, "", null, "missing_required_header");
+      return false;
+    }
+    boolean connect = AsciiString.contentEquals(method, "CONNECT");
+    if (!connect) {
+      if (path == null || path.length() == 0) {
+        sendLocalReply(400, "", null, "missing_path_rejected");
+        return false;
+      }
+      if (path.charAt(0) != '/') {
+        if (!(path.length() == 1 && path.charAt(0) == '*' && AsciiString.contentEquals(method, "OPTIONS"))) {
+          config.stats.downstreamRqNonRelativePath.inc();
+          sendLocalReply(404, "", null, "absolute_path_rejected");
+          return false;
+        }
+      } else if (!normalizePath(h, path)) {
+        return false;
+      }
+    }
+    if (config.stripAnyHostPort || config.stripMatchingHostPort) {
+      CharSequence authority = h.authority();
+      if (authority != null) {
+        String a = authority.toString();
+        int colon = a.lastIndexOf(':');
+        if (colon > 0 && a.indexOf(']', colon) < 0) {
+          boolean strip = config.stripAnyHostPort;
+          if (!strip) {
+            strip = a.substring(colon + 1).equals(Integer.toString(conn.localAddress().getPort()));
+          }
+          if (strip) {
+            h.authority(a.substring(0, colon));
+          }
+        }
+      }
+    }
+    InetAddress remote = conn.remoteAddress().getAddress();
+    boolean internal = false;
+    if (config.useRemoteAddress) {
+      String addr = remote.getHostAddress();
+      if (!config.skipXffAppend) {
+        CharSequence xff = h.get(HttpHeaderNames.X_FORWARDED_FOR);
+        h.set(HttpHeaderNames.X_FORWARDED_FOR, xff == null || xff.length() == 0 ? addr : xff + "," + addr);
+      }
+      h.set(HttpHeaderNames.X_FORWARDED_PROTO, conn.tls() ? HTTPS : HTTP);
+      internal = isInternal(remote) && config.xffNumTrustedHops == 0;
+      if (internal) {
+        h.set(HttpHeaderNames.X_ENVOY_INTERNAL, TRUE);
+      } else {
+        h.remove(HttpHeaderNames.X_ENVOY_INTERNAL);
+        h.set(HttpHeaderNames.X_ENVOY_EXTERNAL_ADDRESS, addr);
+        cleanInternalHeaders(h);
+      }
+    } else {
+      if (!h.contains(HttpHeaderNames.X_FORWARDED_PROTO)) {
+        h.set(HttpHeaderNames.X_FORWARDED_PROTO, conn.tls() ? HTTPS : HTTP);
+      }
+      internal = true;
+    }
+    if (config.generateRequestId) {
+      CharSequence id = h.get(HttpHeaderNames.X_REQUEST_ID);
+      boolean edge = config.useRemoteAddress && !internal;
+      if (id == null || id.length() == 0 || (edge && !config.preserveExternalRequestId)) {
+        h.set(HttpHeaderNames.X_REQUEST_ID, AsciiString.of(randomUuid()));
+      }
+    }
+    return true;
+  }
+
+  private boolean normalizePath(Http2Headers h, CharSequence rawPath) {
+    var action = config.escapedSlashesAction;
+    boolean needs =
+        config.normalizePath
+            || config.mergeSlashes
+            || (action != null
+                && action
+                    != io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3
+                        .HttpConnectionManager.PathWithEscapedSlashesAction.KEEP_UNCHANGED
+                && action
+                    != io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3
+                        .HttpConnectionManager.PathWithEscapedSlashesAction.IMPLEMENTATION_SPECIFIC_DEFAULT);
+    if (!needs) {
+      return true;
+    }
+    String full = rawPath.toString();
+    int q = full.indexOf('?');
+    String path = q < 0 ? full : full.substring(0, q);
+    String query = q < 0 ? "" : full.substring(q);
+    String p = path;
+    switch (action) {
+      case REJECT_REQUEST -> {
+        if (PathNormalizer.hasEscapedSlashes(p)) {
+          sendLocalReply(400, "", null, "path_normalization_failed");
+          return false;
+        }
+      }
+      case UNESCAPE_AND_FORWARD -> p = PathNormalizer.unescapeSlashes(p);
+      case UNESCAPE_AND_REDIRECT -> {
+        if (PathNormalizer.hasEscapedSlashes(p)) {
+          String target = PathNormalizer.unescapeSlashes(p);
+          if (config.normalizePath) {
+            target = PathNormalizer.removeDotSegments(target);
+          }
+          if (config.mergeSlashes) {
+            target = PathNormalizer.mergeSlashes(target);
+          }
+          Http2Headers extra = new io.netty.handler.codec.http2.DefaultHttp2Headers(false);
+          extra.set(HttpHeaderNames.LOCATION, target + query);
+          sendLocalReply(307, "", extra, "path_normalization_redirect");
+          return false;
+        }
+      }
+      default -> {}
+    }
+    if (config.normalizePath) {
+      p = PathNormalizer.removeDotSegments(p);
+    }
+    if (config.mergeSlashes) {
+      p = PathNormalizer.mergeSlashes(p);
+    }
+    if (!p.equals(path)) {
+      h.path(p + query);
+    }
+    return true;
+  }
+
+  private static void cleanInternalHeaders(Http2Headers h) {
+    h.remove(HttpHeaderNames.X_ENVOY_DECORATOR_OPERATION);
+    h.remove(HttpHeaderNames.X_ENVOY_DOWNSTREAM_SERVICE_CLUSTER);
+    h.remove(HttpHeaderNames.X_ENVOY_DOWNSTREAM_SERVICE_NODE);
+    h.remove(HttpHeaderNames.X_ENVOY_EXPECTED_RQ_TIMEOUT_MS);
+    h.remove(HttpHeaderNames.X_ENVOY_FORCE_TRACE);
+    h.remove(HttpHeaderNames.X_ENVOY_IP_TAGS);
+    h.remove(HttpHeaderNames.X_ENVOY_MAX_RETRIES);
+    h.remove(HttpHeaderNames.X_ENVOY_RETRY_ON);
+    h.remove(HttpHeaderNames.X_ENVOY_RETRY_GRPC_ON);
+    h.remove(HttpHeaderNames.X_ENVOY_UPSTREAM_RQ_TIMEOUT_MS);
+    h.remove(HttpHeaderNames.X_ENVOY_UPSTREAM_RQ_PER_TRY_TIMEOUT_MS);
+    h.remove(HttpHeaderNames.X_ENVOY_HEDGE_ON_PER_TRY_TIMEOUT);
+  }
+
+  /** Envoy's default internal addresses: loopback and RFC 1918 / unique-local. */
+  static boolean isInternal(InetAddress a) {
+    return a.isLoopbackAddress() || a.isSiteLocalAddress() || isUniqueLocalV6(a);
+  }
+
+  private static boolean isUniqueLocalV6(InetAddress a) {
+    byte[] b = a.getAddress();
+    return b.length == 16 && (b[0] & 0xfe) == 0xfc;
+  }
+
+  private static String randomUuid() {
+    ThreadLocalRandom r = ThreadLocalRandom.current();
+    long msb = (r.nextLong() & ~0xf000L) | 0x4000L;
+    long lsb = (r.nextLong() & 0x3fffffffffffffffL) | 0x8000000000000000L;
+    return new UUID(msb, lsb).toString();
+  }
+
+  // ---------------------------------------------------------------- decoder chain
+
+  private void enqueueDecode(Item it) {
+    if (decodeQueue.isEmpty() && !decodePaused) {
+      if (!runDecode(it)) {
+        decodeQueue.addFirst(it);
+      }
+    } else {
+      decodeQueue.addLast(it);
+    }
+  }
+
+  /** Runs an item through the decoder filters; returns false if a filter stopped on it. */
+  private boolean runDecode(Item it) {
+    for (int i = it.next; i < filters.length; i++) {
+      if (destroyed || responseComplete) {
+        release(it);
+        return true;
+      }
+      HttpFilter.Status s =
+          switch (it.kind) {
+            case HEADERS -> filters[i].decodeHeaders(it.headers, it.end);
+            case DATA -> filters[i].decodeData(it.data, it.end);
+            case TRAILERS -> filters[i].decodeTrailers(it.headers);
+          };
+      if (s == HttpFilter.Status.STOP_ITERATION) {
+        it.next = i + 1;
+        decodePaused = true;
+        return false;
+      }
+    }
+    release(it);
+    return true;
+  }
+
+  private static void release(Item it) {
+    if (it.data != null) {
+      ReferenceCountUtil.release(it.data);
+    }
+  }
+
+  @Override
+  public void continueDecoding() {
+    if (!decodePaused || destroyed) {
+      return;
+    }
+    decodePaused = false;
+    while (!decodeQueue.isEmpty() && !decodePaused && !destroyed) {
+      Item it = decodeQueue.peekFirst();
+      if (runDecode(it)) {
+        decodeQueue.pollFirst();
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- encoder chain
+
+  @Override
+  public void encodeHeaders(Http2Headers headers, boolean endStream) {
+    if (destroyed || responseComplete) {
+      return;
+    }
+    responseStarted = true;
+    enqueueEncode(new Item(Kind.HEADERS, headers, null, endStream, filters.length - 1));
+  }
+
+  @Override
+  public void encodeData(ByteBuf data, boolean endStream) {
+    if (destroyed || responseComplete) {
+      data.release();
+      return;
+    }
+    enqueueEncode(new Item(Kind.DATA, null, data, endStream, filters.length - 1));
+  }
+
+  @Override
+  public void encodeTrailers(Http2Headers trailers) {
+    if (destroyed || responseComplete) {
+      return;
+    }
+    enqueueEncode(new Item(Kind.TRAILERS, trailers, null, true, filters.length - 1));
+  }
+
+  private void enqueueEncode(Item it) {
+    if (encodeQueue.isEmpty() && !encodePaused) {
+      if (!runEncode(it)) {
+        encodeQueue.addFirst(it);
+      }
+    } else {
+      encodeQueue.addLast(it);
+    }
+  }
+
+  private boolean runEncode(Item it) {
+    for (int i = it.next; i >= 0; i--) {
+      if (destroyed) {
+        release(it);
+        return true;
+      }
+      HttpFilter.Status s =
+          switch (it.kind) {
+            case HEADERS -> filters[i].encodeHeaders(it.headers, it.end);
+            case DATA -> filters[i].encodeData(it.data, it.end);
+            case TRAILERS -> filters[i].encodeTrailers(it.headers);
+          };
+      if (s == HttpFilter.Status.STOP_ITERATION) {
+        it.next = i - 1;
+        encodePaused = true;
+        return false;
+      }
+    }
+    if (destroyed) {
+      release(it);
+      return true;
+    }
+    switch (it.kind) {
+      case HEADERS -> writeResponseHeaders(it.headers, it.end);
+      case DATA -> {
+        touch();
+        info.addBytesSent(it.data.readableBytes());
+        downstream.writeData(it.data, it.end);
+        if (it.end) {
+          onResponseComplete();
+        }
+      }
+      case TRAILERS -> {
+        downstream.writeTrailers(it.headers);
+        onResponseComplete();
+      }
+    }
+    return true;
+  }
+
+  @Override
+  public void continueEncoding() {
+    if (!encodePaused || destroyed) {
+      return;
+    }
+    encodePaused = false;
+    while (!encodeQueue.isEmpty() && !encodePaused && !destroyed) {
+      Item it = encodeQueue.peekFirst();
+      if (runEncode(it)) {
+        encodeQueue.pollFirst();
+      }
+    }
+  }
+
+  private void writeResponseHeaders(Http2Headers h, boolean end) {
+    touch();
+    CharSequence status = h.status();
+    int code = status == null ? 0 : AsciiString.of(status).parseInt();
+    info.setResponseCode(code);
+    info.setResponseHeaders(h);
+    switch (config.serverHeaderTransformation) {
+      case APPEND_IF_ABSENT -> {
+        if (!h.contains(HttpHeaderNames.SERVER)) {
+          h.set(HttpHeaderNames.SERVER, config.serverName);
+        }
+      }
+      case PASS_THROUGH -> {}
+      default -> h.set(HttpHeaderNames.SERVER, config.serverName);
+    }
+    if (!h.contains(HttpHeaderNames.DATE)) {
+      h.set(HttpHeaderNames.DATE, DateHeader.now());
+    }
+    if (!config.via.isEmpty()) {
+      CharSequence via = h.get(HttpHeaderNames.VIA);
+      h.set(HttpHeaderNames.VIA, via == null ? config.via : via + ", " + config.via);
+    }
+    downstream.writeHeaders(h, end);
+    if (end) {
+      onResponseComplete();
+    }
+  }
+
+  // ---------------------------------------------------------------- local replies
+
+  @Override
+  public void sendLocalReply(int status, String body, Http2Headers extraHeaders, String details) {
+    if (destroyed) {
+      return;
+    }
+    info.setResponseCodeDetails(details);
+    if (responseStarted) {
+      // Too late for a reply: the only thing left is to reset.
+      resetStream();
+      return;
+    }
+    Http2Headers h = LocalReplies.headers(status, body, grpc);
+    if (extraHeaders != null) {
+      h.add(extraHeaders);
+    }
+    boolean hasBody = !grpc && body != null && !body.isEmpty() && !isHead();
+    encodeHeaders(h, !hasBody);
+    if (hasBody) {
+      encodeData(LocalReplies.body(conn.channel().alloc(), body), true);
+    }
+  }
+
+  private boolean isHead() {
+    return requestHeaders != null
+        && requestHeaders.method() != null
+        && AsciiString.contentEquals(requestHeaders.method(), "HEAD");
+  }
+
+  @Override
+  public void resetStream() {
+    if (destroyed) {
+      return;
+    }
+    config.stats.downstreamRqTxReset.inc();
+    info.addResponseFlag(ResponseFlag.LOCAL_RESET);
+    downstream.reset();
+    destroy();
+  }
+
+  // ---------------------------------------------------------------- completion
+
+  private void onResponseComplete() {
+    if (responseComplete) {
+      return;
+    }
+    responseComplete = true;
+    destroy();
+  }
+
+  private void destroy() {
+    if (destroyed) {
+      return;
+    }
+    destroyed = true;
+    cancel(idleTimer);
+    cancel(requestTimer);
+    cancel(durationTimer);
+    for (HttpFilter f : filters) {
+      try {
+        f.onDestroy();
+      } catch (RuntimeException e) {
+        // A filter's failure must not leak the stream.
+      }
+    }
+    for (Item it : decodeQueue) {
+      release(it);
+    }
+    decodeQueue.clear();
+    for (Item it : encodeQueue) {
+      release(it);
+    }
+    encodeQueue.clear();
+    HcmStats s = config.stats;
+    s.downstreamRqActive.dec();
+    if (responseComplete) {
+      s.downstreamRqCompleted.inc();
+      s.recordResponseCode(info.responseCode());
+      s.downstreamRqTime.record((System.nanoTime() - info.startNanos()) / 1_000_000);
+    }
+    downstream.streamComplete(requestComplete);
+  }
+
+  private static void cancel(ScheduledFuture<?> f) {
+    if (f != null) {
+      f.cancel(false);
+    }
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  private void touch() {
+    if (idleTimer != null) {
+      lastActivityNanos = System.nanoTime();
+    }
+  }
+
+  private void onIdleTimerFired() {
+    if (destroyed) {
+      return;
+    }
+    long idleMs = (System.nanoTime() - lastActivityNanos) / 1_000_000;
+    long remaining = config.streamIdleTimeoutMs - idleMs;
+    if (remaining > 0) {
+      idleTimer = schedule(this::onIdleTimerFired, remaining);
+      return;
+    }
+    config.stats.downstreamRqIdleTimeout.inc();
+    info.addResponseFlag(ResponseFlag.STREAM_IDLE_TIMEOUT);
+    sendLocalReply(408, "stream timeout", null, "stream_idle_timeout");
+  }
+
+  private void onRequestTimeout() {
+    if (destroyed || requestComplete) {
+      return;
+    }
+    config.stats.downstreamRqTimeout.inc();
+    sendLocalReply(408, "request timeout", null, "request_overall_timeout");
+  }
+
+  private void onMaxDuration() {
+    if (destroyed) {
+      return;
+    }
+    config.stats.downstreamRqMaxDurationReached.inc();
+    info.addResponseFlag(ResponseFlag.DURATION_TIMEOUT);
+    if (!responseStarted) {
+      sendLocalReply(408, "downstream duration timeout", null, "max_duration_timeout");
+    } else {
+      resetStream();
+    }
+  }
+
+  // ---------------------------------------------------------------- callbacks
+
+  @Override
+  public Route route() {
+    if (!routeResolved) {
+      routeResolved = true;
+      route =
+          requestHeaders == null
+              ? null
+              : config.routeTable.route(requestHeaders, ThreadLocalRandom.current().nextLong());
+      if (route != null) {
+        info.setRouteName(route.name());
+      }
+    }
+    return route;
+  }
+
+  @Override
+  public void clearRouteCache() {
+    routeResolved = false;
+    route = null;
+  }
+
+  @Override
+  public StreamInfo streamInfo() {
+    return info;
+  }
+
+  @Override
+  public EventLoop eventLoop() {
+    return conn.channel().eventLoop();
+  }
+
+  @Override
+  public void readDisable(boolean disable) {
+    if (disable) {
+      if (readDisableCount++ == 0) {
+        downstream.readDisable(true);
+      }
+    } else if (readDisableCount > 0 && --readDisableCount == 0) {
+      downstream.readDisable(false);
+    }
+  }
+
+  @Override
+  public boolean downstreamTls() {
+    return conn.tls();
+  }
+
+  @Override
+  public int bufferLimit() {
+    return 1 << 20;
+  }
+
+  /** Returns whether the response ended (for the codec's keep-alive decision). */
+  public boolean responseComplete() {
+    return responseComplete;
+  }
+
+  public HcmConfig config() {
+    return config;
+  }
+}

@@ -1,0 +1,224 @@
+package io.legate.http;
+
+import com.google.protobuf.Duration;
+import io.envoyproxy.envoy.config.core.v3.HttpProtocolOptions.HeadersWithUnderscoresAction;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.CodecType;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.PathWithEscapedSlashesAction;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.ServerHeaderTransformation;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
+import io.legate.config.ConfigException;
+import io.legate.extension.ExtensionRegistry;
+import io.legate.extension.FactoryContext;
+import io.legate.extension.HttpFilterConfigFactory;
+import io.legate.http.filter.HttpFilter.Factory;
+import io.legate.router.RouteTable;
+import io.legate.stats.StatsStore;
+import io.legate.upstream.ClusterManager;
+import io.netty.util.AsciiString;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The HTTP connection manager's immutable runtime config, built once from its proto. Every stream
+ * of every connection of the listener reads it; none of it changes afterwards.
+ */
+public final class HcmConfig {
+  public enum Codec {
+    AUTO,
+    HTTP1,
+    HTTP2
+  }
+
+  public final String statPrefix;
+  public final HcmStats stats;
+  public final Codec codec;
+  public final RouteTable routeTable;
+  public final List<Factory> filterFactories;
+  public final boolean useRemoteAddress;
+  public final int xffNumTrustedHops;
+  public final boolean skipXffAppend;
+  public final boolean generateRequestId;
+  public final boolean preserveExternalRequestId;
+  public final AsciiString serverName;
+  public final ServerHeaderTransformation serverHeaderTransformation;
+  public final long idleTimeoutMs;
+  public final int maxHeadersCount;
+  public final long maxStreamDurationMs;
+  public final HeadersWithUnderscoresAction headersWithUnderscoresAction;
+  public final int maxRequestHeadersBytes;
+  public final long streamIdleTimeoutMs;
+  public final long requestTimeoutMs;
+  public final long requestHeadersTimeoutMs;
+  public final long drainTimeoutMs;
+  public final long h2MaxConcurrentStreams;
+  public final int h2InitialStreamWindowSize;
+  public final int h2InitialConnectionWindowSize;
+  public final boolean normalizePath;
+  public final boolean mergeSlashes;
+  public final PathWithEscapedSlashesAction escapedSlashesAction;
+  public final boolean acceptHttp10;
+  public final String defaultHostForHttp10;
+  public final boolean stripAnyHostPort;
+  public final boolean stripMatchingHostPort;
+  public final boolean proxy100Continue;
+  public final String via;
+
+  /**
+   * Builds the config.
+   *
+   * @param path the field path of the HCM config, for errors
+   */
+  public HcmConfig(
+      HttpConnectionManager proto,
+      String path,
+      StatsStore stats,
+      ClusterManager clusters) {
+    if (proto.getStatPrefix().isEmpty()) {
+      throw new ConfigException(path + ".stat_prefix", "value length must be at least 1 characters");
+    }
+    this.statPrefix = proto.getStatPrefix();
+    StatsStore.Scope scope = stats.scope("http." + statPrefix + ".");
+    this.stats = new HcmStats(scope);
+    this.codec =
+        switch (proto.getCodecType()) {
+          case AUTO -> Codec.AUTO;
+          case HTTP1 -> Codec.HTTP1;
+          case HTTP2 -> Codec.HTTP2;
+          default -> throw new ConfigException(
+              path + ".codec_type", "unsupported codec_type " + proto.getCodecType() + " (supported: AUTO, HTTP1, HTTP2)");
+        };
+    if (proto.getCodecType() == CodecType.HTTP3) {
+      throw new ConfigException(path + ".codec_type", "unsupported codec_type HTTP3");
+    }
+    switch (proto.getRouteSpecifierCase()) {
+      case ROUTE_CONFIG -> {
+        boolean validate =
+            !proto.getRouteConfig().hasValidateClusters()
+                || proto.getRouteConfig().getValidateClusters().getValue();
+        this.routeTable =
+            RouteTable.build(
+                proto.getRouteConfig(), path + ".route_config", validate ? clusters::exists : null);
+      }
+      case RDS -> throw new ConfigException(
+          path + ".rds", "RDS is not supported yet: give the routes inline in route_config");
+      case SCOPED_ROUTES -> throw new ConfigException(
+          path + ".scoped_routes", "scoped routes are not supported");
+      default -> throw new ConfigException(path, "one of route_config or rds is required");
+    }
+    this.useRemoteAddress = proto.getUseRemoteAddress().getValue();
+    this.xffNumTrustedHops = proto.getXffNumTrustedHops();
+    this.skipXffAppend = proto.getSkipXffAppend();
+    this.generateRequestId = !proto.hasGenerateRequestId() || proto.getGenerateRequestId().getValue();
+    this.preserveExternalRequestId = proto.getPreserveExternalRequestId();
+    this.serverName = AsciiString.cached(proto.getServerName().isEmpty() ? "envoy" : proto.getServerName());
+    this.serverHeaderTransformation = proto.getServerHeaderTransformation();
+    var common = proto.getCommonHttpProtocolOptions();
+    this.idleTimeoutMs = common.hasIdleTimeout() ? millis(common.getIdleTimeout()) : 3_600_000L;
+    this.maxHeadersCount = common.hasMaxHeadersCount() ? common.getMaxHeadersCount().getValue() : 100;
+    this.maxStreamDurationMs = common.hasMaxStreamDuration() ? millis(common.getMaxStreamDuration()) : 0;
+    this.headersWithUnderscoresAction = common.getHeadersWithUnderscoresAction();
+    int kb = proto.hasMaxRequestHeadersKb() ? proto.getMaxRequestHeadersKb().getValue() : 60;
+    if (kb < 1 || kb > 8192) {
+      throw new ConfigException(path + ".max_request_headers_kb", "value must be inside range (0, 8192]");
+    }
+    this.maxRequestHeadersBytes = kb * 1024;
+    this.streamIdleTimeoutMs =
+        proto.hasStreamIdleTimeout() ? millis(proto.getStreamIdleTimeout()) : 300_000L;
+    this.requestTimeoutMs = proto.hasRequestTimeout() ? millis(proto.getRequestTimeout()) : 0;
+    this.requestHeadersTimeoutMs =
+        proto.hasRequestHeadersTimeout() ? millis(proto.getRequestHeadersTimeout()) : 0;
+    this.drainTimeoutMs = proto.hasDrainTimeout() ? millis(proto.getDrainTimeout()) : 5000;
+    var h2 = proto.getHttp2ProtocolOptions();
+    this.h2MaxConcurrentStreams =
+        h2.hasMaxConcurrentStreams() ? h2.getMaxConcurrentStreams().getValue() : 2147483647L;
+    this.h2InitialStreamWindowSize =
+        h2.hasInitialStreamWindowSize() ? h2.getInitialStreamWindowSize().getValue() : 268435456;
+    this.h2InitialConnectionWindowSize =
+        h2.hasInitialConnectionWindowSize() ? h2.getInitialConnectionWindowSize().getValue() : 268435456;
+    this.normalizePath = proto.hasNormalizePath() && proto.getNormalizePath().getValue();
+    this.mergeSlashes = proto.getMergeSlashes();
+    this.escapedSlashesAction = proto.getPathWithEscapedSlashesAction();
+    this.acceptHttp10 = proto.getHttpProtocolOptions().getAcceptHttp10();
+    this.defaultHostForHttp10 = proto.getHttpProtocolOptions().getDefaultHostForHttp10();
+    this.stripAnyHostPort = proto.getStripAnyHostPort();
+    this.stripMatchingHostPort = proto.getStripMatchingHostPort();
+    this.proxy100Continue = proto.getProxy100Continue();
+    this.via = proto.getVia();
+    if (proto.hasUpgradeConfigs(0) || proto.getUpgradeConfigsCount() > 0) {
+      // WebSocket upgrades are forwarded by the HTTP/1 codec as plain requests for now.
+    }
+    if (proto.getAccessLogCount() > 0) {
+      throw new ConfigException(
+          path + ".access_log", "access logs are not supported yet");
+    }
+    if (proto.hasTracing()) {
+      throw new ConfigException(path + ".tracing", "tracing is not supported yet");
+    }
+    this.filterFactories = buildFilters(proto.getHttpFiltersList(), path, stats, scope, clusters);
+  }
+
+  private static List<Factory> buildFilters(
+      List<HttpFilter> filters,
+      String path,
+      StatsStore stats,
+      StatsStore.Scope scope,
+      ClusterManager clusters) {
+    if (filters.isEmpty()) {
+      throw new ConfigException(
+          path + ".http_filters", "at least one HTTP filter is required, and the last must be the router (envoy.filters.http.router)");
+    }
+    FactoryContext ctx =
+        new FactoryContext() {
+          @Override
+          public StatsStore stats() {
+            return stats;
+          }
+
+          @Override
+          public StatsStore.Scope scope() {
+            return scope;
+          }
+
+          @Override
+          public ClusterManager clusterManager() {
+            return clusters;
+          }
+        };
+    List<Factory> out = new ArrayList<>();
+    for (int i = 0; i < filters.size(); i++) {
+      HttpFilter f = filters.get(i);
+      String fp = path + ".http_filters[" + i + "]";
+      if (f.getConfigTypeCase() == HttpFilter.ConfigTypeCase.CONFIG_DISCOVERY) {
+        throw new ConfigException(fp + ".config_discovery", "filter config discovery (ECDS) is not supported yet");
+      }
+      String typeUrl = f.hasTypedConfig() ? f.getTypedConfig().getTypeUrl() : "";
+      HttpFilterConfigFactory<?> factory;
+      try {
+        factory = ExtensionRegistry.get().httpFilter(f.getName(), typeUrl, fp);
+      } catch (ConfigException e) {
+        if (f.getIsOptional()) {
+          continue;
+        }
+        throw e;
+      }
+      if (f.getDisabled()) {
+        continue;
+      }
+      boolean isRouter = factory.name().equals("envoy.filters.http.router");
+      if (isRouter != (i == filters.size() - 1)) {
+        throw new ConfigException(
+            fp,
+            isRouter
+                ? "the router filter must be the last HTTP filter"
+                : "the last HTTP filter must be the router (envoy.filters.http.router), found '" + f.getName() + "'");
+      }
+      out.add(factory.create(f.hasTypedConfig() ? f.getTypedConfig() : null, ctx, fp));
+    }
+    return List.copyOf(out);
+  }
+
+  static long millis(Duration d) {
+    return d.getSeconds() * 1000 + d.getNanos() / 1_000_000;
+  }
+}

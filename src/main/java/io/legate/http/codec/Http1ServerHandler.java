@@ -1,0 +1,441 @@
+package io.legate.http.codec;
+
+import io.envoyproxy.envoy.config.core.v3.HttpProtocolOptions.HeadersWithUnderscoresAction;
+import io.legate.http.ActiveStream;
+import io.legate.http.ConnectionInfo;
+import io.legate.http.DownstreamStream;
+import io.legate.http.HcmConfig;
+import io.legate.http.HttpHeaderNames;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+
+/**
+ * The HTTP/1.1 server codec's stream side: turns Netty's decoded request objects into one
+ * {@link ActiveStream} at a time and writes the response back. Pipelined requests wait, with reading
+ * paused, until the response in progress is complete, so responses keep request order.
+ */
+public final class Http1ServerHandler extends ChannelDuplexHandler implements DownstreamStream {
+  private static final AsciiString HTTP = AsciiString.cached("http");
+  private static final AsciiString HTTPS = AsciiString.cached("https");
+
+  private final HcmConfig config;
+  private final boolean tls;
+  private ChannelHandlerContext ctx;
+  private ConnectionInfo conn10;
+  private ConnectionInfo conn11;
+  private ActiveStream stream;
+  private boolean requestDone;
+  private boolean skipNextEmptyLast;
+  private boolean keepAlive;
+  private boolean http10;
+  private boolean headRequest;
+  private boolean responseChunked;
+  private boolean closeAfterResponse;
+  private final ArrayDeque<Object> pipelined = new ArrayDeque<>();
+  private boolean readDisabled;
+  private boolean pausedForPipeline;
+  private long connectedNanos;
+
+  public Http1ServerHandler(HcmConfig config, boolean tls) {
+    this.config = config;
+    this.tls = tls;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+    Channel ch = ctx.channel();
+    InetSocketAddress remote = (InetSocketAddress) ch.remoteAddress();
+    InetSocketAddress local = (InetSocketAddress) ch.localAddress();
+    conn11 = new ConnectionInfo(config, ch, remote, local, tls, "HTTP/1.1");
+    conn10 = new ConnectionInfo(config, ch, remote, local, tls, "HTTP/1.0");
+    connectedNanos = System.nanoTime();
+    config.stats.downstreamCxTotal.inc();
+    config.stats.downstreamCxHttp1Total.inc();
+    config.stats.downstreamCxActive.inc();
+    config.stats.downstreamCxHttp1Active.inc();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    config.stats.downstreamCxActive.dec();
+    config.stats.downstreamCxHttp1Active.dec();
+    config.stats.downstreamCxDestroy.inc();
+    config.stats.downstreamCxLengthMs.record((System.nanoTime() - connectedNanos) / 1_000_000);
+    if (closeAfterResponse) {
+      config.stats.downstreamCxDestroyLocal.inc();
+    } else {
+      config.stats.downstreamCxDestroyRemote.inc();
+    }
+    for (Object o : pipelined) {
+      ReferenceCountUtil.release(o);
+    }
+    pipelined.clear();
+    ActiveStream s = stream;
+    stream = null;
+    if (s != null) {
+      s.onDownstreamReset();
+    }
+    super.channelInactive(ctx);
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (stream != null && requestDone || !pipelined.isEmpty()) {
+      // A pipelined request: hold it until the response in progress is written.
+      pipelined.addLast(msg);
+      if (!pausedForPipeline) {
+        pausedForPipeline = true;
+        updateAutoRead();
+      }
+      return;
+    }
+    handle(msg);
+  }
+
+  private void handle(Object msg) {
+    if (msg instanceof HttpRequest req) {
+      onRequest(req);
+      if (msg instanceof HttpContent c) {
+        onContent(c);
+      }
+    } else if (msg instanceof HttpContent c) {
+      onContent(c);
+    } else {
+      ReferenceCountUtil.release(msg);
+    }
+  }
+
+  private void onRequest(HttpRequest req) {
+    DecoderResult result = req.decoderResult();
+    if (result.isFailure()) {
+      ReferenceCountUtil.release(req);
+      Throwable cause = result.cause();
+      int status = cause instanceof TooLongHttpHeaderException ? 431 : cause instanceof TooLongHttpLineException ? 431 : 400;
+      if (cause instanceof TooLongFrameException && status == 431) {
+        config.stats.downstreamRqTooLarge.inc();
+      }
+      protocolError(status);
+      return;
+    }
+    HttpHeaders in = req.headers();
+    http10 = req.protocolVersion().equals(HttpVersion.HTTP_1_0);
+    headRequest = req.method().name().equals("HEAD");
+    keepAlive = HttpUtil.isKeepAlive(req);
+    if (http10 && !config.acceptHttp10) {
+      ReferenceCountUtil.release(req);
+      protocolError(426);
+      return;
+    }
+    if (in.size() > config.maxHeadersCount) {
+      ReferenceCountUtil.release(req);
+      protocolError(431);
+      return;
+    }
+    if (in.contains(io.netty.handler.codec.http.HttpHeaderNames.TRANSFER_ENCODING)
+        && in.contains(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH)) {
+      ReferenceCountUtil.release(req);
+      protocolError(400);
+      return;
+    }
+    if (config.headersWithUnderscoresAction != HeadersWithUnderscoresAction.ALLOW) {
+      for (String name : in.names()) {
+        if (name.indexOf('_') >= 0) {
+          if (config.headersWithUnderscoresAction == HeadersWithUnderscoresAction.REJECT_REQUEST) {
+            ReferenceCountUtil.release(req);
+            protocolError(400);
+            return;
+          }
+          in.remove(name);
+        }
+      }
+    }
+    Http2Headers h = new DefaultHttp2Headers(false, in.size() + 4);
+    h.method(AsciiString.of(req.method().asciiName()));
+    String uri = req.uri();
+    String authority = in.get(io.netty.handler.codec.http.HttpHeaderNames.HOST);
+    if (!uri.isEmpty() && uri.charAt(0) != '/' && !uri.equals("*")) {
+      // absolute-form: http://host:port/path
+      int scheme = uri.indexOf("://");
+      if (scheme > 0) {
+        int pathStart = uri.indexOf('/', scheme + 3);
+        String auth = pathStart < 0 ? uri.substring(scheme + 3) : uri.substring(scheme + 3, pathStart);
+        authority = auth;
+        uri = pathStart < 0 ? "/" : uri.substring(pathStart);
+      }
+    }
+    if (authority == null || authority.isEmpty()) {
+      if (http10 && !config.defaultHostForHttp10.isEmpty()) {
+        authority = config.defaultHostForHttp10;
+      } else if (!http10 || !config.acceptHttp10) {
+        ReferenceCountUtil.release(req);
+        protocolError(400);
+        return;
+      }
+    }
+    h.path(uri);
+    h.scheme(tls ? HTTPS : HTTP);
+    if (authority != null) {
+      h.authority(authority);
+    }
+    boolean expectContinue = HttpUtil.is100ContinueExpected(req);
+    if (expectContinue) {
+      in.remove(HttpHeaderNames.EXPECT);
+    }
+    HeaderUtil.copyFromHttp1(in, h);
+    boolean bodyless =
+        !HttpUtil.isTransferEncodingChunked(req) && HttpUtil.getContentLength(req, 0L) == 0;
+    ReferenceCountUtil.release(req);
+    if (expectContinue && !bodyless && !config.proxy100Continue) {
+      ctx.writeAndFlush(
+          new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
+    }
+    requestDone = bodyless;
+    skipNextEmptyLast = bodyless;
+    responseChunked = false;
+    stream = new ActiveStream(http10 ? conn10 : conn11, this);
+    stream.decodeHeaders(h, bodyless);
+  }
+
+  private void onContent(HttpContent c) {
+    boolean last = c instanceof LastHttpContent;
+    if (skipNextEmptyLast || stream == null) {
+      // The request ended with its headers (or was answered already): drop what follows.
+      if (last) {
+        skipNextEmptyLast = false;
+      }
+      c.release();
+      return;
+    }
+    if (c.decoderResult().isFailure()) {
+      c.release();
+      protocolError(400);
+      return;
+    }
+    ByteBuf data = c.content();
+    if (last) {
+      requestDone = true;
+      HttpHeaders trailers = ((LastHttpContent) c).trailingHeaders();
+      ActiveStream s = stream;
+      if (!trailers.isEmpty()) {
+        Http2Headers t = HeaderUtil.trailersFromHttp1(trailers);
+        s.decodeData(data, false);
+        if (stream == s) {
+          s.decodeTrailers(t);
+        }
+      } else {
+        s.decodeData(data, true);
+      }
+    } else {
+      stream.decodeData(data, false);
+    }
+  }
+
+  private void protocolError(int status) {
+    config.stats.downstreamCxProtocolError.inc();
+    closeAfterResponse = true;
+    if (stream != null) {
+      ActiveStream s = stream;
+      stream = null;
+      s.onDownstreamReset();
+    }
+    FullHttpResponse r =
+        new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status), Unpooled.EMPTY_BUFFER);
+    r.headers().set(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH, 0);
+    r.headers().set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+    ctx.channel().config().setAutoRead(false);
+  }
+
+  // ---------------------------------------------------------------- DownstreamStream
+
+  @Override
+  public void writeHeaders(Http2Headers headers, boolean endStream) {
+    HttpResponseStatus status = HttpResponseStatus.valueOf(AsciiString.of(headers.status()).parseInt());
+    HttpVersion version = http10 ? HttpVersion.HTTP_1_0 : HttpVersion.HTTP_1_1;
+    HttpResponse r =
+        endStream
+            ? new DefaultFullHttpResponse(version, status, Unpooled.EMPTY_BUFFER, false)
+            : new DefaultHttpResponse(version, status, false);
+    HttpHeaders out = r.headers();
+    HeaderUtil.copyToHttp1(headers, out);
+    int code = status.code();
+    boolean noBody = code < 200 || code == 204 || code == 304;
+    if (!requestDone) {
+      // Answered before the request finished: this connection cannot be reused safely.
+      closeAfterResponse = true;
+    }
+    if (!noBody && !out.contains(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH)) {
+      if (endStream) {
+        if (!headRequest) {
+          out.set(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH, 0);
+        }
+      } else if (http10) {
+        closeAfterResponse = true;
+      } else {
+        out.set(io.netty.handler.codec.http.HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+        responseChunked = true;
+      }
+    }
+    if (!keepAlive || closeAfterResponse) {
+      closeAfterResponse = true;
+      out.set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    } else if (http10) {
+      out.set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+    }
+    if (endStream) {
+      ctx.writeAndFlush(r);
+    } else {
+      ctx.write(r);
+    }
+  }
+
+  @Override
+  public void writeData(ByteBuf data, boolean endStream) {
+    if (headRequest) {
+      data.release();
+      if (endStream) {
+        ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+      }
+      return;
+    }
+    config.stats.downstreamCxTxBytesTotal.add(data.readableBytes());
+    if (endStream) {
+      ctx.writeAndFlush(new DefaultLastHttpContent(data, false));
+    } else {
+      ctx.writeAndFlush(new DefaultHttpContent(data));
+    }
+  }
+
+  @Override
+  public void writeTrailers(Http2Headers trailers) {
+    LastHttpContent last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, false);
+    if (responseChunked && !headRequest) {
+      HeaderUtil.copyToHttp1(trailers, last.trailingHeaders());
+    }
+    ctx.writeAndFlush(last);
+  }
+
+  @Override
+  public void reset() {
+    closeAfterResponse = true;
+    stream = null;
+    ctx.channel().close();
+  }
+
+  @Override
+  public void readDisable(boolean disable) {
+    readDisabled = disable;
+    updateAutoRead();
+  }
+
+  private void updateAutoRead() {
+    boolean read = !readDisabled && !pausedForPipeline;
+    Channel ch = ctx.channel();
+    if (ch.config().isAutoRead() != read) {
+      ch.config().setAutoRead(read);
+      if (read) {
+        ch.read();
+      }
+    }
+  }
+
+  @Override
+  public void streamComplete(boolean requestComplete) {
+    stream = null;
+    readDisabled = false;
+    if (!requestComplete) {
+      closeAfterResponse = true;
+    }
+    if (closeAfterResponse) {
+      for (Object o : pipelined) {
+        ReferenceCountUtil.release(o);
+      }
+      pipelined.clear();
+      ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+      return;
+    }
+    if (!requestDone) {
+      return;
+    }
+    requestDone = false;
+    // Replay pipelined requests, one stream at a time.
+    while (!pipelined.isEmpty() && !(stream != null && requestDone) && ctx.channel().isActive()) {
+      handle(pipelined.pollFirst());
+    }
+    if (pipelined.isEmpty() && pausedForPipeline) {
+      pausedForPipeline = false;
+      updateAutoRead();
+    }
+  }
+
+  @Override
+  public Channel connection() {
+    return ctx.channel();
+  }
+
+  @Override
+  public boolean isWritable() {
+    return ctx.channel().isWritable();
+  }
+
+  @Override
+  public boolean tls() {
+    return tls;
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+    if (stream != null) {
+      stream.onDownstreamWritabilityChanged(ctx.channel().isWritable());
+    }
+    super.channelWritabilityChanged(ctx);
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+    if (evt instanceof IdleStateEvent) {
+      if (stream == null && pipelined.isEmpty()) {
+        config.stats.downstreamCxIdleTimeout.inc();
+        closeAfterResponse = true;
+        ctx.close();
+      }
+      return;
+    }
+    super.userEventTriggered(ctx, evt);
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    ctx.close();
+  }
+}

@@ -1,0 +1,171 @@
+package io.legate.http.codec;
+
+import io.legate.http.ConnectionInfo;
+import io.legate.http.HcmConfig;
+import io.legate.http.HcmStats;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.timeout.IdleStateHandler;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Installs the downstream HTTP codec on a connection: HTTP/1.1, HTTP/2, or detection of either. */
+public final class HttpServerPipeline {
+  private static final ByteBuf PREFACE = Http2CodecUtil.connectionPrefaceBuf();
+
+  private HttpServerPipeline() {}
+
+  /** Adds the codec for {@code config.codec} to a new connection's pipeline. */
+  public static void install(ChannelPipeline p, HcmConfig config, boolean tls) {
+    switch (config.codec) {
+      case HTTP1 -> installHttp1(p, config, tls);
+      case HTTP2 -> installHttp2(p, config, tls);
+      default -> p.addLast("legate-detect", new Detector(config, tls));
+    }
+  }
+
+  /** Installs the HTTP/1.1 codec. */
+  public static void installHttp1(ChannelPipeline p, HcmConfig config, boolean tls) {
+    if (config.idleTimeoutMs > 0) {
+      p.addLast("idle", new IdleStateHandler(0, 0, config.idleTimeoutMs, TimeUnit.MILLISECONDS));
+    }
+    p.addLast(
+        "http1",
+        new HttpServerCodec(
+            new io.netty.handler.codec.http.HttpDecoderConfig()
+                    .setMaxInitialLineLength(Math.max(4096, config.maxRequestHeadersBytes))
+                    .setMaxHeaderSize(config.maxRequestHeadersBytes)
+                    .setMaxChunkSize(65536)));
+    p.addLast("legate-h1", new Http1ServerHandler(config, tls));
+  }
+
+  /** Installs the HTTP/2 codec with one child channel per stream. */
+  public static void installHttp2(ChannelPipeline p, HcmConfig config, boolean tls) {
+    Http2Settings settings =
+        Http2Settings.defaultSettings()
+            .maxConcurrentStreams(config.h2MaxConcurrentStreams)
+            .initialWindowSize(config.h2InitialStreamWindowSize)
+            .maxHeaderListSize(config.maxRequestHeadersBytes);
+    Http2FrameCodec codec =
+        Http2FrameCodecBuilder.forServer()
+            .initialSettings(settings)
+            .validateHeaders(true)
+            .autoAckSettingsFrame(true)
+            .build();
+    Channel parent = p.channel();
+    ConnectionInfo conn =
+        new ConnectionInfo(
+            config,
+            parent,
+            (InetSocketAddress) parent.remoteAddress(),
+            (InetSocketAddress) parent.localAddress(),
+            tls,
+            "HTTP/2");
+    if (config.idleTimeoutMs > 0) {
+      p.addLast("idle", new IdleStateHandler(0, 0, config.idleTimeoutMs, TimeUnit.MILLISECONDS));
+    }
+    p.addLast("h2", codec);
+    p.addLast(
+        "h2-mux",
+        new Http2MultiplexHandler(
+            new ChannelInitializer<Http2StreamChannel>() {
+              @Override
+              protected void initChannel(Http2StreamChannel ch) {
+                ch.pipeline().addLast(new Http2ServerStreamHandler(conn));
+              }
+            }));
+    p.addLast("h2-conn", new Http2ConnectionStats(config, codec));
+  }
+
+  /** Per-connection stats and the connection window for HTTP/2. */
+  private static final class Http2ConnectionStats extends ChannelInboundHandlerAdapter {
+    private final HcmConfig config;
+    private final long start = System.nanoTime();
+
+    Http2ConnectionStats(HcmConfig config, Http2FrameCodec codec) {
+      this.config = config;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+      HcmStats s = config.stats;
+      s.downstreamCxTotal.inc();
+      s.downstreamCxHttp2Total.inc();
+      s.downstreamCxActive.inc();
+      s.downstreamCxHttp2Active.inc();
+      int delta = config.h2InitialConnectionWindowSize - Http2CodecUtil.DEFAULT_WINDOW_SIZE;
+      if (delta > 0) {
+        ctx.writeAndFlush(new DefaultHttp2WindowUpdateFrame(delta));
+      }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+      HcmStats s = config.stats;
+      s.downstreamCxActive.dec();
+      s.downstreamCxHttp2Active.dec();
+      s.downstreamCxDestroy.inc();
+      s.downstreamCxLengthMs.record((System.nanoTime() - start) / 1_000_000);
+      super.channelInactive(ctx);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+      if (evt instanceof io.netty.handler.timeout.IdleStateEvent) {
+        config.stats.downstreamCxIdleTimeout.inc();
+        ctx.close();
+        return;
+      }
+      super.userEventTriggered(ctx, evt);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      config.stats.downstreamCxProtocolError.inc();
+      ctx.close();
+    }
+  }
+
+  /** Chooses HTTP/2 when the connection starts with the HTTP/2 preface, else HTTP/1.1. */
+  private static final class Detector extends ByteToMessageDecoder {
+    private final HcmConfig config;
+    private final boolean tls;
+
+    Detector(HcmConfig config, boolean tls) {
+      this.config = config;
+      this.tls = tls;
+    }
+
+    @Override
+    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+      int n = Math.min(in.readableBytes(), PREFACE.readableBytes());
+      boolean prefix =
+          ByteBufUtil.equals(in, in.readerIndex(), PREFACE, PREFACE.readerIndex(), n);
+      if (prefix && n < PREFACE.readableBytes()) {
+        return; // need more bytes to decide
+      }
+      ChannelPipeline p = ctx.pipeline();
+      if (prefix) {
+        installHttp2(p, config, tls);
+      } else {
+        installHttp1(p, config, tls);
+      }
+      p.remove(this);
+    }
+  }
+}

@@ -1,0 +1,53 @@
+package io.legate.http.filter;
+
+import io.legate.http.StreamInfo;
+import io.legate.router.Route;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http2.Http2Headers;
+
+/** What a decoder filter may ask of its stream. All calls must be made on the stream's worker. */
+public interface DecoderCallbacks {
+  /** Resumes request iteration after {@link HttpFilter.Status#STOP_ITERATION}. */
+  void continueDecoding();
+
+  /**
+   * Sends a local reply (Envoy's {@code sendLocalReply}): a response generated here, passed through
+   * the encoder filters. For gRPC requests it becomes a trailers-only gRPC response.
+   *
+   * @param details the response code details (Envoy's {@code %RESPONSE_CODE_DETAILS%})
+   */
+  void sendLocalReply(int status, String body, Http2Headers extraHeaders, String details);
+
+  /** Sends response headers from the terminal filter (the router) through the encoder chain. */
+  void encodeHeaders(Http2Headers headers, boolean endStream);
+
+  /** Sends response body bytes (ownership passes to the stream) through the encoder chain. */
+  void encodeData(ByteBuf data, boolean endStream);
+
+  /** Sends response trailers through the encoder chain. */
+  void encodeTrailers(Http2Headers trailers);
+
+  /** Resets the stream towards downstream (HTTP/2 RST_STREAM, HTTP/1 connection close). */
+  void resetStream();
+
+  /** Returns the route chosen for this request, or null (computed lazily, cached). */
+  Route route();
+
+  /** Forgets the cached route so the next {@link #route()} matches again (after header changes). */
+  void clearRouteCache();
+
+  StreamInfo streamInfo();
+
+  /** The worker this stream lives on. */
+  EventLoop eventLoop();
+
+  /** Stops (true) or resumes (false) reading the request body from downstream. Counted. */
+  void readDisable(boolean disable);
+
+  /** Whether the downstream connection is TLS. */
+  boolean downstreamTls();
+
+  /** The stream's per-connection buffer limit (bytes). */
+  int bufferLimit();
+}

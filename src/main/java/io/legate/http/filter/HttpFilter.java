@@ -1,0 +1,71 @@
+package io.legate.http.filter;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.handler.codec.http2.Http2Headers;
+
+/**
+ * A per-stream HTTP filter instance, in Envoy's contract. Decoder callbacks see the request in
+ * config order, encoder callbacks see the response in reverse order. One instance serves one stream
+ * on one worker: no synchronisation is needed and none may block.
+ *
+ * <p>Buffer ownership: a {@code ByteBuf} passed to {@link #decodeData} or {@link #encodeData} stays
+ * owned by the chain. A filter that returns {@link Status#CONTINUE} must leave it in place (it may
+ * read it); a filter that wants to keep bytes must {@code retain()} them.
+ */
+public interface HttpFilter {
+  /** What a filter tells the chain after a callback. */
+  enum Status {
+    /** Pass to the next filter. */
+    CONTINUE,
+    /**
+     * Stop here; the filter calls {@code continueDecoding()}/{@code continueEncoding()} later. Data
+     * and trailers arriving meanwhile are buffered by the chain and delivered on continue.
+     */
+    STOP_ITERATION
+  }
+
+  /** Called once before any other callback. */
+  default void setDecoderCallbacks(DecoderCallbacks callbacks) {}
+
+  /** Called once before any encoder callback. */
+  default void setEncoderCallbacks(EncoderCallbacks callbacks) {}
+
+  default Status decodeHeaders(Http2Headers headers, boolean endStream) {
+    return Status.CONTINUE;
+  }
+
+  default Status decodeData(ByteBuf data, boolean endStream) {
+    return Status.CONTINUE;
+  }
+
+  default Status decodeTrailers(Http2Headers trailers) {
+    return Status.CONTINUE;
+  }
+
+  default Status encodeHeaders(Http2Headers headers, boolean endStream) {
+    return Status.CONTINUE;
+  }
+
+  default Status encodeData(ByteBuf data, boolean endStream) {
+    return Status.CONTINUE;
+  }
+
+  default Status encodeTrailers(Http2Headers trailers) {
+    return Status.CONTINUE;
+  }
+
+  /** Called when the downstream side is above its write buffer limit (pause reading upstream). */
+  default void onAboveWriteBufferHighWatermark() {}
+
+  /** Called when the downstream side drained below its write buffer low watermark. */
+  default void onBelowWriteBufferLowWatermark() {}
+
+  /** Called once when the stream ends for any reason (complete, reset, local reply). */
+  default void onDestroy() {}
+
+  /** Creates per-stream instances from an immutable filter config. Must be thread-safe. */
+  @FunctionalInterface
+  interface Factory {
+    HttpFilter create();
+  }
+}

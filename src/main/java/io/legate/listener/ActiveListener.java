@@ -1,0 +1,86 @@
+package io.legate.listener;
+
+import io.legate.http.codec.HttpServerPipeline;
+import io.legate.network.Transport;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.socket.SocketChannel;
+import java.net.InetSocketAddress;
+
+/** A bound listener: accepts connections and hands each to a worker with its filter chain. */
+public final class ActiveListener {
+  private final ListenerConfig config;
+  private final ChannelGroup connections;
+  private Channel serverChannel;
+
+  public ActiveListener(ListenerConfig config, ChannelGroup connections) {
+    this.config = config;
+    this.connections = connections;
+  }
+
+  public ListenerConfig config() {
+    return config;
+  }
+
+  /** Binds; the returned future fails if the address is in use. */
+  public ChannelFuture bind(EventLoopGroup acceptor, EventLoopGroup workers) {
+    int limit = config.bufferLimitBytes;
+    ServerBootstrap b =
+        new ServerBootstrap()
+            .group(acceptor, workers)
+            .channel(Transport.serverChannel())
+            .option(ChannelOption.SO_BACKLOG, 1024)
+            .option(ChannelOption.SO_REUSEADDR, true)
+            .childOption(ChannelOption.TCP_NODELAY, true)
+            .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(Math.max(1, limit / 2), Math.max(limit, 1)))
+            .childHandler(
+                new ChannelInitializer<SocketChannel>() {
+                  @Override
+                  protected void initChannel(SocketChannel ch) {
+                    onAccept(ch);
+                  }
+                });
+    ChannelFuture f = b.bind(config.address);
+    serverChannel = f.channel();
+    return f;
+  }
+
+  private void onAccept(SocketChannel ch) {
+    ListenerConfig.Chain chain = config.select(ch.localAddress(), ch.remoteAddress());
+    if (chain == null) {
+      config.noFilterChainMatch.inc();
+      ch.close();
+      return;
+    }
+    config.downstreamCxTotal.inc();
+    config.downstreamCxActive.inc();
+    long start = System.nanoTime();
+    connections.add(ch);
+    ch.closeFuture()
+        .addListener(
+            f -> {
+              config.downstreamCxActive.dec();
+              config.downstreamCxDestroy.inc();
+              config.downstreamCxLengthMs.record((System.nanoTime() - start) / 1_000_000);
+            });
+    HttpServerPipeline.install(ch.pipeline(), chain.hcm(), false);
+  }
+
+  /** Returns the bound address (the real port when the config said 0). */
+  public InetSocketAddress boundAddress() {
+    return serverChannel == null ? config.address : (InetSocketAddress) serverChannel.localAddress();
+  }
+
+  /** Stops accepting. Existing connections stay. */
+  public void stopAccepting() {
+    if (serverChannel != null) {
+      serverChannel.close();
+    }
+  }
+}

@@ -1,0 +1,452 @@
+package io.legate.server;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.Message;
+import com.google.protobuf.util.JsonFormat;
+import io.envoyproxy.envoy.admin.v3.BootstrapConfigDump;
+import io.envoyproxy.envoy.admin.v3.ClustersConfigDump;
+import io.envoyproxy.envoy.admin.v3.ListenersConfigDump;
+import io.envoyproxy.envoy.admin.v3.RoutesConfigDump;
+import io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap;
+import io.envoyproxy.envoy.config.core.v3.Node;
+import io.envoyproxy.envoy.config.listener.v3.Listener;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
+import io.legate.admin.AdminServer;
+import io.legate.config.ConfigException;
+import io.legate.config.ConfigLoader;
+import io.legate.listener.ActiveListener;
+import io.legate.listener.ListenerConfig;
+import io.legate.network.Transport;
+import io.legate.stats.Gauge;
+import io.legate.stats.StatsStore;
+import io.legate.upstream.Cluster;
+import io.legate.upstream.ClusterManager;
+import io.legate.upstream.Host;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The whole proxy: config, clusters, listeners, workers, admin, lifecycle. One main thread (config,
+ * DNS, admin) and {@code concurrency} workers that own connections.
+ */
+public final class Server {
+  public static final String VERSION = "0.1.0";
+
+  private final Options options;
+  private final Bootstrap bootstrap;
+  private final StatsStore stats = new StatsStore();
+  private final long startMillis = System.currentTimeMillis();
+  private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+  private final List<ActiveListener> listeners = new ArrayList<>();
+  private final CompletableFuture<Integer> terminated = new CompletableFuture<>();
+  private EventLoopGroup main;
+  private EventLoopGroup workers;
+  private ClusterManager clusterManager;
+  private AdminServer admin;
+  private InetSocketAddress adminAddress;
+  private volatile String state = "PRE_INITIALIZING";
+  private volatile boolean healthCheckFailed;
+  private volatile boolean draining;
+
+  private Server(Options options, Bootstrap bootstrap) {
+    this.options = options;
+    this.bootstrap = bootstrap;
+  }
+
+  /** Loads and checks the config without binding anything (Envoy's {@code --mode validate}). */
+  public static void validate(Options options) {
+    Bootstrap b = ConfigLoader.loadBootstrap(options.configPath(), options.configYaml());
+    Server s = new Server(options, b);
+    EventLoopGroup loop = Transport.group(1, "legate-validate");
+    try {
+      s.main = loop;
+      s.build();
+    } finally {
+      loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /** Loads the config and starts serving; returns once the server is LIVE. */
+  public static Server start(Options options) {
+    Bootstrap b = ConfigLoader.loadBootstrap(options.configPath(), options.configYaml());
+    Server s = new Server(options, b);
+    try {
+      s.start0();
+    } catch (RuntimeException e) {
+      s.shutdownNow();
+      throw e;
+    }
+    return s;
+  }
+
+  private List<ListenerConfig> build() {
+    if (bootstrap.hasDynamicResources()) {
+      throw new ConfigException("dynamic_resources", "xDS (dynamic_resources) is not supported yet");
+    }
+    clusterManager = new ClusterManager(stats, main.next());
+    clusterManager.addStaticClusters(bootstrap.getStaticResources().getClustersList(), "static_resources.clusters");
+    List<ListenerConfig> configs = new ArrayList<>();
+    List<Listener> ls = bootstrap.getStaticResources().getListenersList();
+    for (int i = 0; i < ls.size(); i++) {
+      configs.add(new ListenerConfig(ls.get(i), "static_resources.listeners[" + i + "]", stats, clusterManager));
+    }
+    return configs;
+  }
+
+  private void start0() {
+    Log.setLevel(options.logLevel());
+    main = Transport.group(1, "legate-main");
+    int concurrency = options.concurrency() > 0 ? options.concurrency() : Runtime.getRuntime().availableProcessors();
+    workers = Transport.group(concurrency, "legate-worker");
+    state = "INITIALIZING";
+    List<ListenerConfig> configs = build();
+    stats.gauge("server.concurrency").set(concurrency);
+    stats.gauge("cluster_manager.active_clusters").set(clusterManager.clusters().size());
+    if (bootstrap.hasAdmin() && bootstrap.getAdmin().hasAddress()) {
+      InetSocketAddress a = ListenerConfig.socketAddress(bootstrap.getAdmin().getAddress(), "admin.address");
+      admin = new AdminServer(new AdminContext());
+      try {
+        adminAddress = admin.start(a, main).get(10, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        throw new ConfigException("admin.address", "cannot bind " + a + ": " + rootMessage(e));
+      }
+    }
+    try {
+      clusterManager.initialize().get(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      Log.warn("upstream", "cluster warming did not finish: " + rootMessage(e));
+    }
+    for (int i = 0; i < configs.size(); i++) {
+      ListenerConfig lc = configs.get(i);
+      ActiveListener al = new ActiveListener(lc, connections);
+      ChannelFuture f = al.bind(main, workers).awaitUninterruptibly();
+      if (!f.isSuccess()) {
+        String why = f.cause() instanceof BindException ? "address already in use" : rootMessage(f.cause());
+        throw new ConfigException(
+            "static_resources.listeners[" + i + "].address",
+            "cannot bind listener '" + lc.name + "' to " + lc.address.getAddress().getHostAddress() + ":" + lc.address.getPort() + ": " + why);
+      }
+      listeners.add(al);
+    }
+    stats.gauge("listener_manager.total_listeners_active").set(listeners.size());
+    stats.counter("listener_manager.listener_added").add(listeners.size());
+    stats.gauge("server.live").set(1);
+    stats.gauge("server.state").set(0);
+    stats.gauge("server.total_connections");
+    main.scheduleAtFixedRate(
+        () -> {
+          stats.gauge("server.uptime").set((System.currentTimeMillis() - startMillis) / 1000);
+          stats.gauge("server.total_connections").set(connections.size());
+        },
+        0,
+        1,
+        TimeUnit.SECONDS);
+    state = "LIVE";
+    Log.info("main", "all listeners started; " + Transport.name() + " transport, " + concurrency + " workers");
+  }
+
+  private static String rootMessage(Throwable t) {
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
+    }
+    return t.getMessage() == null ? t.toString() : t.getMessage();
+  }
+
+  // ---------------------------------------------------------------- lookup (tests, launcher)
+
+  /** Returns the bound address of a listener by name. */
+  public InetSocketAddress listenerAddress(String name) {
+    for (ActiveListener l : listeners) {
+      if (l.config().name.equals(name)) {
+        return l.boundAddress();
+      }
+    }
+    throw new IllegalArgumentException("no listener named " + name);
+  }
+
+  public List<ActiveListener> listeners() {
+    return List.copyOf(listeners);
+  }
+
+  /** Returns the admin address, or null when there is no admin block. */
+  public InetSocketAddress adminAddress() {
+    return adminAddress;
+  }
+
+  public StatsStore stats() {
+    return stats;
+  }
+
+  public String state() {
+    return state;
+  }
+
+  /** Completes with the exit code once the server has stopped. */
+  public CompletableFuture<Integer> terminated() {
+    return terminated;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Drains and stops: stop accepting, let in-flight requests finish for up to the drain time, close
+   * everything, complete {@link #terminated()} with 0. Safe to call from any thread, more than once.
+   */
+  public void drainAndStop() {
+    synchronized (this) {
+      if (draining) {
+        return;
+      }
+      draining = true;
+    }
+    state = "DRAINING";
+    stats.gauge("server.state").set(1);
+    Log.info("main", "draining: no new connections; waiting up to " + options.drainTimeSeconds() + "s for active requests");
+    for (ActiveListener l : listeners) {
+      l.stopAccepting();
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(Math.max(0, options.drainTimeSeconds()));
+    Thread t =
+        new Thread(
+            () -> {
+              while (System.nanoTime() < deadline && activeRequests() > 0) {
+                try {
+                  Thread.sleep(20);
+                } catch (InterruptedException e) {
+                  break;
+                }
+              }
+              shutdownNow();
+            },
+            "legate-drain");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  private long activeRequests() {
+    long n = 0;
+    for (Gauge g : stats.gauges()) {
+      if (g.name().startsWith("http.") && g.name().endsWith(".downstream_rq_active")) {
+        n += g.value();
+      }
+    }
+    return n;
+  }
+
+  /** Closes everything at once. */
+  public void shutdownNow() {
+    try {
+      for (ActiveListener l : listeners) {
+        l.stopAccepting();
+      }
+      connections.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+      if (admin != null) {
+        admin.stop();
+      }
+      if (clusterManager != null) {
+        clusterManager.shutdown();
+      }
+      if (workers != null) {
+        workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+      }
+      if (main != null) {
+        main.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+      }
+    } finally {
+      stats.gauge("server.live").set(0);
+      terminated.complete(0);
+    }
+  }
+
+  // ---------------------------------------------------------------- admin
+
+  private Node node() {
+    Node.Builder n = bootstrap.getNode().toBuilder();
+    if (!options.serviceCluster().isEmpty()) {
+      n.setCluster(options.serviceCluster());
+    }
+    if (!options.serviceNode().isEmpty()) {
+      n.setId(options.serviceNode());
+    }
+    n.setUserAgentName("legate");
+    return n.build();
+  }
+
+  private final class AdminContext implements AdminServer.Context {
+    @Override
+    public StatsStore stats() {
+      return stats;
+    }
+
+    @Override
+    public String state() {
+      return state;
+    }
+
+    @Override
+    public long uptimeCurrentEpochSeconds() {
+      return (System.currentTimeMillis() - startMillis) / 1000;
+    }
+
+    @Override
+    public long uptimeAllEpochsSeconds() {
+      return uptimeCurrentEpochSeconds();
+    }
+
+    @Override
+    public String version() {
+      return "legate/" + VERSION;
+    }
+
+    @Override
+    public Map<String, Object> commandLineOptions() {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("concurrency", options.concurrency());
+      m.put("config_path", options.configPath() == null ? "" : options.configPath().toString());
+      m.put("config_yaml", options.configYaml() == null ? "" : options.configYaml());
+      m.put("log_level", Log.level());
+      m.put("service_cluster", options.serviceCluster());
+      m.put("service_node", options.serviceNode());
+      m.put("drain_time", options.drainTimeSeconds() + "s");
+      m.put("mode", options.mode().equals("validate") ? "Validate" : "Serve");
+      return m;
+    }
+
+    @Override
+    public Node node() {
+      return Server.this.node();
+    }
+
+    @Override
+    public List<AdminServer.ListenerStatus> listeners() {
+      List<AdminServer.ListenerStatus> out = new ArrayList<>();
+      for (ActiveListener l : listeners) {
+        out.add(new AdminServer.ListenerStatus(l.config().name, l.boundAddress()));
+      }
+      return out;
+    }
+
+    @Override
+    public List<AdminServer.ClusterStatus> clusters() {
+      List<AdminServer.ClusterStatus> out = new ArrayList<>();
+      for (Cluster c : clusterManager.clusters()) {
+        List<AdminServer.HostStatus> hosts = new ArrayList<>();
+        for (Host h : c.prioritySet().hosts()) {
+          hosts.add(
+              new AdminServer.HostStatus(
+                  h.addressString(),
+                  h.hostname(),
+                  h.weight(),
+                  h.priority(),
+                  h.zone(),
+                  h.cxTotal.sum(),
+                  h.activeConnections.get(),
+                  h.cxConnectFail.sum(),
+                  h.rqTotal.sum(),
+                  h.activeRequests.get(),
+                  h.rqSuccess.sum(),
+                  h.rqError.sum(),
+                  h.rqTimeout.sum(),
+                  healthFlags(h)));
+        }
+        out.add(new AdminServer.ClusterStatus(c.info().name(), false, hosts));
+      }
+      return out;
+    }
+
+    private String healthFlags(Host h) {
+      if (h.healthy()) {
+        return "healthy";
+      }
+      StringBuilder sb = new StringBuilder();
+      if ((h.healthFlags() & Host.FAILED_ACTIVE_HC) != 0) {
+        sb.append("/failed_active_hc");
+      }
+      if ((h.healthFlags() & Host.FAILED_OUTLIER_CHECK) != 0) {
+        sb.append("/failed_outlier_check");
+      }
+      if ((h.healthFlags() & Host.FAILED_EDS_HEALTH) != 0) {
+        sb.append("/failed_eds_health");
+      }
+      return sb.toString();
+    }
+
+    @Override
+    public List<Message> configDump() {
+      com.google.protobuf.Timestamp ts =
+          com.google.protobuf.Timestamp.newBuilder().setSeconds(startMillis / 1000).build();
+      List<Message> out = new ArrayList<>();
+      out.add(BootstrapConfigDump.newBuilder().setBootstrap(bootstrap).setLastUpdated(ts).build());
+      ClustersConfigDump.Builder cd = ClustersConfigDump.newBuilder();
+      for (var c : bootstrap.getStaticResources().getClustersList()) {
+        cd.addStaticClusters(ClustersConfigDump.StaticCluster.newBuilder().setCluster(Any.pack(c)).setLastUpdated(ts));
+      }
+      out.add(cd.build());
+      ListenersConfigDump.Builder ld = ListenersConfigDump.newBuilder();
+      RoutesConfigDump.Builder rd = RoutesConfigDump.newBuilder();
+      for (var l : bootstrap.getStaticResources().getListenersList()) {
+        ld.addStaticListeners(ListenersConfigDump.StaticListener.newBuilder().setListener(Any.pack(l)).setLastUpdated(ts));
+        for (var fc : l.getFilterChainsList()) {
+          for (var f : fc.getFiltersList()) {
+            if (f.hasTypedConfig() && f.getTypedConfig().is(HttpConnectionManager.class)) {
+              try {
+                HttpConnectionManager hcm = f.getTypedConfig().unpack(HttpConnectionManager.class);
+                if (hcm.hasRouteConfig()) {
+                  rd.addStaticRouteConfigs(
+                      RoutesConfigDump.StaticRouteConfig.newBuilder().setRouteConfig(Any.pack(hcm.getRouteConfig())).setLastUpdated(ts));
+                }
+              } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                // validated at load time
+              }
+            }
+          }
+        }
+      }
+      out.add(ld.build());
+      out.add(rd.build());
+      return out;
+    }
+
+    @Override
+    public JsonFormat.TypeRegistry typeRegistry() {
+      return ConfigLoader.typeRegistry();
+    }
+
+    @Override
+    public void setHealthCheckFailed(boolean failed) {
+      healthCheckFailed = failed;
+    }
+
+    @Override
+    public boolean healthCheckFailed() {
+      return healthCheckFailed;
+    }
+
+    @Override
+    public void quit() {
+      drainAndStop();
+    }
+
+    @Override
+    public void setLogLevel(String level) {
+      Log.setLevel(level);
+    }
+  }
+
+  /** Returns when the process started (ms since the epoch). */
+  public Instant startTime() {
+    return Instant.ofEpochMilli(startMillis);
+  }
+}

@@ -1,0 +1,21 @@
+package io.legate.upstream.pool;
+
+/** Upstream connections to one host, for one worker and one protocol. Not thread-safe. */
+public interface ConnPool {
+  /** A stream request that may be cancelled before it is ready. */
+  interface Cancellable {
+    void cancel();
+  }
+
+  /**
+   * Asks for a stream. Calls {@link UpstreamCallbacks#onReady} or {@link
+   * UpstreamCallbacks#onPoolFailure} later (or at once when an idle connection is at hand).
+   */
+  Cancellable newStream(UpstreamCallbacks callbacks);
+
+  /** Closes idle connections and refuses new streams; active ones finish. */
+  void drain();
+
+  /** Returns the number of open connections. */
+  int connections();
+}

@@ -1,0 +1,414 @@
+package io.legate.upstream.pool;
+
+import io.legate.http.HttpHeaderNames;
+import io.legate.http.codec.HeaderUtil;
+import io.legate.network.Transport;
+import io.legate.upstream.ClusterInfo;
+import io.legate.upstream.ClusterStats;
+import io.legate.upstream.Host;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.EventLoop;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * HTTP/1.1 connections to one host on one worker: one request at a time per connection, idle
+ * connections kept for reuse (keep-alive), closed after the cluster's idle timeout.
+ */
+public final class Http1ConnPool implements ConnPool {
+  private final EventLoop loop;
+  private final Host host;
+  private final ClusterInfo cluster;
+  private final ClusterStats stats;
+  private final ArrayDeque<Conn> idle = new ArrayDeque<>();
+  private int open;
+  private boolean draining;
+
+  public Http1ConnPool(EventLoop loop, Host host, ClusterInfo cluster) {
+    this.loop = loop;
+    this.host = host;
+    this.cluster = cluster;
+    this.stats = cluster.stats();
+  }
+
+  @Override
+  public Cancellable newStream(UpstreamCallbacks callbacks) {
+    assert loop.inEventLoop();
+    while (!idle.isEmpty()) {
+      Conn c = idle.pollLast();
+      if (c.channel.isActive()) {
+        c.attach(callbacks);
+        return c;
+      }
+    }
+    Conn c = new Conn(callbacks);
+    c.connect();
+    return c;
+  }
+
+  @Override
+  public void drain() {
+    draining = true;
+    while (!idle.isEmpty()) {
+      idle.poll().channel.close();
+    }
+  }
+
+  @Override
+  public int connections() {
+    return open;
+  }
+
+  private final class Conn extends ChannelInboundHandlerAdapter implements UpstreamStream, Cancellable {
+    private Channel channel;
+    private UpstreamCallbacks cb;
+    private boolean connected;
+    private boolean requestComplete;
+    private boolean responseComplete = true;
+    private boolean responseKeepAlive;
+    private boolean headRequest;
+    private boolean closing;
+    private long requests;
+    private long connectStartNanos;
+    private long connectedNanos;
+    private long idleSinceNanos;
+
+    Conn(UpstreamCallbacks cb) {
+      this.cb = cb;
+    }
+
+    void connect() {
+      connectStartNanos = System.nanoTime();
+      stats.upstreamCxTotal.inc();
+      stats.upstreamCxHttp1Total.inc();
+      stats.upstreamCxActive.inc();
+      host.cxTotal.increment();
+      host.activeConnections.incrementAndGet();
+      open++;
+      int limit = cluster.perConnectionBufferLimitBytes();
+      ChannelFuture f =
+          new Bootstrap()
+              .group(loop)
+              .channel(Transport.clientChannel())
+              .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, cluster.connectTimeoutMs()))
+              .option(ChannelOption.TCP_NODELAY, true)
+              .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(limit / 2, limit))
+              .handler(
+                  new io.netty.channel.ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                      ch.pipeline().addLast("codec", new HttpClientCodec(4096, 65536, 65536, false));
+                      ch.pipeline().addLast("legate-h1-upstream", Conn.this);
+                    }
+                  })
+              .connect(host.address());
+      channel = f.channel();
+      f.addListener(
+          fut -> {
+            if (fut.isSuccess()) {
+              connected = true;
+              connectedNanos = System.nanoTime();
+              stats.upstreamCxConnectMs.record((connectedNanos - connectStartNanos) / 1_000_000);
+              UpstreamCallbacks c = cb;
+              if (c == null) {
+                toIdle();
+              } else {
+                c.onReady(this, host);
+              }
+            } else {
+              Throwable cause = fut.cause();
+              boolean timeout = cause instanceof ConnectTimeoutException;
+              if (timeout) {
+                stats.upstreamCxConnectTimeout.inc();
+              }
+              stats.upstreamCxConnectFail.inc();
+              stats.upstreamCxActive.dec();
+              host.cxConnectFail.increment();
+              host.activeConnections.decrementAndGet();
+              open--;
+              UpstreamCallbacks c = cb;
+              cb = null;
+              if (c != null) {
+                c.onPoolFailure(
+                    timeout ? UpstreamCallbacks.Reason.CONNECTION_TIMEOUT : UpstreamCallbacks.Reason.CONNECTION_FAILURE,
+                    cause == null ? null : cause.getMessage(),
+                    host);
+              }
+            }
+          });
+    }
+
+    void attach(UpstreamCallbacks callbacks) {
+      this.cb = callbacks;
+      callbacks.onReady(this, host);
+    }
+
+    @Override
+    public void cancel() {
+      if (!connected) {
+        cb = null; // the connection, once up, goes to the idle list
+      }
+    }
+
+    private void toIdle() {
+      if (draining || closing || !channel.isActive()) {
+        channel.close();
+        return;
+      }
+      long since = System.nanoTime();
+      idleSinceNanos = since;
+      idle.addLast(this);
+      long timeout = cluster.idleTimeoutMs();
+      if (timeout > 0) {
+        loop.schedule(
+            () -> {
+              if (cb == null && idleSinceNanos == since && channel.isActive()) {
+                idle.remove(this);
+                stats.upstreamCxIdleTimeout.inc();
+                channel.close();
+              }
+            },
+            timeout,
+            TimeUnit.MILLISECONDS);
+      }
+    }
+
+    // ------------------------------------------------------------ UpstreamStream
+
+    @Override
+    public void writeHeaders(Http2Headers h, boolean endStream) {
+      requests++;
+      requestComplete = endStream;
+      responseComplete = false;
+      responseKeepAlive = true;
+      CharSequence method = h.method();
+      headRequest = AsciiString.contentEquals(method, "HEAD");
+      DefaultHttpRequest req =
+          new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.valueOf(method.toString()), h.path().toString(), false);
+      HttpHeaders out = req.headers();
+      CharSequence authority = h.authority();
+      if (authority != null) {
+        out.set(HttpHeaderNames.HOST, authority);
+      }
+      HeaderUtil.copyToHttp1(h, out);
+      out.remove(HttpHeaderNames.TE);
+      if (!endStream && !out.contains(HttpHeaderNames.CONTENT_LENGTH)) {
+        out.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+      }
+      long max = cluster.maxRequestsPerConnection();
+      if (max > 0 && requests >= max) {
+        closing = true;
+        stats.upstreamCxMaxRequests.inc();
+      }
+      if (endStream) {
+        channel.write(req);
+        channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+      } else {
+        channel.writeAndFlush(req);
+      }
+    }
+
+    @Override
+    public void writeData(ByteBuf data, boolean endStream) {
+      stats.upstreamCxTxBytesTotal.add(data.readableBytes());
+      if (endStream) {
+        requestComplete = true;
+        channel.writeAndFlush(new DefaultLastHttpContent(data, false));
+        maybeDone();
+      } else {
+        channel.writeAndFlush(new DefaultHttpContent(data));
+      }
+    }
+
+    @Override
+    public void writeTrailers(Http2Headers trailers) {
+      requestComplete = true;
+      DefaultLastHttpContent last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, false);
+      HeaderUtil.copyToHttp1(trailers, last.trailingHeaders());
+      channel.writeAndFlush(last);
+      maybeDone();
+    }
+
+    @Override
+    public void reset() {
+      cb = null;
+      closing = true;
+      stats.upstreamCxDestroyLocal.inc();
+      channel.close();
+    }
+
+    @Override
+    public void readDisable(boolean disable) {
+      channel.config().setAutoRead(!disable);
+    }
+
+    @Override
+    public boolean isWritable() {
+      return channel.isWritable();
+    }
+
+    // ------------------------------------------------------------ inbound
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      UpstreamCallbacks c = cb;
+      if (c == null) {
+        ReferenceCountUtil.release(msg);
+        return;
+      }
+      if (msg instanceof HttpResponse r) {
+        if (r.decoderResult().isFailure()) {
+          ReferenceCountUtil.release(msg);
+          failStream(UpstreamCallbacks.Reason.PROTOCOL_ERROR);
+          return;
+        }
+        int code = r.status().code();
+        if (code >= 100 && code < 200 && code != 101) {
+          // 1xx interim responses are not forwarded (100-continue is answered by the proxy itself).
+          ReferenceCountUtil.release(msg);
+          return;
+        }
+        responseKeepAlive = HttpUtil.isKeepAlive(r);
+        Http2Headers h = new DefaultHttp2Headers(false, r.headers().size() + 1);
+        h.status(r.status().codeAsText());
+        HeaderUtil.copyFromHttp1(r.headers(), h);
+        boolean end = false;
+        if (msg instanceof LastHttpContent last && !last.content().isReadable() && last.trailingHeaders().isEmpty()) {
+          end = true;
+        }
+        if (end) {
+          responseComplete = true;
+          ReferenceCountUtil.release(msg);
+          c.onHeaders(h, true);
+          maybeDone();
+          return;
+        }
+        c.onHeaders(h, false);
+        if (msg instanceof HttpContent content) {
+          onContent(content);
+        }
+      } else if (msg instanceof HttpContent content) {
+        onContent(content);
+      } else {
+        ReferenceCountUtil.release(msg);
+      }
+    }
+
+    private void onContent(HttpContent content) {
+      UpstreamCallbacks c = cb;
+      if (c == null) {
+        content.release();
+        return;
+      }
+      stats.upstreamCxRxBytesTotal.add(content.content().readableBytes());
+      if (content instanceof LastHttpContent last) {
+        responseComplete = true;
+        HttpHeaders trailers = last.trailingHeaders();
+        if (trailers.isEmpty()) {
+          c.onData(last.content(), true);
+        } else {
+          Http2Headers t = HeaderUtil.trailersFromHttp1(trailers);
+          c.onData(last.content(), false);
+          if (cb == c) {
+            c.onTrailers(t);
+          }
+        }
+        maybeDone();
+      } else {
+        c.onData(content.content(), false);
+      }
+    }
+
+    /** Returns the connection to the pool once both directions are done. */
+    private void maybeDone() {
+      if (!responseComplete || cb == null) {
+        return;
+      }
+      if (!requestComplete) {
+        // Response finished before the request: the connection is in an unknown state.
+        cb = null;
+        closing = true;
+        channel.close();
+        return;
+      }
+      cb = null;
+      channel.config().setAutoRead(true);
+      if (!responseKeepAlive || closing) {
+        closing = true;
+        channel.close();
+      } else {
+        toIdle();
+      }
+    }
+
+    private void failStream(UpstreamCallbacks.Reason reason) {
+      UpstreamCallbacks c = cb;
+      cb = null;
+      closing = true;
+      channel.close();
+      if (c != null) {
+        c.onReset(reason);
+      }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+      UpstreamCallbacks c = cb;
+      if (c != null) {
+        c.onWritabilityChanged(ctx.channel().isWritable());
+      }
+      super.channelWritabilityChanged(ctx);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+      open--;
+      idle.remove(this);
+      stats.upstreamCxActive.dec();
+      stats.upstreamCxDestroy.inc();
+      host.activeConnections.decrementAndGet();
+      if (connectedNanos != 0) {
+        stats.upstreamCxLengthMs.record((System.nanoTime() - connectedNanos) / 1_000_000);
+      }
+      if (!closing) {
+        stats.upstreamCxDestroyRemote.inc();
+      }
+      UpstreamCallbacks c = cb;
+      cb = null;
+      if (c != null && connected) {
+        c.onReset(UpstreamCallbacks.Reason.CONNECTION_TERMINATION);
+      }
+      super.channelInactive(ctx);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      failStream(UpstreamCallbacks.Reason.CONNECTION_TERMINATION);
+    }
+  }
+}

@@ -1,0 +1,381 @@
+package io.legate.upstream.pool;
+
+import io.legate.http.codec.HeaderUtil;
+import io.legate.network.Transport;
+import io.legate.upstream.ClusterInfo;
+import io.legate.upstream.ClusterStats;
+import io.legate.upstream.Host;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.EventLoop;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2SettingsFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * HTTP/2 connections to one host on one worker: streams are multiplexed on one connection, and a
+ * new connection opens only when the current one is full or going away.
+ */
+public final class Http2ConnPool implements ConnPool {
+  private static final AsciiString HTTP = AsciiString.cached("http");
+
+  private final EventLoop loop;
+  private final Host host;
+  private final ClusterInfo cluster;
+  private final ClusterStats stats;
+  private final List<Conn> conns = new ArrayList<>(1);
+  private boolean draining;
+
+  public Http2ConnPool(EventLoop loop, Host host, ClusterInfo cluster) {
+    this.loop = loop;
+    this.host = host;
+    this.cluster = cluster;
+    this.stats = cluster.stats();
+  }
+
+  @Override
+  public Cancellable newStream(UpstreamCallbacks callbacks) {
+    assert loop.inEventLoop();
+    Conn target = null;
+    for (Conn c : conns) {
+      if (!c.goingAway && c.active + c.pending.size() < c.maxStreams) {
+        target = c;
+        break;
+      }
+    }
+    if (target == null) {
+      target = new Conn();
+      conns.add(target);
+      target.connect();
+    }
+    return target.request(callbacks);
+  }
+
+  @Override
+  public void drain() {
+    draining = true;
+    for (Conn c : new ArrayList<>(conns)) {
+      c.goingAway = true;
+      if (c.active == 0) {
+        c.channel.close();
+      }
+    }
+  }
+
+  @Override
+  public int connections() {
+    return conns.size();
+  }
+
+  private final class Conn extends ChannelInboundHandlerAdapter {
+    private Channel channel;
+    private boolean ready;
+    private boolean goingAway;
+    private int active;
+    private long maxStreams = Math.max(1, cluster.http2MaxConcurrentStreams());
+    private final List<StreamHandler> pending = new ArrayList<>();
+    private long connectStart;
+    private long connectedAt;
+
+    void connect() {
+      connectStart = System.nanoTime();
+      stats.upstreamCxTotal.inc();
+      stats.upstreamCxHttp2Total.inc();
+      stats.upstreamCxActive.inc();
+      host.cxTotal.increment();
+      host.activeConnections.incrementAndGet();
+      int limit = cluster.perConnectionBufferLimitBytes();
+      Http2Settings settings =
+          Http2Settings.defaultSettings()
+              .pushEnabled(false)
+              .initialWindowSize(cluster.http2InitialStreamWindowSize());
+      ChannelFuture f =
+          new Bootstrap()
+              .group(loop)
+              .channel(Transport.clientChannel())
+              .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, cluster.connectTimeoutMs()))
+              .option(ChannelOption.TCP_NODELAY, true)
+              .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(limit / 2, limit))
+              .handler(
+                  new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                      Http2FrameCodec codec =
+                          Http2FrameCodecBuilder.forClient().initialSettings(settings).build();
+                      ch.pipeline().addLast("h2", codec);
+                      ch.pipeline().addLast("h2-mux", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
+                      ch.pipeline().addLast("legate-h2-upstream", Conn.this);
+                    }
+                  })
+              .connect(host.address());
+      channel = f.channel();
+      f.addListener(
+          fut -> {
+            if (fut.isSuccess()) {
+              connectedAt = System.nanoTime();
+              stats.upstreamCxConnectMs.record((connectedAt - connectStart) / 1_000_000);
+              int delta = cluster.http2InitialConnectionWindowSize() - Http2CodecUtil.DEFAULT_WINDOW_SIZE;
+              if (delta > 0) {
+                channel.writeAndFlush(new DefaultHttp2WindowUpdateFrame(delta));
+              }
+              ready = true;
+              List<StreamHandler> waiting = new ArrayList<>(pending);
+              pending.clear();
+              for (StreamHandler s : waiting) {
+                open(s);
+              }
+            } else {
+              conns.remove(this);
+              Throwable cause = fut.cause();
+              boolean timeout = cause instanceof ConnectTimeoutException;
+              if (timeout) {
+                stats.upstreamCxConnectTimeout.inc();
+              }
+              stats.upstreamCxConnectFail.inc();
+              stats.upstreamCxActive.dec();
+              host.cxConnectFail.increment();
+              host.activeConnections.decrementAndGet();
+              List<StreamHandler> waiting = new ArrayList<>(pending);
+              pending.clear();
+              for (StreamHandler s : waiting) {
+                if (s.cb != null) {
+                  s.cb.onPoolFailure(
+                      timeout ? UpstreamCallbacks.Reason.CONNECTION_TIMEOUT : UpstreamCallbacks.Reason.CONNECTION_FAILURE,
+                      cause == null ? null : cause.getMessage(),
+                      host);
+                }
+              }
+            }
+          });
+    }
+
+    Cancellable request(UpstreamCallbacks cb) {
+      StreamHandler s = new StreamHandler(this, cb);
+      if (ready) {
+        open(s);
+      } else {
+        pending.add(s);
+      }
+      return s;
+    }
+
+    void open(StreamHandler s) {
+      if (s.cb == null) {
+        return; // cancelled while waiting
+      }
+      active++;
+      new Http2StreamChannelBootstrap(channel)
+          .handler(s)
+          .open()
+          .addListener(
+              fut -> {
+                if (fut.isSuccess()) {
+                  s.channel = (Http2StreamChannel) fut.getNow();
+                  if (s.cb != null) {
+                    s.cb.onReady(s, host);
+                  } else {
+                    s.channel.close();
+                  }
+                } else {
+                  streamClosed();
+                  UpstreamCallbacks c = s.cb;
+                  s.cb = null;
+                  if (c != null) {
+                    c.onPoolFailure(UpstreamCallbacks.Reason.CONNECTION_FAILURE, String.valueOf(fut.cause()), host);
+                  }
+                }
+              });
+    }
+
+    void streamClosed() {
+      active--;
+      if (active == 0 && (goingAway || draining)) {
+        channel.close();
+      }
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (msg instanceof Http2SettingsFrame sf) {
+        Long m = sf.settings().maxConcurrentStreams();
+        if (m != null) {
+          maxStreams = Math.max(1, Math.min(m, cluster.http2MaxConcurrentStreams()));
+        }
+      } else if (msg instanceof Http2GoAwayFrame) {
+        goingAway = true;
+        conns.remove(this);
+      }
+      ReferenceCountUtil.release(msg);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+      conns.remove(this);
+      stats.upstreamCxActive.dec();
+      stats.upstreamCxDestroy.inc();
+      host.activeConnections.decrementAndGet();
+      if (connectedAt != 0) {
+        stats.upstreamCxLengthMs.record((System.nanoTime() - connectedAt) / 1_000_000);
+      }
+      super.channelInactive(ctx);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      ctx.close();
+    }
+  }
+
+  private final class StreamHandler extends ChannelInboundHandlerAdapter implements UpstreamStream, Cancellable {
+    private final Conn conn;
+    private UpstreamCallbacks cb;
+    private Http2StreamChannel channel;
+    private boolean responseStarted;
+    private boolean finished;
+
+    StreamHandler(Conn conn, UpstreamCallbacks cb) {
+      this.conn = conn;
+      this.cb = cb;
+    }
+
+    @Override
+    public void cancel() {
+      cb = null;
+      if (channel != null) {
+        channel.close();
+      }
+    }
+
+    @Override
+    public void writeHeaders(Http2Headers headers, boolean endStream) {
+      if (headers.scheme() == null) {
+        headers.scheme(HTTP);
+      }
+      HeaderUtil.sanitizeHttp2(headers);
+      channel.writeAndFlush(new DefaultHttp2HeadersFrame(headers, endStream));
+    }
+
+    @Override
+    public void writeData(ByteBuf data, boolean endStream) {
+      stats.upstreamCxTxBytesTotal.add(data.readableBytes());
+      channel.writeAndFlush(new DefaultHttp2DataFrame(data, endStream));
+    }
+
+    @Override
+    public void writeTrailers(Http2Headers trailers) {
+      channel.writeAndFlush(new DefaultHttp2HeadersFrame(trailers, true));
+    }
+
+    @Override
+    public void reset() {
+      cb = null;
+      if (channel != null && channel.isActive() && !finished) {
+        channel.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+      }
+      if (channel != null) {
+        channel.close();
+      }
+    }
+
+    @Override
+    public void readDisable(boolean disable) {
+      if (channel != null) {
+        channel.config().setAutoRead(!disable);
+      }
+    }
+
+    @Override
+    public boolean isWritable() {
+      return channel != null && channel.isWritable();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      UpstreamCallbacks c = cb;
+      if (c == null) {
+        ReferenceCountUtil.release(msg);
+        return;
+      }
+      if (msg instanceof Http2HeadersFrame f) {
+        Http2Headers h = f.headers();
+        if (!responseStarted) {
+          CharSequence status = h.status();
+          if (status != null && status.length() == 3 && status.charAt(0) == '1') {
+            return; // interim response
+          }
+          responseStarted = true;
+          if (f.isEndStream()) {
+            finished = true;
+          }
+          c.onHeaders(HeaderUtil.sanitizeHttp2(h), f.isEndStream());
+        } else {
+          finished = true;
+          c.onTrailers(h);
+        }
+      } else if (msg instanceof Http2DataFrame f) {
+        stats.upstreamCxRxBytesTotal.add(f.content().readableBytes());
+        if (f.isEndStream()) {
+          finished = true;
+        }
+        c.onData(f.content(), f.isEndStream());
+      } else if (msg instanceof Http2ResetFrame) {
+        cb = null;
+        c.onReset(UpstreamCallbacks.Reason.REMOTE_RESET);
+      } else {
+        ReferenceCountUtil.release(msg);
+      }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+      UpstreamCallbacks c = cb;
+      if (c != null) {
+        c.onWritabilityChanged(ctx.channel().isWritable());
+      }
+      super.channelWritabilityChanged(ctx);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+      conn.streamClosed();
+      UpstreamCallbacks c = cb;
+      cb = null;
+      if (c != null && !finished) {
+        c.onReset(UpstreamCallbacks.Reason.CONNECTION_TERMINATION);
+      }
+      super.channelInactive(ctx);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      ctx.close();
+    }
+  }
+}

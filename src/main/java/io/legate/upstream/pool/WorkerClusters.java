@@ -1,0 +1,117 @@
+package io.legate.upstream.pool;
+
+import io.legate.upstream.Cluster;
+import io.legate.upstream.ClusterInfo;
+import io.legate.upstream.Host;
+import io.legate.upstream.LoadBalancer;
+import io.legate.upstream.PrioritySet;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.FastThreadLocal;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A worker's view of the clusters (Envoy's thread-local cluster): its load balancer over the latest
+ * host snapshot and its connection pools. Confined to one event loop; nothing here is shared.
+ */
+public final class WorkerClusters {
+  private static final FastThreadLocal<WorkerClusters> CURRENT =
+      new FastThreadLocal<>() {
+        @Override
+        protected WorkerClusters initialValue() {
+          return new WorkerClusters();
+        }
+      };
+
+  private final IdentityHashMap<Cluster, Entry> entries = new IdentityHashMap<>();
+
+  /** Returns the calling worker's instance. Must be called on an event loop. */
+  public static WorkerClusters current() {
+    return CURRENT.get();
+  }
+
+  /** Returns this worker's state for a cluster. */
+  public Entry get(Cluster cluster, EventLoop loop) {
+    Entry e = entries.get(cluster);
+    if (e == null) {
+      e = new Entry(cluster, loop);
+      entries.put(cluster, e);
+    }
+    return e;
+  }
+
+  /** Drains and forgets a removed cluster's pools. */
+  public void remove(Cluster cluster) {
+    Entry e = entries.remove(cluster);
+    if (e != null) {
+      e.drainAll();
+    }
+  }
+
+  /** One cluster on one worker. */
+  public static final class Entry {
+    private final Cluster cluster;
+    private final EventLoop loop;
+    private PrioritySet hosts;
+    private LoadBalancer lb;
+    private final Map<Host, ConnPool> http1 = new HashMap<>();
+    private final Map<Host, ConnPool> http2 = new HashMap<>();
+
+    Entry(Cluster cluster, EventLoop loop) {
+      this.cluster = cluster;
+      this.loop = loop;
+    }
+
+    public ClusterInfo info() {
+      return cluster.info();
+    }
+
+    /** Picks a host with this worker's load balancer, rebuilding it when the hosts changed. */
+    public Host chooseHost(LoadBalancer.LbContext context) {
+      PrioritySet current = cluster.prioritySet();
+      if (current != hosts) {
+        PrioritySet old = hosts;
+        hosts = current;
+        lb = cluster.info().lbFactory().create(current);
+        if (old != null) {
+          Set<Host> live = new HashSet<>(current.hosts());
+          drainRemoved(http1, live);
+          drainRemoved(http2, live);
+        }
+      }
+      return lb.chooseHost(context);
+    }
+
+    private static void drainRemoved(Map<Host, ConnPool> pools, Set<Host> live) {
+      for (Iterator<Map.Entry<Host, ConnPool>> it = pools.entrySet().iterator(); it.hasNext(); ) {
+        Map.Entry<Host, ConnPool> e = it.next();
+        if (!live.contains(e.getKey())) {
+          e.getValue().drain();
+          it.remove();
+        }
+      }
+    }
+
+    /** Returns the pool for a host and protocol, creating it on first use. */
+    public ConnPool pool(Host host, boolean h2) {
+      Map<Host, ConnPool> pools = h2 ? http2 : http1;
+      ConnPool p = pools.get(host);
+      if (p == null) {
+        p = h2 ? new Http2ConnPool(loop, host, cluster.info()) : new Http1ConnPool(loop, host, cluster.info());
+        pools.put(host, p);
+      }
+      return p;
+    }
+
+    void drainAll() {
+      http1.values().forEach(ConnPool::drain);
+      http2.values().forEach(ConnPool::drain);
+      http1.clear();
+      http2.clear();
+    }
+  }
+}
