@@ -6,6 +6,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class Gauge implements Metric {
   private final String name;
   private final AtomicLong value = new AtomicLong();
+  private volatile boolean used;
 
   Gauge(String name) {
     this.name = name;
@@ -13,18 +14,33 @@ public final class Gauge implements Metric {
 
   public void inc() {
     value.incrementAndGet();
+    markUsed();
   }
 
   public void dec() {
     value.decrementAndGet();
+    markUsed();
   }
 
   public void add(long n) {
     value.addAndGet(n);
+    markUsed();
   }
 
   public void set(long n) {
     value.set(n);
+    markUsed();
+  }
+
+  private void markUsed() {
+    if (!used) {
+      used = true;
+    }
+  }
+
+  /** Returns whether the gauge was ever changed (Envoy's {@code used} flag). */
+  public boolean used() {
+    return used;
   }
 
   /** Returns the current value. */

@@ -1,0 +1,252 @@
+package io.legate.stats;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.regex.Pattern;
+
+/**
+ * Renders a {@link StatsStore} in the formats of Envoy's {@code /stats} admin endpoint: plain text
+ * ({@code name: value}, histograms as quantile summaries) and JSON. Counters and gauges are merged
+ * and sorted by name, histograms follow, as Envoy's {@code StatsRequest} does.
+ *
+ * <p>Legate histograms are cumulative only, so the interval half of Envoy's {@code P50(interval,
+ * cumulative)} pairs is always {@code nan} ({@code null} in JSON).
+ */
+public final class StatsFormatter {
+  /** The stat types of Envoy's {@code /stats?type=} parameter. */
+  public enum Type {
+    ALL("All"),
+    COUNTERS("Counters"),
+    GAUGES("Gauges"),
+    HISTOGRAMS("Histograms");
+
+    private final String label;
+
+    Type(String label) {
+      this.label = label;
+    }
+
+    /** Returns Envoy's label for this type ({@code Counters}, ...). */
+    public String label() {
+      return label;
+    }
+
+    /** Returns the type with Envoy's label {@code label}, or null when there is none. */
+    public static Type fromLabel(String label) {
+      for (Type t : values()) {
+        if (t.label.equals(label)) {
+          return t;
+        }
+      }
+      return null;
+    }
+  }
+
+  /**
+   * Which stats to render.
+   *
+   * @param usedOnly only stats that were ever written (Envoy's {@code usedonly})
+   * @param filter partial-match filter on the full name, or null for all
+   * @param type which stat types to include
+   */
+  public record Query(boolean usedOnly, Pattern filter, Type type) {
+    /** All stats of all types. */
+    public static final Query ALL = new Query(false, null, Type.ALL);
+
+    public Query {
+      Objects.requireNonNull(type, "type");
+    }
+
+    boolean shows(String name) {
+      return filter == null || filter.matcher(name).find();
+    }
+  }
+
+  /** Envoy's supported quantiles, as fractions. */
+  static final double[] QUANTILES = {0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 1};
+
+  private static final String[] QUANTILE_LABELS = {
+    "P0", "P25", "P50", "P75", "P90", "P95", "P99", "P99.5", "P99.9", "P100"
+  };
+
+  private static final String SUPPORTED_QUANTILES = "[0,25,50,75,90,95,99,99.5,99.9,100]";
+
+  /** Orders names as Envoy's symbol table does: token by token, so '.' sorts before any char. */
+  public static final Comparator<String> NAME_ORDER = StatsFormatter::compareNames;
+
+  private StatsFormatter() {}
+
+  /** Returns the text rendering: one {@code name: value} line per stat. */
+  public static String text(StatsStore store, Query query) {
+    StringBuilder out = new StringBuilder(4096);
+    for (Metric m : countersAndGauges(store, query)) {
+      out.append(m.name()).append(": ").append(value(m)).append('\n');
+    }
+    for (Histogram h : histograms(store, query)) {
+      out.append(h.name()).append(": ").append(quantileSummary(h)).append('\n');
+    }
+    return out.toString();
+  }
+
+  /** Returns the JSON rendering, {@code {"stats":[{"name":..,"value":..},...,{"histograms":..}]}}. */
+  public static String json(StatsStore store, Query query) {
+    StringBuilder out = new StringBuilder(4096);
+    out.append("{\"stats\":[");
+    boolean first = true;
+    for (Metric m : countersAndGauges(store, query)) {
+      if (!first) {
+        out.append(',');
+      }
+      first = false;
+      out.append("{\"name\":");
+      appendJsonString(out, m.name());
+      out.append(",\"value\":").append(value(m)).append('}');
+    }
+    List<Histogram> histograms = histograms(store, query);
+    if (!histograms.isEmpty()) {
+      if (!first) {
+        out.append(',');
+      }
+      out.append("{\"histograms\":{\"supported_quantiles\":").append(SUPPORTED_QUANTILES);
+      out.append(",\"computed_quantiles\":[");
+      for (int i = 0; i < histograms.size(); i++) {
+        Histogram h = histograms.get(i);
+        if (i > 0) {
+          out.append(',');
+        }
+        out.append("{\"name\":");
+        appendJsonString(out, h.name());
+        out.append(",\"values\":[");
+        for (int q = 0; q < QUANTILES.length; q++) {
+          if (q > 0) {
+            out.append(',');
+          }
+          double v = h.count() == 0 ? Double.NaN : h.quantile(QUANTILES[q]);
+          out.append("{\"cumulative\":").append(Double.isNaN(v) ? "null" : formatNumber(v));
+          out.append(",\"interval\":null}");
+        }
+        out.append("]}");
+      }
+      out.append("]}}");
+    }
+    out.append("]}");
+    return out.toString();
+  }
+
+  /**
+   * Returns Envoy's quantile summary of a histogram, {@code P0(nan,1) P25(nan,2) ... P100(nan,9)},
+   * or {@code No recorded values} when nothing was recorded.
+   */
+  public static String quantileSummary(Histogram h) {
+    if (h.count() == 0) {
+      return "No recorded values";
+    }
+    StringBuilder out = new StringBuilder(128);
+    for (int i = 0; i < QUANTILES.length; i++) {
+      if (i > 0) {
+        out.append(' ');
+      }
+      out.append(QUANTILE_LABELS[i]).append("(nan,").append(formatNumber(h.quantile(QUANTILES[i])))
+          .append(')');
+    }
+    return out.toString();
+  }
+
+  /** Returns Envoy's "used" flag for a histogram: whether a value was ever recorded. */
+  static boolean used(Histogram h) {
+    return h.count() > 0;
+  }
+
+  /**
+   * Formats a number as fmt's shortest form does for the values Legate produces: whole numbers
+   * without a fraction, others in plain decimal notation, NaN as {@code nan}.
+   */
+  public static String formatNumber(double v) {
+    if (Double.isNaN(v)) {
+      return "nan";
+    }
+    if (v == Math.rint(v) && Math.abs(v) < 1e15) {
+      return Long.toString((long) v);
+    }
+    return new java.math.BigDecimal(Double.toString(v)).stripTrailingZeros().toPlainString();
+  }
+
+  private static List<Metric> countersAndGauges(StatsStore store, Query query) {
+    List<Metric> out = new ArrayList<>();
+    if (query.type() == Type.ALL || query.type() == Type.COUNTERS) {
+      for (Counter c : store.counters()) {
+        if ((!query.usedOnly() || c.used()) && query.shows(c.name())) {
+          out.add(c);
+        }
+      }
+    }
+    if (query.type() == Type.ALL || query.type() == Type.GAUGES) {
+      for (Gauge g : store.gauges()) {
+        if ((!query.usedOnly() || g.used()) && query.shows(g.name())) {
+          out.add(g);
+        }
+      }
+    }
+    out.sort(Comparator.comparing(Metric::name, NAME_ORDER));
+    return out;
+  }
+
+  private static List<Histogram> histograms(StatsStore store, Query query) {
+    List<Histogram> out = new ArrayList<>();
+    if (query.type() == Type.ALL || query.type() == Type.HISTOGRAMS) {
+      for (Histogram h : store.histograms()) {
+        if ((!query.usedOnly() || used(h)) && query.shows(h.name())) {
+          out.add(h);
+        }
+      }
+    }
+    out.sort(Comparator.comparing(Metric::name, NAME_ORDER));
+    return out;
+  }
+
+  private static long value(Metric m) {
+    return m instanceof Counter c ? c.value() : ((Gauge) m).value();
+  }
+
+  static int compareNames(String a, String b) {
+    int n = Math.min(a.length(), b.length());
+    for (int i = 0; i < n; i++) {
+      char x = a.charAt(i);
+      char y = b.charAt(i);
+      if (x != y) {
+        if (x == '.') {
+          return -1;
+        }
+        if (y == '.') {
+          return 1;
+        }
+        return Character.compare(x, y);
+      }
+    }
+    return Integer.compare(a.length(), b.length());
+  }
+
+  static void appendJsonString(StringBuilder out, String s) {
+    out.append('"');
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      switch (c) {
+        case '"' -> out.append("\\\"");
+        case '\\' -> out.append("\\\\");
+        case '\n' -> out.append("\\n");
+        case '\r' -> out.append("\\r");
+        case '\t' -> out.append("\\t");
+        default -> {
+          if (c < 0x20) {
+            out.append(String.format("\\u%04x", (int) c));
+          } else {
+            out.append(c);
+          }
+        }
+      }
+    }
+    out.append('"');
+  }
+}
