@@ -145,8 +145,9 @@ public final class HcmConfig {
     this.stripMatchingHostPort = proto.getStripMatchingHostPort();
     this.proxy100Continue = proto.getProxy100Continue();
     this.via = proto.getVia();
-    if (proto.hasUpgradeConfigs(0) || proto.getUpgradeConfigsCount() > 0) {
-      // WebSocket upgrades are forwarded by the HTTP/1 codec as plain requests for now.
+    if (proto.getUpgradeConfigsCount() > 0) {
+      throw new ConfigException(
+          path + ".upgrade_configs", "upgrades (WebSocket, CONNECT) are not supported yet");
     }
     if (proto.getAccessLogCount() > 0) {
       throw new ConfigException(

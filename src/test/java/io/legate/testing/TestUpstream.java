@@ -126,8 +126,8 @@ public final class TestUpstream implements AutoCloseable {
       String path = req.uri();
       requests.add(req.method() + " " + path + " " + protocol);
       if (path.startsWith("/close")) {
-        ctx.channel().parent();
-        (ctx.channel().parent() != null ? ctx.channel().parent() : ctx.channel()).close();
+        Channel ch = ctx.channel();
+        (ch instanceof io.netty.handler.codec.http2.Http2StreamChannel ? ch.parent() : ch).close();
         return;
       }
       if (path.startsWith("/delay/")) {

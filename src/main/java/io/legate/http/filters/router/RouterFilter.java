@@ -33,6 +33,9 @@ import java.util.concurrent.TimeUnit;
  * The router filter: picks the route's cluster and host, forwards the request over a pooled
  * upstream connection, and streams the response back, with Envoy's timeouts, local replies and
  * response flags. One instance per stream.
+ *
+ * <p>As the last decoder filter it consumes what it is given: it returns {@link Status#CONTINUE}
+ * (nothing comes after it) and retains the bytes it forwards or buffers.
  */
 final class RouterFilter implements HttpFilter, UpstreamCallbacks {
   private static final String RESET_BEFORE_HEADERS =
@@ -81,7 +84,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       config.stats().noRoute.inc();
       info.addResponseFlag(ResponseFlag.NO_ROUTE_FOUND);
       callbacks.sendLocalReply(404, "", null, "route_not_found");
-      return Status.STOP_ITERATION;
+      return Status.CONTINUE;
     }
     if (route.action() instanceof DirectResponseAction direct) {
       config.stats().rqDirectResponse.inc();
@@ -91,14 +94,14 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
           body == null ? "" : new String(body, java.nio.charset.StandardCharsets.UTF_8),
           null,
           "direct_response");
-      return Status.STOP_ITERATION;
+      return Status.CONTINUE;
     }
     if (route.action() instanceof RedirectAction redirect) {
       config.stats().rqRedirect.inc();
       Http2Headers extra = new DefaultHttp2Headers(false);
       extra.set(HttpHeaderNames.LOCATION, redirect.location(headers, callbacks.downstreamTls()));
       callbacks.sendLocalReply(redirect.status(), "", extra, "redirect");
-      return Status.STOP_ITERATION;
+      return Status.CONTINUE;
     }
     ForwardAction action = (ForwardAction) route.action();
     selection = action.selectCluster(headers, ThreadLocalRandom.current().nextLong());
@@ -107,7 +110,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       config.stats().noCluster.inc();
       info.addResponseFlag(ResponseFlag.NO_CLUSTER_FOUND);
       callbacks.sendLocalReply(action.clusterNotFoundResponseCode(), "", null, "cluster_not_found");
-      return Status.STOP_ITERATION;
+      return Status.CONTINUE;
     }
     cluster = c.info();
     clusterStats = cluster.stats();
@@ -137,7 +140,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       clusterStats.upstreamCxNoneHealthy.inc();
       info.addResponseFlag(ResponseFlag.NO_HEALTHY_UPSTREAM);
       callbacks.sendLocalReply(503, "no healthy upstream", null, "no_healthy_upstream");
-      return Status.STOP_ITERATION;
+      return Status.CONTINUE;
     }
     info.setUpstreamHost(host.addressString());
 
@@ -170,13 +173,13 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       startTimer();
     }
     pending = worker.pool(host, h2).newStream(this);
-    return Status.STOP_ITERATION;
+    return Status.CONTINUE;
   }
 
   @Override
   public Status decodeData(ByteBuf data, boolean endStream) {
     if (finished) {
-      return Status.STOP_ITERATION;
+      return Status.CONTINUE;
     }
     if (endStream) {
       requestEnded = true;
@@ -197,13 +200,13 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
         disableDownstream(true);
       }
     }
-    return Status.STOP_ITERATION;
+    return Status.CONTINUE;
   }
 
   @Override
   public Status decodeTrailers(Http2Headers trailers) {
     if (finished) {
-      return Status.STOP_ITERATION;
+      return Status.CONTINUE;
     }
     requestEnded = true;
     startTimer();
@@ -212,7 +215,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     } else {
       bufferedTrailers = trailers;
     }
-    return Status.STOP_ITERATION;
+    return Status.CONTINUE;
   }
 
   private void disableDownstream(boolean disable) {
