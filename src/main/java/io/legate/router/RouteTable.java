@@ -1,24 +1,13 @@
 package io.legate.router;
 
 import com.google.protobuf.Duration;
-import io.envoyproxy.envoy.config.core.v3.DataSource;
-import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
-import io.envoyproxy.envoy.config.route.v3.RouteMatch;
 import io.legate.config.ConfigException;
+import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.util.AsciiString;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.Predicate;
-import java.util.regex.Pattern;
 
 /**
  * Envoy's route table (RouteConfiguration) as an immutable object: virtual hosts chosen by
@@ -39,11 +28,13 @@ public final class RouteTable {
   private final TreeMap<Integer, Map<String, VirtualHost>> prefixes;
   private final VirtualHost defaultHost;
   private final boolean ignorePortInHostMatching;
+  private final java.util.List<String> internalOnlyHeaders;
 
   private RouteTable(String name, Map<String, VirtualHost> exact,
       TreeMap<Integer, Map<String, VirtualHost>> suffixes,
       TreeMap<Integer, Map<String, VirtualHost>> prefixes, VirtualHost defaultHost,
-      boolean ignorePortInHostMatching) {
+      boolean ignorePortInHostMatching, java.util.List<String> internalOnlyHeaders) {
+    this.internalOnlyHeaders = java.util.List.copyOf(internalOnlyHeaders);
     this.name = name;
     this.exact = Map.copyOf(exact);
     this.suffixes = suffixes;
@@ -68,8 +59,17 @@ public final class RouteTable {
   static RouteTable create(String name, Map<String, VirtualHost> exact,
       TreeMap<Integer, Map<String, VirtualHost>> suffixes,
       TreeMap<Integer, Map<String, VirtualHost>> prefixes, VirtualHost defaultHost,
-      boolean ignorePort) {
-    return new RouteTable(name, exact, suffixes, prefixes, defaultHost, ignorePort);
+      boolean ignorePort, java.util.List<String> internalOnlyHeaders) {
+    return new RouteTable(name, exact, suffixes, prefixes, defaultHost, ignorePort,
+        internalOnlyHeaders);
+  }
+
+  /**
+   * Returns RouteConfiguration.internal_only_headers, lowercased: the connection manager removes
+   * them from requests that are not internal.
+   */
+  public java.util.List<String> internalOnlyHeaders() {
+    return internalOnlyHeaders;
   }
 
   /** Returns RouteConfiguration.name. */
@@ -91,12 +91,6 @@ public final class RouteTable {
   Route route(Http2Headers request, long random, int[] counter) {
     VirtualHost vh = findVirtualHost(request);
     return vh == null ? null : vh.route(request, random, counter);
-  }
-
-  /** Returns the name of the virtual host chosen for this :authority, or null. */
-  String virtualHostName(Http2Headers request) {
-    VirtualHost vh = findVirtualHost(request);
-    return vh == null ? null : vh.name;
   }
 
   private VirtualHost findVirtualHost(Http2Headers request) {

@@ -104,8 +104,12 @@ final class RouteTableBuilder {
         }
       }
     }
+    List<String> internalOnly = new ArrayList<>();
+    for (String h : config.getInternalOnlyHeadersList()) {
+      internalOnly.add(h.toLowerCase(Locale.ROOT));
+    }
     return RouteTable.create(config.getName(), exact, suffixes, prefixes, defaultHost,
-        config.getIgnorePortInHostMatching());
+        config.getIgnorePortInHostMatching(), internalOnly);
   }
 
   private VirtualHost virtualHost(io.envoyproxy.envoy.config.route.v3.VirtualHost v, String vp) {

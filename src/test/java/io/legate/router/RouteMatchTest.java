@@ -177,4 +177,13 @@ class RouteMatchTest {
         + r("p", "{\"path\":\"/a/b\"}") + "]}]}");
     assertThat(name(t.route(req("/a/b;jsessionid=1?x"), 0))).isEqualTo("p");
   }
+
+  @Test
+  void emptyPrefixMatchesEverythingAndInternalOnlyHeadersAreExposed() {
+    RouteTable t = Fixtures.table("{\"name\":\"n\",\"internal_only_headers\":[\"X-Internal\"],\"virtual_hosts\":[{\"name\":\"v\",\"domains\":[\"*\"],\"routes\":["
+        + r("all", "{\"prefix\":\"\"}") + "]}]}");
+    assertThat(name(t.route(req("/anything"), 0))).isEqualTo("all");
+    assertThat(t.name()).isEqualTo("n");
+    assertThat(t.internalOnlyHeaders()).containsExactly("x-internal");
+  }
 }
