@@ -1,0 +1,245 @@
+package io.legate.router;
+
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.util.AsciiString;
+import java.util.List;
+
+/** A route that forwards upstream (Envoy's RouteAction). */
+public final class ForwardAction implements RouteAction {
+  static final AsciiString X_ENVOY_ORIGINAL_PATH = AsciiString.cached("x-envoy-original-path");
+  static final AsciiString X_FORWARDED_HOST = AsciiString.cached("x-forwarded-host");
+
+  /** One weighted cluster entry. */
+  record Weighted(
+      String name,
+      AsciiString clusterHeader,
+      long weight,
+      HeaderMutations requestMutations,
+      HeaderMutations responseMutations,
+      String hostRewriteLiteral) {}
+
+  /** Envoy's retry policy, as far as it is understood here. */
+  public record RetryPolicy(
+      String retryOn,
+      int numRetries,
+      long perTryTimeoutMs,
+      long perTryIdleTimeoutMs,
+      List<Integer> retriableStatusCodes,
+      long backOffBaseIntervalMs,
+      long backOffMaxIntervalMs) {}
+
+  /** One hash_policy entry: kind is header, cookie, connection_properties or query_parameter. */
+  public record HashPolicy(String kind, String name, boolean terminal) {}
+
+  private final String cluster;
+  private final AsciiString clusterHeader;
+  private final List<Weighted> weighted;
+  private final long totalWeight;
+  private final AsciiString randomValueHeader;
+  private final String prefixRewrite;
+  private final int matchedPrefixLength; // -1: the whole path without query (regex routes)
+  private final Regexes.Substitution regexRewrite;
+  private final String hostRewriteLiteral;
+  private final AsciiString hostRewriteHeader;
+  private final Regexes.Substitution hostRewritePathRegex;
+  private final boolean autoHostRewrite;
+  private final boolean appendXForwardedHost;
+  private final long timeoutMs;
+  private final long idleTimeoutMs;
+  private final int clusterNotFoundResponseCode;
+  private final RetryPolicy retryPolicy;
+  private final List<HashPolicy> hashPolicies;
+  private final long maxStreamDurationMs;
+  private final ClusterSelection fixedSelection;
+
+  ForwardAction(String cluster, AsciiString clusterHeader, List<Weighted> weighted,
+      AsciiString randomValueHeader, String prefixRewrite, int matchedPrefixLength,
+      Regexes.Substitution regexRewrite, String hostRewriteLiteral, AsciiString hostRewriteHeader,
+      Regexes.Substitution hostRewritePathRegex, boolean autoHostRewrite,
+      boolean appendXForwardedHost, long timeoutMs, long idleTimeoutMs,
+      int clusterNotFoundResponseCode, RetryPolicy retryPolicy, List<HashPolicy> hashPolicies,
+      long maxStreamDurationMs) {
+    this.cluster = cluster;
+    this.clusterHeader = clusterHeader;
+    this.weighted = weighted == null ? null : List.copyOf(weighted);
+    long total = 0;
+    if (weighted != null) {
+      for (Weighted w : weighted) {
+        total += w.weight();
+      }
+    }
+    this.totalWeight = total;
+    this.randomValueHeader = randomValueHeader;
+    this.prefixRewrite = prefixRewrite;
+    this.matchedPrefixLength = matchedPrefixLength;
+    this.regexRewrite = regexRewrite;
+    this.hostRewriteLiteral = hostRewriteLiteral;
+    this.hostRewriteHeader = hostRewriteHeader;
+    this.hostRewritePathRegex = hostRewritePathRegex;
+    this.autoHostRewrite = autoHostRewrite;
+    this.appendXForwardedHost = appendXForwardedHost;
+    this.timeoutMs = timeoutMs;
+    this.idleTimeoutMs = idleTimeoutMs;
+    this.clusterNotFoundResponseCode = clusterNotFoundResponseCode;
+    this.retryPolicy = retryPolicy;
+    this.hashPolicies = List.copyOf(hashPolicies);
+    this.maxStreamDurationMs = maxStreamDurationMs;
+    this.fixedSelection =
+        cluster != null
+            ? new ClusterSelection(cluster, HeaderMutations.EMPTY, HeaderMutations.EMPTY, null)
+            : null;
+  }
+
+  /**
+   * Chooses the upstream cluster: {@code cluster}, {@code cluster_header} (clusterName null if the
+   * header is absent; first value used), or {@code weighted_clusters} picking the entry whose
+   * interval {@code [sum of previous weights, + weight)} holds {@code random % total_weight}; the
+   * random value comes from {@code header_name} when that header holds one unsigned integer.
+   */
+  public ClusterSelection selectCluster(Http2Headers request, long random) {
+    if (fixedSelection != null) {
+      return fixedSelection;
+    }
+    if (clusterHeader != null) {
+      CharSequence v = request.get(clusterHeader);
+      return new ClusterSelection(
+          v == null ? null : v.toString(), HeaderMutations.EMPTY, HeaderMutations.EMPTY, null);
+    }
+    long value = random;
+    if (randomValueHeader != null) {
+      List<CharSequence> all = request.getAll(randomValueHeader);
+      if (all.size() == 1) {
+        try {
+          value = Long.parseUnsignedLong(all.get(0).toString());
+        } catch (NumberFormatException e) {
+          // fall back to the stream's random value, as Envoy
+        }
+      }
+    }
+    long selected = Long.remainderUnsigned(value, totalWeight);
+    long begin = 0;
+    for (Weighted w : weighted) {
+      long end = begin + w.weight();
+      if (selected >= begin && selected < end) {
+        String name = w.name();
+        if (name == null) {
+          CharSequence v = request.get(w.clusterHeader());
+          name = v == null ? null : v.toString();
+        }
+        return new ClusterSelection(
+            name, w.requestMutations(), w.responseMutations(), w.hostRewriteLiteral());
+      }
+      begin = end;
+    }
+    throw new IllegalStateException("weighted cluster selection out of range");
+  }
+
+  /** Returns the number of weighted clusters (0 if not weighted). */
+  int weightedCount() {
+    return weighted == null ? 0 : weighted.size();
+  }
+
+  /**
+   * Applies host rewrites ({@code host_rewrite_literal}, {@code host_rewrite_header}, {@code
+   * host_rewrite_path_regex}, with {@code append_x_forwarded_host}) to :authority, then {@code
+   * prefix_rewrite} / {@code regex_rewrite} to :path keeping the query, setting {@code
+   * x-envoy-original-path} to the old path when it changes and insertOriginalPath is true (Envoy
+   * does unless the router's {@code suppress_envoy_headers}).
+   */
+  public void rewriteRequest(Http2Headers request, boolean insertOriginalPath) {
+    String newHost = null;
+    if (hostRewriteLiteral != null) {
+      newHost = hostRewriteLiteral;
+    } else if (hostRewriteHeader != null) {
+      CharSequence v = request.get(hostRewriteHeader);
+      newHost = v == null ? null : v.toString();
+    } else if (hostRewritePathRegex != null) {
+      CharSequence p = request.path();
+      String path = p == null ? "" : p.toString();
+      newHost = hostRewritePathRegex.replaceAll(path.substring(0, RouteEntry.pathEnd(path)));
+    }
+    if (newHost != null && !newHost.isEmpty()) {
+      updateAuthority(request, newHost, appendXForwardedHost);
+    }
+    if (prefixRewrite == null && regexRewrite == null) {
+      return;
+    }
+    CharSequence p = request.path();
+    String path = p == null ? "" : p.toString();
+    String rewritten;
+    if (prefixRewrite != null) {
+      int len = matchedPrefixLength < 0 ? RouteEntry.pathEnd(path) : Math.min(matchedPrefixLength, path.length());
+      rewritten = prefixRewrite + path.substring(len);
+    } else {
+      int end = RouteEntry.pathEnd(path);
+      rewritten = regexRewrite.replaceAll(path.substring(0, end)) + path.substring(end);
+    }
+    if (insertOriginalPath) {
+      request.set(X_ENVOY_ORIGINAL_PATH, path);
+    }
+    request.path(rewritten);
+  }
+
+  /** Same as {@code rewriteRequest(request, true)}. */
+  public void rewriteRequest(Http2Headers request) {
+    rewriteRequest(request, true);
+  }
+
+  /** Sets :authority, appending the old one to x-forwarded-host if asked (idempotently). */
+  static void updateAuthority(Http2Headers request, String host, boolean appendXfh) {
+    CharSequence old = request.authority();
+    if (appendXfh && old != null && old.length() > 0) {
+      CharSequence xfh = request.get(X_FORWARDED_HOST);
+      if (xfh == null || xfh.length() == 0) {
+        request.set(X_FORWARDED_HOST, old);
+      } else {
+        String s = xfh.toString();
+        String last = s.substring(s.lastIndexOf(',') + 1).trim();
+        if (!last.contentEquals(old)) {
+          request.set(X_FORWARDED_HOST, s + "," + old);
+        }
+      }
+    }
+    request.authority(host);
+  }
+
+  /** Returns true if :authority should become the upstream host's hostname (auto_host_rewrite). */
+  public boolean autoHostRewrite() {
+    return autoHostRewrite;
+  }
+
+  /** Returns true if append_x_forwarded_host is set (for auto_host_rewrite done by the caller). */
+  public boolean appendXForwardedHost() {
+    return appendXForwardedHost;
+  }
+
+  /** Returns RouteAction.timeout in ms (default 15000; 0 disables). */
+  public long timeoutMs() {
+    return timeoutMs;
+  }
+
+  /** Returns RouteAction.idle_timeout in ms, 0 if none. */
+  public long idleTimeoutMs() {
+    return idleTimeoutMs;
+  }
+
+  /** Returns the status to answer when the cluster does not exist: 503, 404 or 500. */
+  public int clusterNotFoundResponseCode() {
+    return clusterNotFoundResponseCode;
+  }
+
+  /** Returns the retry policy (route's, else virtual host's), or null if none. */
+  public RetryPolicy retryPolicy() {
+    return retryPolicy;
+  }
+
+  /** Returns the hash policies, in order (empty if none). */
+  public List<HashPolicy> hashPolicies() {
+    return hashPolicies;
+  }
+
+  /** Returns max_stream_duration.max_stream_duration in ms, 0 if unset. */
+  public long maxStreamDurationMs() {
+    return maxStreamDurationMs;
+  }
+}

@@ -1,0 +1,121 @@
+package io.legate.formatter;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.legate.config.ConfigException;
+import io.legate.http.ResponseFlag;
+import io.legate.http.StreamInfo;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Headers;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import org.junit.jupiter.api.Test;
+
+class FormatterTest {
+  // 2023-11-14T22:13:20.123Z
+  private static final long START_MS = 1_700_000_000_123L;
+  private static final long START_NANOS = 5_000_000_000L;
+
+  private static StreamInfo info() throws Exception {
+    StreamInfo i = new StreamInfo(START_MS, START_NANOS,
+        new InetSocketAddress(InetAddress.getByName("10.1.2.3"), 45678),
+        new InetSocketAddress(InetAddress.getByName("::1"), 8443), "HTTP/2");
+    Http2Headers req = new DefaultHttp2Headers().method("GET").path("/p?q").authority("a.com");
+    req.add("x-b", "bee");
+    i.setRequestHeaders(req);
+    i.setResponseHeaders(new DefaultHttp2Headers().status("200").add("x-up", "7"));
+    return i;
+  }
+
+  private static String fmt(String format) throws Exception {
+    return Formatter.parse(format, "f").format(info(), info().requestHeaders(),
+        info().responseHeaders(), START_NANOS + 42_500_000L);
+  }
+
+  @Test
+  void commands() throws Exception {
+    StreamInfo i = info();
+    assertThat(fmt("%DOWNSTREAM_REMOTE_ADDRESS%")).isEqualTo("10.1.2.3:45678");
+    assertThat(fmt("%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%")).isEqualTo("10.1.2.3");
+    assertThat(fmt("%DOWNSTREAM_LOCAL_ADDRESS%")).isEqualTo("[::1]:8443");
+    assertThat(fmt("%DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT%")).isEqualTo("::1");
+    assertThat(fmt("%PROTOCOL%")).isEqualTo("HTTP/2");
+    assertThat(fmt("%DURATION%")).isEqualTo("42");
+    assertThat(fmt("%RESPONSE_CODE%")).isEqualTo("0");
+    assertThat(fmt("%RESPONSE_FLAGS%")).isEqualTo("-");
+    assertThat(fmt("%BYTES_RECEIVED% %BYTES_SENT%")).isEqualTo("0 0");
+    assertThat(fmt("%UPSTREAM_HOST% %UPSTREAM_CLUSTER% %ROUTE_NAME%")).isEqualTo("- - -");
+    assertThat(fmt("%HOSTNAME%")).isEqualTo(InetAddress.getLocalHost().getHostName());
+    assertThat(fmt("100%% %%d")).isEqualTo("100% %d");
+    assertThat(fmt("")).isEmpty();
+
+    i.setResponseCode(503);
+    i.addResponseFlag(ResponseFlag.NO_HEALTHY_UPSTREAM);
+    i.addResponseFlag(ResponseFlag.UPSTREAM_OVERFLOW);
+    i.setUpstreamHost("10.0.0.9:80");
+    i.setUpstreamCluster("backend");
+    i.setRouteName("r1");
+    i.addBytesReceived(10);
+    i.addBytesSent(2048);
+    Formatter f = Formatter.parse(
+        "[%RESPONSE_CODE%] %RESPONSE_FLAGS% %UPSTREAM_HOST% %UPSTREAM_CLUSTER% %ROUTE_NAME% %BYTES_RECEIVED% %BYTES_SENT%", "f");
+    assertThat(f.format(i)).isEqualTo("[503] UH,UO 10.0.0.9:80 backend r1 10 2048");
+  }
+
+  @Test
+  void requestAndResponseHeaders() throws Exception {
+    assertThat(fmt("%REQ(:PATH)% %REQ(X-B)% %REQ(x-missing)%")).isEqualTo("/p?q bee -");
+    assertThat(fmt("%REQ(X-MISSING?X-B)%")).isEqualTo("bee");
+    assertThat(fmt("%REQ(X-B?:PATH)%")).isEqualTo("bee");
+    assertThat(fmt("%REQ(:PATH):2%")).isEqualTo("/p");
+    assertThat(fmt("%RESP(X-UP)% %RESP(:STATUS)% %RESP(nope)%")).isEqualTo("7 200 -");
+  }
+
+  @Test
+  void omitEmptyValuesForHeaders() throws Exception {
+    Formatter f = Formatter.parse("a%REQ(x-missing)%b%UPSTREAM_HOST%c", "f", true);
+    assertThat(f.format(info())).isEqualTo("abc");
+    assertThat(Formatter.parse("plain", "f", true).isConstant()).isTrue();
+    assertThat(Formatter.parse("%PROTOCOL%", "f", true).isConstant()).isFalse();
+  }
+
+  @Test
+  void startTime() throws Exception {
+    assertThat(fmt("%START_TIME%")).isEqualTo("2023-11-14T22:13:20.123Z");
+    assertThat(fmt("%START_TIME(%Y-%m-%dT%H:%M:%S%z)%")).isEqualTo("2023-11-14T22:13:20+0000");
+    assertThat(fmt("%START_TIME(%s)%")).isEqualTo("1700000000");
+    assertThat(fmt("%START_TIME(%s.%3f)%")).isEqualTo("1700000000.123");
+    assertThat(fmt("%START_TIME(%f)%")).isEqualTo("123000000");
+    assertThat(fmt("%START_TIME(%6f|%1f)%")).isEqualTo("123000|1");
+    assertThat(fmt("%START_TIME(%E6S|%E3S)%")).isEqualTo("20.123000|20.123");
+    assertThat(fmt("%START_TIME(%a %d %b %Y %T %Z)%")).isEqualTo("Tue 14 Nov 2023 22:13:20 UTC");
+    assertThat(fmt("%START_TIME(%F %j %y %e %I%p)%")).isEqualTo("2023-11-14 318 23 14 10PM");
+  }
+
+  @Test
+  void errors() {
+    assertThatThrownBy(() -> Formatter.parse("%NOPE%", "log_format"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("log_format: Not supported field in StreamInfo: NOPE");
+    assertThatThrownBy(() -> Formatter.parse("abc %", "p"))
+        .hasMessage("p: Incorrect configuration: abc %. Couldn't find valid command at position 4");
+    assertThatThrownBy(() -> Formatter.parse("%req(x)%", "p"))
+        .hasMessage("p: Incorrect configuration: %req(x)%. Couldn't find valid command at position 0");
+    assertThatThrownBy(() -> Formatter.parse("%REQ%", "p")).hasMessage("p: REQ requires parameters");
+    assertThatThrownBy(() -> Formatter.parse("%REQ(a?b?c)%", "p"))
+        .hasMessage("p: More than 1 alternative header specified in token: a?b?c");
+    assertThatThrownBy(() -> Formatter.parse("%PROTOCOL(x)%", "p"))
+        .hasMessage("p: PROTOCOL does not take parameters");
+    assertThatThrownBy(() -> Formatter.parse("%START_TIME(%Q)%", "p"))
+        .hasMessage("p: unsupported time format specifier '%Q' in '%Q'");
+  }
+
+  @Test
+  void ipv6Canonical() throws Exception {
+    assertThat(Formatter.ipString(InetAddress.getByName("2001:db8:0:0:1:0:0:1"))).isEqualTo("2001:db8::1:0:0:1");
+    assertThat(Formatter.ipString(InetAddress.getByName("::"))).isEqualTo("::");
+    assertThat(Formatter.ipString(InetAddress.getByName("fe80:0:0:0:0:0:0:1"))).isEqualTo("fe80::1");
+    assertThat(Formatter.ipString(InetAddress.getByName("1:0:2:0:3:0:4:0"))).isEqualTo("1:0:2:0:3:0:4:0");
+  }
+}
