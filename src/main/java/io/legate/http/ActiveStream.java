@@ -235,17 +235,24 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     boolean internal = false;
     if (config.useRemoteAddress) {
       String addr = remote.getHostAddress();
+      CharSequence xff = h.get(HttpHeaderNames.X_FORWARDED_FOR);
+      // With N trusted hops, the client is the Nth address from the right of the incoming XFF.
+      InetAddress client = remote;
+      if (config.xffNumTrustedHops > 0 && xff != null && xff.length() > 0) {
+        String[] hops = xff.toString().split(",");
+        int i = hops.length - config.xffNumTrustedHops;
+        client = i >= 0 ? parseAddress(hops[i].trim()) : null;
+      }
       if (!config.skipXffAppend) {
-        CharSequence xff = h.get(HttpHeaderNames.X_FORWARDED_FOR);
         h.set(HttpHeaderNames.X_FORWARDED_FOR, xff == null || xff.length() == 0 ? addr : xff + "," + addr);
       }
       h.set(HttpHeaderNames.X_FORWARDED_PROTO, conn.tls() ? HTTPS : HTTP);
-      internal = isInternal(remote) && config.xffNumTrustedHops == 0;
+      internal = client != null && isInternal(client);
       if (internal) {
         h.set(HttpHeaderNames.X_ENVOY_INTERNAL, TRUE);
       } else {
         h.remove(HttpHeaderNames.X_ENVOY_INTERNAL);
-        h.set(HttpHeaderNames.X_ENVOY_EXTERNAL_ADDRESS, addr);
+        h.set(HttpHeaderNames.X_ENVOY_EXTERNAL_ADDRESS, client != null ? client.getHostAddress() : addr);
         cleanInternalHeaders(h);
       }
     } else {
@@ -334,6 +341,18 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     h.remove(HttpHeaderNames.X_ENVOY_UPSTREAM_RQ_TIMEOUT_MS);
     h.remove(HttpHeaderNames.X_ENVOY_UPSTREAM_RQ_PER_TRY_TIMEOUT_MS);
     h.remove(HttpHeaderNames.X_ENVOY_HEDGE_ON_PER_TRY_TIMEOUT);
+  }
+
+  private static InetAddress parseAddress(String s) {
+    byte[] b = io.netty.util.NetUtil.createByteArrayFromIpAddressString(s); // literals only, no DNS
+    if (b == null) {
+      return null;
+    }
+    try {
+      return InetAddress.getByAddress(b);
+    } catch (java.net.UnknownHostException e) {
+      return null;
+    }
   }
 
   /** Envoy's default internal addresses: loopback and RFC 1918 / unique-local. */

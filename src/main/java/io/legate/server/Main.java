@@ -7,7 +7,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -112,18 +111,14 @@ public final class Main implements Callable<Integer> {
       err.println("error initializing configuration '" + source + "': " + e.getMessage());
       return 1;
     }
-    Runtime.getRuntime()
-        .addShutdownHook(
-            new Thread(
-                () -> {
-                  server.drainAndStop();
-                  try {
-                    server.terminated().get(drainTimeSeconds + 10L, TimeUnit.SECONDS);
-                  } catch (Exception ignored) {
-                    // exiting anyway
-                  }
-                },
-                "legate-shutdown"));
+    // SIGTERM and SIGINT drain, then the process exits 0 (as Envoy).
+    for (String sig : new String[] {"TERM", "INT"}) {
+      try {
+        sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> server.drainAndStop());
+      } catch (IllegalArgumentException e) {
+        Log.warn("main", "cannot handle SIG" + sig + ": " + e.getMessage());
+      }
+    }
     if (quickStart) {
       out.println("Legate is running the quick-start config (no -c given).");
       out.println("  curl -s http://127.0.0.1:10000/          # proxied to a second listener");

@@ -110,8 +110,20 @@ public final class Legate implements AutoCloseable {
 
   /** Writes raw bytes on a new connection and returns everything read until the peer closes or the timeout. */
   public String raw(String listener, String request, int timeoutMs) {
+    return new Raw("127.0.0.1", port(listener)).send(request, timeoutMs);
+  }
+
+  /** A raw TCP exchange with any address. */
+  public record Raw(String host, int port) {
+    /** Writes the request and returns what arrives until the peer closes or the timeout. */
+    public String send(String request, int timeoutMs) {
+      return exchange(host, port, request, timeoutMs);
+    }
+  }
+
+  static String exchange(String host, int port, String request, int timeoutMs) {
     try (Socket s = new Socket()) {
-      s.connect(new InetSocketAddress("127.0.0.1", port(listener)), 5000);
+      s.connect(new InetSocketAddress(host, port), 5000);
       s.setSoTimeout(timeoutMs);
       OutputStream out = s.getOutputStream();
       out.write(request.getBytes(StandardCharsets.ISO_8859_1));
