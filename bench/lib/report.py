@@ -102,7 +102,7 @@ def main():
     w("| | |")
     w("|---|---|")
     for k, label in [("nproc", "nproc"), ("cpu", "CPU"), ("kernel", "kernel"), ("os", "OS"), ("memory", "memory"),
-                     ("nofile", "open-files limit"), ("v.nginx", "nginx -v"), ("v.haproxy", "haproxy -v"),
+                     ("nofile", "open-files limit"), ("loadavg", "load average (1/5/15 min)"), ("v.nginx", "nginx -v"), ("v.haproxy", "haproxy -v"),
                      ("v.java", "java -version"), ("v.wrk", "wrk -v"), ("v.h2load", "h2load --version"),
                      ("v.legate", "legate --version"), ("v.python", "python3 --version")]:
         w("| %s | %s |" % (label, meta.get(k, "").replace("|", "\\|")))
@@ -129,6 +129,14 @@ def main():
         if any(k[0] == name for k in s):
             w("| %s | %s | `%s` |" % (name, what, gen.replace("RATE", meta.get("rate", "?"))))
     w("")
+    try:
+        la = float(meta.get("loadavg", "at start 0").split()[2].rstrip(";"))
+    except (IndexError, ValueError):
+        la = 0.0
+    if la > 0.5:
+        notes.insert(0, "the machine was busy when the run started (1-min load average %.2f): other processes "
+                        "compete for the two cores, so absolute numbers are low and noisy; the interleaved "
+                        "rounds keep the comparison fair-ish, the ratios are the numbers to read." % la)
     if notes:
         w("## Notes from the run")
         w("")
