@@ -212,6 +212,20 @@ def main():
                 m["peer"], fmt(m["rss_fresh_kb"] / 1024, "{:.1f}"), fmt(m["rss_idle_kb"] / 1024, "{:.1f}"),
                 fmt(m["rss_conns_kb"] / 1024, "{:.1f}"), ok, m["conns"], fmt(per), m["closed_by_peer"]))
         w("")
+        heaps = [m for m in mem if m.get("heap_conns_kb")]
+        if heaps:
+            w("")
+            w("| peer | Java heap used after full GC, idle | with N connections | heap bytes per connection |")
+            w("|---|---:|---:|---:|")
+            for m in heaps:
+                ok = int(m["ok"])
+                per = ((m["heap_conns_kb"] - m["heap_idle_kb"]) * 1024 / ok) if ok else None
+                w("| %s | %s MiB | %s MiB | %s |" % (m["peer"], fmt(m["heap_idle_kb"] / 1024, "{:.1f}"),
+                                                    fmt(m["heap_conns_kb"] / 1024, "{:.1f}"), fmt(per)))
+            w("")
+            w("Heap in use comes from `jcmd <pid> GC.run` then `GC.heap_info`, taken after the RSS readings; it "
+              "counts live Java objects only (not Netty's direct buffers, thread stacks or metaspace).")
+            w("")
         w("RSS is VmRSS summed over the peer's processes (nginx: master + workers). Each connection sent one "
           "`GET /64` with keep-alive, read the response and stayed idle; bytes per connection = "
           "(RSS with N − RSS idle) ÷ N. For the JVM this counts heap pages touched, not live objects.")

@@ -254,6 +254,9 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
         h.remove(HttpHeaderNames.X_ENVOY_INTERNAL);
         h.set(HttpHeaderNames.X_ENVOY_EXTERNAL_ADDRESS, client != null ? client.getHostAddress() : addr);
         cleanInternalHeaders(h);
+        for (String name : config.routeTable.internalOnlyHeaders()) {
+          h.remove(name);
+        }
       }
     } else {
       if (!h.contains(HttpHeaderNames.X_FORWARDED_PROTO)) {

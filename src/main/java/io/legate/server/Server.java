@@ -133,7 +133,10 @@ public final class Server {
       ActiveListener al = new ActiveListener(lc, connections);
       ChannelFuture f = al.bind(main, workers).awaitUninterruptibly();
       if (!f.isSuccess()) {
-        String why = f.cause() instanceof BindException ? "address already in use" : rootMessage(f.cause());
+        String why = rootMessage(f.cause());
+        if (f.cause() instanceof BindException || why.contains("Address already in use")) {
+          why = "address already in use";
+        }
         throw new ConfigException(
             "static_resources.listeners[" + i + "].address",
             "cannot bind listener '" + lc.name + "' to " + lc.address.getAddress().getHostAddress() + ":" + lc.address.getPort() + ": " + why);

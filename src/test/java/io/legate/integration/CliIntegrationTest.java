@@ -145,7 +145,7 @@ class CliIntegrationTest {
     try (ServerSocket taken = new ServerSocket(0, 50, java.net.InetAddress.getByName("127.0.0.1"))) {
       Path file = dir.resolve("busy.yaml");
       Files.writeString(file, config(taken.getLocalPort(), 0, 8080));
-      Result r = run("-c", file.toString());
+        Result r = run("-c", file.toString());
       assertThat(r.exit()).isEqualTo(1);
       assertThat(r.err())
           .contains(
@@ -161,8 +161,12 @@ class CliIntegrationTest {
       int admin = freePort();
       Path file = dir.resolve("serve.yaml");
       Files.writeString(file, config(port, admin, up.port()));
-      Process p = legate("-c", file.toString(), "--drain-time-s", "5", "--concurrency", "1").redirectErrorStream(true).start();
-      CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> read(p.getInputStream()));
+      Path log = dir.resolve("serve.out");
+      Process p =
+          legate("-c", file.toString(), "--drain-time-s", "5", "--concurrency", "1")
+              .redirectErrorStream(true)
+              .redirectOutput(log.toFile())
+              .start();
       HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
       URI ready = URI.create("http://127.0.0.1:" + admin + "/ready");
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -186,7 +190,7 @@ class CliIntegrationTest {
       assertThat(r.statusCode()).isEqualTo(200);
       assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
       assertThat(p.exitValue()).isZero();
-      assertThat(out.get(5, TimeUnit.SECONDS)).contains("listener 'front' on 127.0.0.1:" + port);
+      assertThat(Files.readString(log)).contains("listener 'front' on 127.0.0.1:" + port);
     }
   }
 
