@@ -12,14 +12,27 @@ final class LbFactory implements LoadBalancer.Factory {
   enum Policy {
     ROUND_ROBIN,
     LEAST_REQUEST,
-    RANDOM
+    RANDOM,
+    RING_HASH,
+    MAGLEV
   }
+
+  /** Envoy's default minimum ring size. */
+  static final long DEFAULT_MIN_RING_SIZE = 1024;
+  /** Envoy's default (and largest) maximum ring size. */
+  static final long DEFAULT_MAX_RING_SIZE = 8388608;
+  /** Envoy's default Maglev table size. */
+  static final int DEFAULT_MAGLEV_TABLE_SIZE = 65537;
 
   private final Policy policy;
   private final int panicThreshold;
   private final int choiceCount;
   private final double activeRequestBias;
   private final Counter healthyPanic;
+  private final boolean useHostnameForHashing;
+  private final long minRingSize;
+  private final long maxRingSize;
+  private final int maglevTableSize;
 
   LbFactory(
       Policy policy,
@@ -27,11 +40,37 @@ final class LbFactory implements LoadBalancer.Factory {
       int choiceCount,
       double activeRequestBias,
       Counter healthyPanic) {
+    this(
+        policy,
+        panicThreshold,
+        choiceCount,
+        activeRequestBias,
+        healthyPanic,
+        false,
+        DEFAULT_MIN_RING_SIZE,
+        DEFAULT_MAX_RING_SIZE,
+        DEFAULT_MAGLEV_TABLE_SIZE);
+  }
+
+  LbFactory(
+      Policy policy,
+      int panicThreshold,
+      int choiceCount,
+      double activeRequestBias,
+      Counter healthyPanic,
+      boolean useHostnameForHashing,
+      long minRingSize,
+      long maxRingSize,
+      int maglevTableSize) {
     this.policy = policy;
     this.panicThreshold = panicThreshold;
     this.choiceCount = choiceCount;
     this.activeRequestBias = activeRequestBias;
     this.healthyPanic = healthyPanic;
+    this.useHostnameForHashing = useHostnameForHashing;
+    this.minRingSize = minRingSize;
+    this.maxRingSize = maxRingSize;
+    this.maglevTableSize = maglevTableSize;
   }
 
   static LbFactory build(Cluster proto, String path, ClusterStats stats) {
@@ -40,6 +79,8 @@ final class LbFactory implements LoadBalancer.Factory {
           case ROUND_ROBIN -> Policy.ROUND_ROBIN;
           case LEAST_REQUEST -> Policy.LEAST_REQUEST;
           case RANDOM -> Policy.RANDOM;
+          case RING_HASH -> Policy.RING_HASH;
+          case MAGLEV -> Policy.MAGLEV;
           default -> throw new ConfigException(
               path + ".lb_policy", "unsupported load balancing policy " + proto.getLbPolicy());
         };
@@ -91,7 +132,73 @@ final class LbFactory implements LoadBalancer.Factory {
             "value must be greater than or equal to 0");
       }
     }
-    return new LbFactory(policy, panicThreshold, choiceCount, bias, stats.lbHealthyPanic);
+    Cluster.CommonLbConfig.ConsistentHashingLbConfig ch = common.getConsistentHashingLbConfig();
+    if (ch.hasHashBalanceFactor()) {
+      throw new ConfigException(
+          path + ".common_lb_config.consistent_hashing_lb_config.hash_balance_factor",
+          "unsupported");
+    }
+    long minRing = DEFAULT_MIN_RING_SIZE;
+    long maxRing = DEFAULT_MAX_RING_SIZE;
+    Cluster.RingHashLbConfig rh = proto.getRingHashLbConfig();
+    String rhPath = path + ".ring_hash_lb_config";
+    if (rh.hasMinimumRingSize()) {
+      minRing = rh.getMinimumRingSize().getValue();
+      if (minRing > DEFAULT_MAX_RING_SIZE) {
+        throw new ConfigException(
+            rhPath + ".minimum_ring_size.value", "value must be less than or equal to 8388608");
+      }
+    }
+    if (rh.hasMaximumRingSize()) {
+      maxRing = rh.getMaximumRingSize().getValue();
+      if (maxRing > DEFAULT_MAX_RING_SIZE) {
+        throw new ConfigException(
+            rhPath + ".maximum_ring_size.value", "value must be less than or equal to 8388608");
+      }
+    }
+    if (minRing > maxRing) {
+      throw new ConfigException(
+          rhPath,
+          "ring hash: minimum_ring_size (" + minRing + ") > maximum_ring_size (" + maxRing + ")");
+    }
+    if (rh.getHashFunction() != Cluster.RingHashLbConfig.HashFunction.XX_HASH) {
+      throw new ConfigException(
+          rhPath + ".hash_function", "unsupported hash function " + rh.getHashFunction());
+    }
+    int tableSize = DEFAULT_MAGLEV_TABLE_SIZE;
+    if (proto.getMaglevLbConfig().hasTableSize()) {
+      long t = proto.getMaglevLbConfig().getTableSize().getValue();
+      String tPath = path + ".maglev_lb_config.table_size.value";
+      if (t > 5000011) {
+        throw new ConfigException(tPath, "value must be less than or equal to 5000011");
+      }
+      if (!isPrime(t)) {
+        throw new ConfigException(tPath, "The table size of maglev must be prime number");
+      }
+      tableSize = (int) t;
+    }
+    return new LbFactory(
+        policy,
+        panicThreshold,
+        choiceCount,
+        bias,
+        stats.lbHealthyPanic,
+        ch.getUseHostnameForHashing(),
+        minRing,
+        maxRing,
+        tableSize);
+  }
+
+  static boolean isPrime(long n) {
+    if (n < 2) {
+      return false;
+    }
+    for (long d = 2; d * d <= n; d++) {
+      if (n % d == 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   Policy policy() {
@@ -110,6 +217,22 @@ final class LbFactory implements LoadBalancer.Factory {
     return activeRequestBias;
   }
 
+  boolean useHostnameForHashing() {
+    return useHostnameForHashing;
+  }
+
+  long minRingSize() {
+    return minRingSize;
+  }
+
+  long maxRingSize() {
+    return maxRingSize;
+  }
+
+  int maglevTableSize() {
+    return maglevTableSize;
+  }
+
   @Override
   public LoadBalancer create(PrioritySet hosts) {
     return create(hosts, new SplittableRandom(ThreadLocalRandom.current().nextLong()));
@@ -122,6 +245,10 @@ final class LbFactory implements LoadBalancer.Factory {
       case LEAST_REQUEST -> new LeastRequestLoadBalancer(
           hosts, random, panicThreshold, healthyPanic, choiceCount, activeRequestBias);
       case RANDOM -> new RandomLoadBalancer(hosts, random, panicThreshold, healthyPanic);
+      case RING_HASH -> new RingHashLoadBalancer(
+          hosts, random, panicThreshold, healthyPanic, useHostnameForHashing, minRingSize, maxRingSize);
+      case MAGLEV -> new MaglevLoadBalancer(
+          hosts, random, panicThreshold, healthyPanic, useHostnameForHashing, maglevTableSize);
     };
   }
 }

@@ -38,7 +38,7 @@ final class LeastRequestLoadBalancer extends PriorityLoadBalancer {
   }
 
   @Override
-  Host pick(Source source) {
+  Host pick(Source source, long hash) {
     if (source.weightsEqual || source.hosts.size() == 1) {
       Host candidate = null;
       for (int i = 0; i < choiceCount; i++) {

@@ -18,6 +18,8 @@ abstract class PriorityLoadBalancer implements LoadBalancer {
     final List<Host> hosts;
     final boolean weightsEqual;
     EdfScheduler<Host> edf;
+    /** A consistent-hashing table built on first use. */
+    Object table;
     long rrIndex;
     boolean started;
 
@@ -144,7 +146,8 @@ abstract class PriorityLoadBalancer implements LoadBalancer {
     if (levels == 0) {
       return null;
     }
-    int p = choosePriority(random.nextLong());
+    long hash = selectionHash(context);
+    int p = choosePriority(hash);
     Source source;
     if (panic[p]) {
       healthyPanic.inc();
@@ -155,7 +158,15 @@ abstract class PriorityLoadBalancer implements LoadBalancer {
     if (source.hosts.isEmpty()) {
       return null;
     }
-    return pick(source);
+    return pick(source, hash);
+  }
+
+  /**
+   * Returns the number that chooses the priority (and, for consistent hashing, the host): a random
+   * number unless overridden.
+   */
+  long selectionHash(LbContext context) {
+    return random.nextLong();
   }
 
   private int choosePriority(long hash) {
@@ -170,8 +181,12 @@ abstract class PriorityLoadBalancer implements LoadBalancer {
     return 0;
   }
 
-  /** Returns a host of {@code source}, which is not empty. */
-  abstract Host pick(Source source);
+  /**
+   * Returns a host of {@code source}, which is not empty.
+   *
+   * @param hash the number that chose the priority (consistent-hashing balancers use it)
+   */
+  abstract Host pick(Source source, long hash);
 
   static boolean weightsEqual(List<Host> hosts) {
     for (int i = 1; i < hosts.size(); i++) {

@@ -11,7 +11,7 @@ final class RandomLoadBalancer extends PriorityLoadBalancer {
   }
 
   @Override
-  Host pick(Source source) {
+  Host pick(Source source, long hash) {
     return source.hosts.get(index(random.nextLong(), source.hosts.size()));
   }
 }

@@ -18,7 +18,7 @@ final class RoundRobinLoadBalancer extends PriorityLoadBalancer {
   }
 
   @Override
-  Host pick(Source source) {
+  Host pick(Source source, long hash) {
     if (source.weightsEqual || source.hosts.size() == 1) {
       if (!source.started) {
         source.rrIndex = seed;

@@ -166,6 +166,33 @@ class ClusterInfoTest {
   }
 
   @Test
+  void consistentHashingSettings() {
+    LbFactory ring =
+        (LbFactory)
+            build(
+                    "name: a\nlb_policy: RING_HASH\n"
+                        + "ring_hash_lb_config: {minimum_ring_size: 64, maximum_ring_size: 4096}\n"
+                        + "common_lb_config: {consistent_hashing_lb_config:"
+                        + " {use_hostname_for_hashing: true}}\n")
+                .lbFactory();
+    assertThat(ring.policy()).isEqualTo(LbFactory.Policy.RING_HASH);
+    assertThat(ring.minRingSize()).isEqualTo(64);
+    assertThat(ring.maxRingSize()).isEqualTo(4096);
+    assertThat(ring.useHostnameForHashing()).isTrue();
+    LbFactory defaults = (LbFactory) build("name: a\nlb_policy: RING_HASH\n").lbFactory();
+    assertThat(defaults.minRingSize()).isEqualTo(1024);
+    assertThat(defaults.maxRingSize()).isEqualTo(8388608);
+    assertThat(defaults.useHostnameForHashing()).isFalse();
+    LbFactory maglev =
+        (LbFactory) build("name: a\nlb_policy: MAGLEV\nmaglev_lb_config: {table_size: 251}\n")
+            .lbFactory();
+    assertThat(maglev.policy()).isEqualTo(LbFactory.Policy.MAGLEV);
+    assertThat(maglev.maglevTableSize()).isEqualTo(251);
+    assertThat(((LbFactory) build("name: a\nlb_policy: MAGLEV\n").lbFactory()).maglevTableSize())
+        .isEqualTo(65537);
+  }
+
+  @Test
   void unsupportedClusterType() {
     assertError(
         "name: a\ntype: ORIGINAL_DST\n",
@@ -179,11 +206,23 @@ class ClusterInfoTest {
   @Test
   void unsupportedLbPolicies() {
     assertError(
-        "name: a\nlb_policy: RING_HASH\n",
-        "static_resources.clusters[2].lb_policy: unsupported load balancing policy RING_HASH");
+        "name: a\nlb_policy: RING_HASH\nring_hash_lb_config: {minimum_ring_size: 100,"
+            + " maximum_ring_size: 10}\n",
+        "static_resources.clusters[2].ring_hash_lb_config: ring hash: minimum_ring_size (100) >"
+            + " maximum_ring_size (10)");
     assertError(
-        "name: a\nlb_policy: MAGLEV\n",
-        "static_resources.clusters[2].lb_policy: unsupported load balancing policy MAGLEV");
+        "name: a\nlb_policy: RING_HASH\nring_hash_lb_config: {hash_function: MURMUR_HASH_2}\n",
+        "static_resources.clusters[2].ring_hash_lb_config.hash_function: unsupported hash"
+            + " function MURMUR_HASH_2");
+    assertError(
+        "name: a\nlb_policy: MAGLEV\nmaglev_lb_config: {table_size: 65536}\n",
+        "static_resources.clusters[2].maglev_lb_config.table_size.value: The table size of"
+            + " maglev must be prime number");
+    assertError(
+        "name: a\nlb_policy: MAGLEV\n"
+            + "common_lb_config: {consistent_hashing_lb_config: {hash_balance_factor: 150}}\n",
+        "static_resources.clusters[2].common_lb_config.consistent_hashing_lb_config"
+            + ".hash_balance_factor: unsupported");
     assertError(
         "name: a\nlb_policy: CLUSTER_PROVIDED\n",
         "static_resources.clusters[2].lb_policy: unsupported load balancing policy"
