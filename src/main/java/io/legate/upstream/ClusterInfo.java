@@ -7,6 +7,7 @@ import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.core.v3.Address;
 import io.envoyproxy.envoy.config.core.v3.Http2ProtocolOptions;
 import io.envoyproxy.envoy.config.core.v3.HttpProtocolOptions;
+import io.envoyproxy.envoy.extensions.clusters.dns.v3.DnsCluster;
 import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig;
 import io.legate.config.ConfigException;
 import io.legate.stats.StatsStore;
@@ -25,6 +26,9 @@ public final class ClusterInfo {
   /** The key of the upstream HTTP options in {@code typed_extension_protocol_options}. */
   public static final String HTTP_PROTOCOL_OPTIONS =
       "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+
+  private static final String DNS_CLUSTER_TYPE =
+      "type.googleapis.com/envoy.extensions.clusters.dns.v3.DnsCluster";
 
   private static final String HTTP_PROTOCOL_OPTIONS_TYPE =
       "type.googleapis.com/" + HTTP_PROTOCOL_OPTIONS;
@@ -63,6 +67,7 @@ public final class ClusterInfo {
   private final ClusterStats stats;
   private final LbFactory lbFactory;
 
+  @SuppressWarnings("deprecation") // the deprecated cluster fields are still Envoy config
   private ClusterInfo(Cluster proto, String path, StatsStore store) {
     this.proto = proto;
     this.path = path;
@@ -179,20 +184,45 @@ public final class ClusterInfo {
             ? h2.getInitialConnectionWindowSize().getValue()
             : 268435456;
 
-    // DNS.
+    // DNS: the DnsCluster extension (cluster_type) or the deprecated cluster fields.
+    DnsCluster dnsCluster = dnsCluster(proto, path);
+    String dnsPath = dnsCluster != null ? path + ".cluster_type.typed_config" : path;
+    Duration refreshRate =
+        dnsCluster != null
+            ? (dnsCluster.hasDnsRefreshRate() ? dnsCluster.getDnsRefreshRate() : null)
+            : (proto.hasDnsRefreshRate() ? proto.getDnsRefreshRate() : null);
     this.dnsRefreshRateMs =
-        proto.hasDnsRefreshRate()
-            ? positiveMs(proto.getDnsRefreshRate(), path + ".dns_refresh_rate", 1)
-            : 5000;
-    this.dnsJitterMs = proto.hasDnsJitter() ? durationMs(proto.getDnsJitter()) : 0;
-    if (proto.hasDnsFailureRefreshRate()) {
-      Cluster.RefreshRate rr = proto.getDnsFailureRefreshRate();
-      String rrPath = path + ".dns_failure_refresh_rate";
-      if (!rr.hasBaseInterval()) {
+        refreshRate != null ? positiveMs(refreshRate, dnsPath + ".dns_refresh_rate", 1) : 5000;
+    Duration jitter =
+        dnsCluster != null
+            ? (dnsCluster.hasDnsJitter() ? dnsCluster.getDnsJitter() : null)
+            : (proto.hasDnsJitter() ? proto.getDnsJitter() : null);
+    this.dnsJitterMs = jitter != null ? durationMs(jitter) : 0;
+    boolean hasFailureRate;
+    Duration failureBase = null;
+    Duration failureMax = null;
+    if (dnsCluster != null) {
+      hasFailureRate = dnsCluster.hasDnsFailureRefreshRate();
+      if (hasFailureRate) {
+        DnsCluster.RefreshRate rr = dnsCluster.getDnsFailureRefreshRate();
+        failureBase = rr.hasBaseInterval() ? rr.getBaseInterval() : null;
+        failureMax = rr.hasMaxInterval() ? rr.getMaxInterval() : null;
+      }
+    } else {
+      hasFailureRate = proto.hasDnsFailureRefreshRate();
+      if (hasFailureRate) {
+        Cluster.RefreshRate rr = proto.getDnsFailureRefreshRate();
+        failureBase = rr.hasBaseInterval() ? rr.getBaseInterval() : null;
+        failureMax = rr.hasMaxInterval() ? rr.getMaxInterval() : null;
+      }
+    }
+    if (hasFailureRate) {
+      String rrPath = dnsPath + ".dns_failure_refresh_rate";
+      if (failureBase == null) {
         throw new ConfigException(rrPath + ".base_interval", "value is required");
       }
-      long base = positiveMs(rr.getBaseInterval(), rrPath + ".base_interval", 1);
-      long max = rr.hasMaxInterval() ? durationMs(rr.getMaxInterval()) : base * 10;
+      long base = positiveMs(failureBase, rrPath + ".base_interval", 1);
+      long max = failureMax != null ? durationMs(failureMax) : base * 10;
       if (max < base) {
         throw new ConfigException(
             rrPath,
@@ -205,15 +235,27 @@ public final class ClusterInfo {
       this.dnsFailureRefreshBaseMs = -1;
       this.dnsFailureRefreshMaxMs = -1;
     }
-    this.respectDnsTtl = proto.getRespectDnsTtl();
+    this.respectDnsTtl =
+        dnsCluster != null ? dnsCluster.getRespectDnsTtl() : proto.getRespectDnsTtl();
     this.dnsLookupFamily =
-        switch (proto.getDnsLookupFamily()) {
-          case V4_ONLY -> DnsLookupFamily.V4_ONLY;
-          case V6_ONLY -> DnsLookupFamily.V6_ONLY;
-          case V4_PREFERRED -> DnsLookupFamily.V4_PREFERRED;
-          case ALL -> DnsLookupFamily.ALL;
-          default -> DnsLookupFamily.AUTO;
-        };
+        dnsCluster != null
+            ? switch (dnsCluster.getDnsLookupFamily()) {
+              case V4_ONLY -> DnsLookupFamily.V4_ONLY;
+              case V6_ONLY -> DnsLookupFamily.V6_ONLY;
+              case V4_PREFERRED -> DnsLookupFamily.V4_PREFERRED;
+              case ALL -> DnsLookupFamily.ALL;
+              default -> DnsLookupFamily.AUTO;
+            }
+            : switch (proto.getDnsLookupFamily()) {
+              case V4_ONLY -> DnsLookupFamily.V4_ONLY;
+              case V6_ONLY -> DnsLookupFamily.V6_ONLY;
+              case V4_PREFERRED -> DnsLookupFamily.V4_PREFERRED;
+              case ALL -> DnsLookupFamily.ALL;
+              default -> DnsLookupFamily.AUTO;
+            };
+    if (dnsCluster != null && dnsCluster.hasTypedDnsResolverConfig()) {
+      throw new ConfigException(dnsPath + ".typed_dns_resolver_config", "unsupported");
+    }
     List<Address> resolvers =
         proto.getDnsResolversCount() > 0
             ? proto.getDnsResolversList()
@@ -249,7 +291,26 @@ public final class ClusterInfo {
     return new ClusterInfo(proto, path, stats);
   }
 
+  private static DnsCluster dnsCluster(Cluster proto, String path) {
+    if (!proto.hasClusterType()
+        || !proto.getClusterType().getTypedConfig().getTypeUrl().equals(DNS_CLUSTER_TYPE)) {
+      return null;
+    }
+    try {
+      return proto.getClusterType().getTypedConfig().unpack(DnsCluster.class);
+    } catch (InvalidProtocolBufferException e) {
+      throw new ConfigException(
+          path + ".cluster_type.typed_config", "invalid DnsCluster: " + e.getMessage());
+    }
+  }
+
   private static DiscoveryType discoveryType(Cluster proto, String path) {
+    DnsCluster dns = dnsCluster(proto, path);
+    if (dns != null) {
+      return dns.getAllAddressesInSingleEndpoint()
+          ? DiscoveryType.LOGICAL_DNS
+          : DiscoveryType.STRICT_DNS;
+    }
     if (proto.hasClusterType()) {
       throw new ConfigException(
           path + ".cluster_type",

@@ -73,6 +73,36 @@ class ClusterInfoTest {
   }
 
   @Test
+  void dnsClusterExtension() {
+    String type =
+        "cluster_type:\n  name: envoy.cluster.dns\n  typed_config:\n"
+            + "    '@type': type.googleapis.com/envoy.extensions.clusters.dns.v3.DnsCluster\n";
+    ClusterInfo strict =
+        build(
+            "name: a\n"
+                + type
+                + "    dns_refresh_rate: 3s\n    respect_dns_ttl: true\n"
+                + "    dns_lookup_family: V6_ONLY\n    dns_jitter: 0.5s\n"
+                + "    dns_failure_refresh_rate: {base_interval: 2s}\n");
+    assertThat(strict.type()).isEqualTo(ClusterInfo.DiscoveryType.STRICT_DNS);
+    assertThat(strict.dnsRefreshRateMs()).isEqualTo(3000);
+    assertThat(strict.respectDnsTtl()).isTrue();
+    assertThat(strict.dnsLookupFamily()).isEqualTo(DnsLookupFamily.V6_ONLY);
+    assertThat(strict.dnsJitterMs()).isEqualTo(500);
+    assertThat(strict.dnsFailureRefreshBaseMs()).isEqualTo(2000);
+    assertThat(strict.dnsFailureRefreshMaxMs()).isEqualTo(20000);
+    ClusterInfo logical =
+        build("name: a\n" + type + "    all_addresses_in_single_endpoint: true\n");
+    assertThat(logical.type()).isEqualTo(ClusterInfo.DiscoveryType.LOGICAL_DNS);
+    assertThat(logical.dnsRefreshRateMs()).isEqualTo(5000);
+    assertThat(logical.dnsLookupFamily()).isEqualTo(DnsLookupFamily.AUTO);
+    assertError(
+        "name: a\n" + type + "    dns_refresh_rate: 0s\n",
+        "static_resources.clusters[2].cluster_type.typed_config.dns_refresh_rate: value must be"
+            + " greater than 1ms");
+  }
+
+  @Test
   void failureRefreshMaxDefaultsToTenTimesBase() {
     ClusterInfo info = build("name: a\ndns_failure_refresh_rate: {base_interval: 2s}\n");
     assertThat(info.dnsFailureRefreshMaxMs()).isEqualTo(20000);

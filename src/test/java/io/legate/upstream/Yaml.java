@@ -14,6 +14,7 @@ final class Yaml {
           .usingTypeRegistry(
               JsonFormat.TypeRegistry.newBuilder()
                   .add(HttpProtocolOptions.getDescriptor())
+                  .add(io.envoyproxy.envoy.extensions.clusters.dns.v3.DnsCluster.getDescriptor())
                   .build());
 
   private Yaml() {}
