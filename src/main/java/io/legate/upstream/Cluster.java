@@ -93,7 +93,7 @@ public abstract class Cluster {
 
   /** Stops discovery and timers; the last snapshot stays readable. */
   public void shutdown() {
-    if (!mainLoop.inEventLoop()) {
+    if (!mainLoop.inEventLoop() && !mainLoop.isShuttingDown()) {
       mainLoop.execute(this::shutdown);
       return;
     }

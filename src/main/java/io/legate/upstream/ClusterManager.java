@@ -83,12 +83,21 @@ public final class ClusterManager {
    * Adds a cluster, or replaces the one with the same name (as CDS does); the old one is shut down
    * and the new one initialized. Static clusters cannot be replaced. Returns the new cluster.
    */
-  public synchronized Cluster addOrUpdateCluster(io.envoyproxy.envoy.config.cluster.v3.Cluster proto) {
+  public Cluster addOrUpdateCluster(io.envoyproxy.envoy.config.cluster.v3.Cluster proto) {
+    return addOrUpdateCluster(proto, proto.getName());
+  }
+
+  /**
+   * Adds or replaces a cluster as {@link #addOrUpdateCluster(io.envoyproxy.envoy.config.cluster.v3.Cluster)},
+   * naming it {@code path} in error messages (the CDS resource name, for a NACK).
+   */
+  public synchronized Cluster addOrUpdateCluster(
+      io.envoyproxy.envoy.config.cluster.v3.Cluster proto, String path) {
     if (staticNames.contains(proto.getName())) {
       throw new ConfigException(
           "cluster manager: cannot update static cluster '" + proto.getName() + "'");
     }
-    Cluster c = create(proto, "cluster[" + proto.getName() + "]");
+    Cluster c = create(proto, path);
     Map<String, Cluster> next = new LinkedHashMap<>(clusters);
     Cluster old = next.put(proto.getName(), c);
     clusters = Collections.unmodifiableMap(next);

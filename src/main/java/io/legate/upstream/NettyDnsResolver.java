@@ -169,7 +169,7 @@ public final class NettyDnsResolver implements DnsResolver {
 
   @Override
   public void close() {
-    if (!loop.inEventLoop()) {
+    if (!loop.inEventLoop() && !loop.isShuttingDown()) {
       loop.execute(this::close);
       return;
     }

@@ -81,6 +81,30 @@ class ClusterManagerTest {
   }
 
   @Test
+  void resolvesOnAnEpollMainLoop() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(io.netty.channel.epoll.Epoll.isAvailable());
+    MultiThreadIoEventLoopGroup epoll =
+        new MultiThreadIoEventLoopGroup(1, io.netty.channel.epoll.EpollIoHandler.newFactory());
+    try {
+      ClusterManager cm = new ClusterManager(store, epoll.next());
+      cm.addStaticClusters(
+          List.of(
+              Yaml.cluster(
+                  "name: e\ntype: STRICT_DNS\n"
+                      + "load_assignment:\n  endpoints:\n  - lb_endpoints:\n"
+                      + "    - endpoint: {address: {socket_address: {address: localhost,"
+                      + " port_value: 1}}}\n")),
+          "static_resources.clusters");
+      cm.initialize().get(10, TimeUnit.SECONDS);
+      assertThat(cm.get("e").prioritySet().hosts()).extracting(Host::addressString)
+          .containsExactly("127.0.0.1:1");
+      cm.shutdown();
+    } finally {
+      epoll.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+  }
+
+  @Test
   void duplicateNamesAreRefusedAndNothingIsAdded() {
     ClusterManager cm = new ClusterManager(store, loop, new FakeDnsResolver(), false);
     assertThatThrownBy(
@@ -132,6 +156,10 @@ class ClusterManagerTest {
     assertThatThrownBy(() -> cm.addOrUpdateCluster(staticCluster("boot", "10.0.0.4")))
         .isInstanceOf(ConfigException.class)
         .hasMessage("cluster manager: cannot update static cluster 'boot'");
+    assertThatThrownBy(() -> cm.addOrUpdateCluster(Yaml.cluster("name: x\nlb_policy: CLUSTER_PROVIDED\n")))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("x.lb_policy: unsupported load balancing policy CLUSTER_PROVIDED");
+    assertThat(cm.exists("x")).isFalse();
     assertThat(cm.removeCluster("boot")).isFalse();
     assertThat(cm.removeCluster("dyn")).isTrue();
     assertThat(cm.removeCluster("dyn")).isFalse();
