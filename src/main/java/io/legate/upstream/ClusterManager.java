@@ -1,0 +1,175 @@
+package io.legate.upstream;
+
+import io.legate.config.ConfigException;
+import io.legate.stats.StatsStore;
+import io.netty.channel.EventLoop;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * All clusters of the process, by name. Clusters are built on the main thread; DNS runs on the main
+ * loop and never blocks it. Workers look clusters up with {@link #get} (a read of an immutable map)
+ * and read each cluster's current {@link PrioritySet}.
+ */
+public final class ClusterManager {
+  private final StatsStore stats;
+  private final EventLoop mainLoop;
+  private final DnsResolver dnsResolver;
+  private final boolean ownsResolver;
+  private volatile Map<String, Cluster> clusters = Map.of();
+  private final Set<String> staticNames = new HashSet<>();
+
+  /** Creates a manager whose DNS clusters use the system's name servers and {@code /etc/hosts}. */
+  public ClusterManager(StatsStore stats, EventLoop mainLoop) {
+    this(stats, mainLoop, new NettyDnsResolver(mainLoop), true);
+  }
+
+  /**
+   * Creates a manager whose DNS clusters use {@code dnsResolver} (tests pass one pointed at a local
+   * name server).
+   *
+   * @param ownsResolver whether {@link #shutdown()} closes the resolver
+   */
+  public ClusterManager(
+      StatsStore stats, EventLoop mainLoop, DnsResolver dnsResolver, boolean ownsResolver) {
+    this.stats = stats;
+    this.mainLoop = mainLoop;
+    this.dnsResolver = dnsResolver;
+    this.ownsResolver = ownsResolver;
+  }
+
+  /**
+   * Builds and adds the bootstrap's static clusters. Nothing is added when any of them is invalid.
+   *
+   * @param pathPrefix the field path of the list, {@code static_resources.clusters}
+   * @throws ConfigException naming the field of the first error, or
+   *     {@code cluster manager: duplicate cluster '<name>'}
+   */
+  public synchronized void addStaticClusters(
+      List<io.envoyproxy.envoy.config.cluster.v3.Cluster> protos, String pathPrefix) {
+    Map<String, Cluster> next = new LinkedHashMap<>(clusters);
+    List<Cluster> built = new ArrayList<>();
+    try {
+      for (int i = 0; i < protos.size(); i++) {
+        io.envoyproxy.envoy.config.cluster.v3.Cluster proto = protos.get(i);
+        if (next.containsKey(proto.getName())) {
+          throw new ConfigException(
+              "cluster manager: duplicate cluster '" + proto.getName() + "'");
+        }
+        Cluster c = create(proto, pathPrefix + "[" + i + "]");
+        built.add(c);
+        next.put(proto.getName(), c);
+      }
+    } catch (RuntimeException e) {
+      for (Cluster c : built) {
+        c.shutdown();
+      }
+      throw e;
+    }
+    for (Cluster c : built) {
+      staticNames.add(c.info().name());
+    }
+    clusters = Collections.unmodifiableMap(next);
+  }
+
+  /**
+   * Adds a cluster, or replaces the one with the same name (as CDS does); the old one is shut down
+   * and the new one initialized. Static clusters cannot be replaced. Returns the new cluster.
+   */
+  public Cluster addOrUpdateCluster(io.envoyproxy.envoy.config.cluster.v3.Cluster proto) {
+    return addOrUpdateCluster(proto, proto.getName());
+  }
+
+  /**
+   * Adds or replaces a cluster as {@link #addOrUpdateCluster(io.envoyproxy.envoy.config.cluster.v3.Cluster)},
+   * naming it {@code path} in error messages (the CDS resource name, for a NACK).
+   */
+  public synchronized Cluster addOrUpdateCluster(
+      io.envoyproxy.envoy.config.cluster.v3.Cluster proto, String path) {
+    if (staticNames.contains(proto.getName())) {
+      throw new ConfigException(
+          "cluster manager: cannot update static cluster '" + proto.getName() + "'");
+    }
+    Cluster c = create(proto, path);
+    Map<String, Cluster> next = new LinkedHashMap<>(clusters);
+    Cluster old = next.put(proto.getName(), c);
+    clusters = Collections.unmodifiableMap(next);
+    c.initialize();
+    if (old != null) {
+      old.shutdown();
+    }
+    return c;
+  }
+
+  /** Removes a dynamic cluster; returns whether it existed. Static clusters are not removed. */
+  public synchronized boolean removeCluster(String name) {
+    if (staticNames.contains(name) || !clusters.containsKey(name)) {
+      return false;
+    }
+    Map<String, Cluster> next = new LinkedHashMap<>(clusters);
+    Cluster old = next.remove(name);
+    clusters = Collections.unmodifiableMap(next);
+    old.shutdown();
+    return true;
+  }
+
+  private Cluster create(io.envoyproxy.envoy.config.cluster.v3.Cluster proto, String path) {
+    ClusterInfo info = ClusterInfo.build(proto, path, stats);
+    return switch (info.type()) {
+      case STATIC -> new StaticCluster(info, mainLoop);
+      case STRICT_DNS -> info.dnsResolvers().isEmpty()
+          ? new StrictDnsCluster(info, mainLoop, dnsResolver, false)
+          : new StrictDnsCluster(info, mainLoop, ownResolver(info), true);
+      case LOGICAL_DNS -> info.dnsResolvers().isEmpty()
+          ? new LogicalDnsCluster(info, mainLoop, dnsResolver, false)
+          : new LogicalDnsCluster(info, mainLoop, ownResolver(info), true);
+      case EDS -> new EdsCluster(info, mainLoop);
+    };
+  }
+
+  private DnsResolver ownResolver(ClusterInfo info) {
+    return new NettyDnsResolver(mainLoop, info.dnsResolvers(), true, 5000);
+  }
+
+  /** Returns the cluster named {@code name}, or null if there is none. */
+  public Cluster get(String name) {
+    return clusters.get(name);
+  }
+
+  /** Returns whether a cluster named {@code name} exists. */
+  public boolean exists(String name) {
+    return clusters.containsKey(name);
+  }
+
+  /** Returns all clusters in the order they were added. */
+  public Collection<Cluster> clusters() {
+    return clusters.values();
+  }
+
+  /** Initializes every cluster; the future completes when all are warm. */
+  public CompletableFuture<Void> initialize() {
+    List<CompletableFuture<Void>> all = new ArrayList<>();
+    for (Cluster c : clusters.values()) {
+      all.add(c.initialize());
+    }
+    return CompletableFuture.allOf(all.toArray(new CompletableFuture<?>[0]));
+  }
+
+  /** Shuts every cluster down and closes the shared resolver. */
+  public synchronized void shutdown() {
+    for (Cluster c : clusters.values()) {
+      c.shutdown();
+    }
+    if (ownsResolver) {
+      dnsResolver.close();
+    }
+  }
+
+}

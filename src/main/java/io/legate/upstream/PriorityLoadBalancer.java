@@ -1,0 +1,203 @@
+package io.legate.upstream;
+
+import io.legate.stats.Counter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.random.RandomGenerator;
+
+/**
+ * The part Envoy's host-picking load balancers share (its {@code LoadBalancerBase}): the share of
+ * requests each priority level gets, computed from the healthy ratio of every level and the
+ * overprovisioning factor, and panic mode, in which a level whose healthy share is under
+ * {@code healthy_panic_threshold} balances over all of its hosts. Everything is computed once from
+ * the immutable {@link PrioritySet}; an instance belongs to one worker and takes no locks.
+ */
+abstract class PriorityLoadBalancer implements LoadBalancer {
+  /** The hosts one pick chooses from (one priority's healthy or all hosts) and its pick state. */
+  static final class Source {
+    final List<Host> hosts;
+    final boolean weightsEqual;
+    EdfScheduler<Host> edf;
+    /** A consistent-hashing table built on first use. */
+    Object table;
+    long rrIndex;
+    boolean started;
+
+    Source(List<Host> hosts) {
+      this.hosts = hosts;
+      this.weightsEqual = weightsEqual(hosts);
+    }
+  }
+
+  final PrioritySet prioritySet;
+  final RandomGenerator random;
+  private final Counter healthyPanic;
+  private final int levels;
+  private final int[] priorityLoad;
+  private final boolean[] panic;
+  private final Source[] healthySources;
+  private final Source[] allSources;
+
+  /**
+   * @param panicThreshold {@code healthy_panic_threshold} in percent (0..100)
+   * @param healthyPanic the cluster's {@code lb_healthy_panic} counter
+   */
+  PriorityLoadBalancer(
+      PrioritySet prioritySet, RandomGenerator random, int panicThreshold, Counter healthyPanic) {
+    this.prioritySet = prioritySet;
+    this.random = random;
+    this.healthyPanic = healthyPanic;
+    List<List<Host>> byPriority = prioritySet.byPriority();
+    this.levels = byPriority.size();
+    this.priorityLoad = new int[Math.max(1, levels)];
+    this.panic = new boolean[Math.max(1, levels)];
+    this.healthySources = new Source[levels];
+    this.allSources = new Source[levels];
+    int[] health = new int[levels];
+    int[] healthyHostCount = new int[levels];
+    for (int p = 0; p < levels; p++) {
+      List<Host> all = byPriority.get(p);
+      List<Host> healthy = new ArrayList<>(all.size());
+      long healthyWeight = 0;
+      long totalWeight = 0;
+      for (Host h : all) {
+        totalWeight += prioritySet.weightedPriorityHealth() ? h.weight() : 1;
+        if (h.healthy()) {
+          healthy.add(h);
+          healthyWeight += prioritySet.weightedPriorityHealth() ? h.weight() : 1;
+        }
+      }
+      healthyHostCount[p] = healthy.size();
+      if (!all.isEmpty()) {
+        health[p] =
+            (int) Math.min(100, prioritySet.overprovisioningFactor() * healthyWeight / totalWeight);
+      }
+      allSources[p] = new Source(all);
+      healthySources[p] =
+          healthy.size() == all.size() ? allSources[p] : new Source(List.copyOf(healthy));
+    }
+    computeLoad(byPriority, health, healthyHostCount, panicThreshold);
+  }
+
+  private void computeLoad(
+      List<List<Host>> byPriority, int[] health, int[] healthyHostCount, int panicThreshold) {
+    int normalized = 0;
+    for (int h : health) {
+      normalized += h;
+    }
+    normalized = Math.min(100, normalized);
+    if (normalized > 0) {
+      int remaining = 100;
+      int firstAvailable = -1;
+      for (int p = 0; p < levels; p++) {
+        if (firstAvailable < 0 && health[p] > 0) {
+          firstAvailable = p;
+        }
+        priorityLoad[p] = Math.min(remaining, health[p] * 100 / normalized);
+        remaining -= priorityLoad[p];
+      }
+      if (remaining != 0) {
+        priorityLoad[firstAvailable] += remaining;
+      }
+    }
+    if (panicThreshold == 0 && normalized == 0) {
+      priorityLoad[0] = 100;
+      return;
+    }
+    boolean totalPanic = true;
+    for (int p = 0; p < levels; p++) {
+      int count = byPriority.get(p).size();
+      double healthyPercent = count == 0 ? 0.0 : 100.0 * healthyHostCount[p] / count;
+      panic[p] = normalized != 100 && healthyPercent < panicThreshold;
+      totalPanic &= panic[p];
+    }
+    if (totalPanic) {
+      int totalHosts = prioritySet.hosts().size();
+      if (totalHosts == 0) {
+        priorityLoad[0] = 100;
+        return;
+      }
+      int remaining = 100;
+      int firstNonEmpty = -1;
+      for (int p = 0; p < levels; p++) {
+        int n = byPriority.get(p).size();
+        if (firstNonEmpty < 0 && n != 0) {
+          firstNonEmpty = p;
+        }
+        priorityLoad[p] = 100 * n / totalHosts;
+        remaining -= priorityLoad[p];
+      }
+      priorityLoad[firstNonEmpty] += remaining;
+    }
+  }
+
+  /** Returns the percentage of requests priority {@code p} receives (for tests and admin). */
+  int priorityLoad(int p) {
+    return priorityLoad[p];
+  }
+
+  /** Returns whether priority {@code p} is in panic mode. */
+  boolean inPanic(int p) {
+    return panic[p];
+  }
+
+  @Override
+  public Host chooseHost(LbContext context) {
+    if (levels == 0) {
+      return null;
+    }
+    long hash = selectionHash(context);
+    int p = choosePriority(hash);
+    Source source;
+    if (panic[p]) {
+      healthyPanic.inc();
+      source = allSources[p];
+    } else {
+      source = healthySources[p];
+    }
+    if (source.hosts.isEmpty()) {
+      return null;
+    }
+    return pick(source, hash);
+  }
+
+  /**
+   * Returns the number that chooses the priority (and, for consistent hashing, the host): a random
+   * number unless overridden.
+   */
+  long selectionHash(LbContext context) {
+    return random.nextLong();
+  }
+
+  private int choosePriority(long hash) {
+    long h = Long.remainderUnsigned(hash, 100) + 1;
+    int aggregate = 0;
+    for (int p = 0; p < levels; p++) {
+      aggregate += priorityLoad[p];
+      if (h <= aggregate) {
+        return p;
+      }
+    }
+    return 0;
+  }
+
+  /**
+   * Returns a host of {@code source}, which is not empty.
+   *
+   * @param hash the number that chose the priority (consistent-hashing balancers use it)
+   */
+  abstract Host pick(Source source, long hash);
+
+  static boolean weightsEqual(List<Host> hosts) {
+    for (int i = 1; i < hosts.size(); i++) {
+      if (hosts.get(i).weight() != hosts.get(0).weight()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  static int index(long random, int size) {
+    return (int) Long.remainderUnsigned(random, size);
+  }
+}
