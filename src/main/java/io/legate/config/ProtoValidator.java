@@ -42,6 +42,7 @@ import java.util.regex.PatternSyntaxException;
  */
 public final class ProtoValidator {
   private static final ConcurrentHashMap<Descriptor, Plan> PLANS = new ConcurrentHashMap<>();
+  private static final ConcurrentHashMap<Descriptor, Boolean> NEEDS_VISIT = new ConcurrentHashMap<>();
   private static final ConcurrentHashMap<String, Optional<Pattern>> PATTERNS = new ConcurrentHashMap<>();
   private static final Pattern HEADER_NAME_STRICT = Pattern.compile("^:?[0-9a-zA-Z!#$%&'*+\\-.^_|~`]+$");
   private static final Pattern HEADER_VALUE_STRICT = Pattern.compile("^[^\\x00-\\x08\\x0A-\\x1F\\x7F]*$");
@@ -80,8 +81,7 @@ public final class ProtoValidator {
     for (FieldDescriptor fd : type.getFields()) {
       FieldRules rules = fd.getOptions().hasExtension(Validate.rules) ? fd.getOptions().getExtension(Validate.rules) : null;
       boolean skip = rules != null && rules.hasMessage() && rules.getMessage().getSkip();
-      boolean recurse = !skip && fd.getJavaType() == FieldDescriptor.JavaType.MESSAGE
-          && (!fd.isMapField() || fd.getMessageType().findFieldByName("value").getJavaType() == FieldDescriptor.JavaType.MESSAGE);
+      boolean recurse = !skip && fd.getJavaType() == FieldDescriptor.JavaType.MESSAGE && needsVisit(elementType(fd));
       if (rules != null || recurse) {
         fields.add(new FieldPlan(fd, rules, recurse));
       }
@@ -89,6 +89,61 @@ public final class ProtoValidator {
     plan = new Plan(disabled, List.copyOf(oneofs), List.copyOf(fields));
     PLANS.putIfAbsent(type, plan);
     return plan;
+  }
+
+  /** Returns the message type of a message field or of a map field's values, or null. */
+  private static Descriptor elementType(FieldDescriptor fd) {
+    if (fd.isMapField()) {
+      FieldDescriptor value = fd.getMessageType().findFieldByName("value");
+      return value.getJavaType() == FieldDescriptor.JavaType.MESSAGE ? value.getMessageType() : null;
+    }
+    return fd.getMessageType();
+  }
+
+  /**
+   * Returns true if a message of this type, or anything it can contain, carries a rule (an Any always
+   * may). Subtrees without rules are not walked.
+   */
+  private static boolean needsVisit(Descriptor type) {
+    if (type == null) {
+      return false;
+    }
+    Boolean known = NEEDS_VISIT.get(type);
+    if (known != null) {
+      return known;
+    }
+    boolean result = needsVisit(type, new HashSet<>());
+    NEEDS_VISIT.putIfAbsent(type, result);
+    return result;
+  }
+
+  private static boolean needsVisit(Descriptor type, Set<Descriptor> visiting) {
+    Boolean known = NEEDS_VISIT.get(type);
+    if (known != null) {
+      return known;
+    }
+    if (!visiting.add(type)) {
+      return false;
+    }
+    boolean result = type.getFullName().equals("google.protobuf.Any");
+    for (OneofDescriptor o : type.getRealOneofs()) {
+      result |= o.getOptions().getExtension(Validate.required);
+    }
+    for (FieldDescriptor fd : type.getFields()) {
+      if (result) {
+        break;
+      }
+      if (fd.getOptions().hasExtension(Validate.rules)) {
+        result = true;
+      } else if (fd.getJavaType() == FieldDescriptor.JavaType.MESSAGE) {
+        Descriptor child = elementType(fd);
+        result = child != null && needsVisit(child, visiting);
+      }
+    }
+    if (result) {
+      NEEDS_VISIT.putIfAbsent(type, true);
+    }
+    return result;
   }
 
   private static void validate(Message message, FieldPath path) {
