@@ -98,32 +98,57 @@ public final class ConfigLoader {
         throw new ConfigException(source, "invalid text proto: " + e.getMessage());
       }
     }
-    boolean yaml = name.endsWith(".yaml") || name.endsWith(".yml")
-        || !name.endsWith(".json") && !JsonTree.looksLikeJson(text);
-    Object tree;
-    try {
-      tree = yaml ? JsonTree.fromYaml(text) : JsonTree.fromJson(text);
-    } catch (ConfigException e) {
-      throw e.prefixed(source);
+    if (name.endsWith(".json")) {
+      Object tree;
+      try {
+        tree = JsonTree.fromJson(text);
+      } catch (ConfigException e) {
+        throw e.prefixed(source);
+      }
+      return parseTree(tree, false, builder, source);
     }
-    return parseTree(tree, yaml, builder, source);
+    if (name.endsWith(".yaml") || name.endsWith(".yml")) {
+      Object tree;
+      try {
+        tree = JsonTree.fromYaml(text);
+      } catch (ConfigException e) {
+        throw e.prefixed(source);
+      }
+      return parseTree(tree, true, builder, source);
+    }
+    return parse(text, builder, source);
   }
 
   /**
    * Parses YAML or JSON text into a message of the given builder's type (used for Bootstrap and xDS
-   * resource files) and returns the builder. It checks field names, value kinds, enum values, type
+   * resource files) and returns the builder. Text that starts with '{' is read as JSON, falling back to
+   * YAML (for flow mappings such as {@code {node: {id: a}}}); anything else as YAML. It checks field names, value kinds, enum values, type
    * URLs and oneofs, but not protoc-gen-validate rules (see {@link ProtoValidator}). sourceName
    * prefixes errors.
    */
   public static <B extends Message.Builder> B parse(String yamlOrJson, B builder, String sourceName) {
-    boolean yaml = !JsonTree.looksLikeJson(yamlOrJson);
+    if (JsonTree.looksLikeJson(yamlOrJson)) {
+      Object tree;
+      try {
+        tree = JsonTree.fromJson(yamlOrJson);
+      } catch (ConfigException jsonError) {
+        // not JSON: perhaps a YAML flow mapping such as {node: {id: a}}; if it is not YAML either, the
+        // JSON error is the one to show
+        try {
+          return parseTree(JsonTree.fromYaml(yamlOrJson), true, builder, sourceName);
+        } catch (ConfigException yamlError) {
+          throw prefix(yamlError.getMessage().startsWith("invalid YAML") ? jsonError : yamlError, sourceName);
+        }
+      }
+      return parseTree(tree, false, builder, sourceName);
+    }
     Object tree;
     try {
-      tree = yaml ? JsonTree.fromYaml(yamlOrJson) : JsonTree.fromJson(yamlOrJson);
+      tree = JsonTree.fromYaml(yamlOrJson);
     } catch (ConfigException e) {
       throw prefix(e, sourceName);
     }
-    return parseTree(tree, yaml, builder, sourceName);
+    return parseTree(tree, true, builder, sourceName);
   }
 
   /**

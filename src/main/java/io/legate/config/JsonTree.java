@@ -20,7 +20,8 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
 import org.yaml.snakeyaml.nodes.Tag;
 
 /**
- * A JSON value tree read from YAML or JSON text. Values are {@code Map<String, Object>} (objects, in
+ * A JSON value tree read from YAML or JSON text, as Envoy reads YAML: anchors, aliases and merge keys
+ * are resolved, entries whose key is tagged {@code !ignore} are dropped, duplicate keys are errors. Values are {@code Map<String, Object>} (objects, in
  * order), {@code List<Object>} (arrays), {@link String}, {@link Num}, {@link Bool} and null. Numbers and
  * booleans remember how YAML spelled them when YAML 1.1 read them as something other than what was
  * written ({@code on} for true, {@code 0755} for 493), so that errors can tell the user to quote them.
@@ -152,6 +153,8 @@ final class JsonTree {
   /** Converts a composed YAML node graph to the tree, resolving merge keys and anchors. */
   private static final class Converter {
     private static final int MAX_DEPTH = 200;
+    /** Envoy drops mapping entries whose key is tagged {@code !ignore} (a place to keep YAML anchors). */
+    private static final String IGNORE_TAG = "!ignore";
 
     Object convert(Node node, int depth) {
       if (depth > MAX_DEPTH) {
@@ -172,6 +175,9 @@ final class JsonTree {
       List<MappingNode> merges = new ArrayList<>();
       for (NodeTuple tuple : mapping.getValue()) {
         Node keyNode = tuple.getKeyNode();
+        if (keyNode.getTag().getValue().equals(IGNORE_TAG)) {
+          continue;
+        }
         if (keyNode.getTag().equals(Tag.MERGE)) {
           collectMerges(tuple.getValueNode(), merges);
           continue;

@@ -371,6 +371,14 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void overlayMayBeAYamlFlowMapping() {
+    assertThat(ConfigLoader.loadBootstrap(null, "{node: {id: n1}}").getNode().getId()).isEqualTo("n1");
+    assertThatThrownBy(() -> ConfigLoader.loadBootstrap(null, "{\"node\": {\"id\": }"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("--config-yaml: invalid JSON: invalid value at line 1, column 17");
+  }
+
+  @Test
   void overlayErrorsNameTheOverlay() {
     assertThatThrownBy(() -> ConfigLoader.loadBootstrap(null, "node: { idd: n1 }"))
         .isInstanceOf(ConfigException.class)

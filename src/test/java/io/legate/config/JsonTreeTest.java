@@ -26,6 +26,12 @@ class JsonTreeTest {
   }
 
   @Test
+  void ignoreTaggedKeysAreDropped() {
+    String yaml = "!ignore anchors:\n- &port { port_value: 80 }\naddress: *port\n";
+    assertThat(JsonTree.toJson(JsonTree.fromYaml(yaml))).isEqualTo("{\"address\":{\"port_value\":80}}");
+  }
+
+  @Test
   void jsonStringsAreEscapedBothWays() {
     Object tree = JsonTree.fromJson("{\"a\": \"q\\\"b\\\\s\\n\\u0001\\u00e9/\\/\"}");
     assertThat(JsonTree.toJson(tree)).isEqualTo("{\"a\":\"q\\\"b\\\\s\\n\\u0001\u00e9//\"}");
