@@ -152,8 +152,9 @@ public final class ConfigLoader {
   }
 
   /**
-   * Unpacks an Any into the given type. Throws ConfigException at {@code path} if the type URL does not
-   * name that type or the bytes do not decode.
+   * Unpacks an Any into the given type. A {@code TypedStruct} (xds or udpa) whose type_url names that
+   * type is converted from its Struct, as Envoy does. Throws ConfigException at {@code path} if the type
+   * URL does not name that type or the contents do not decode.
    */
   public static <T extends Message> T unpack(Any any, Class<T> type, String path) {
     T defaultInstance = com.google.protobuf.Internal.getDefaultInstance(type);
@@ -163,6 +164,9 @@ public final class ConfigLoader {
       throw new ConfigException(path, "expected a typed config of type 'type.googleapis.com/" + expected + "', but '@type' is not set");
     }
     String actual = url.substring(url.lastIndexOf('/') + 1);
+    if (actual.equals("xds.type.v3.TypedStruct") || actual.equals("udpa.type.v1.TypedStruct")) {
+      return fromTypedStruct(any, type, defaultInstance, expected, path);
+    }
     if (!actual.equals(expected)) {
       throw new ConfigException(path, "expected type 'type.googleapis.com/" + expected + "', got '" + url + "'");
     }
@@ -174,6 +178,43 @@ public final class ConfigLoader {
     } catch (InvalidProtocolBufferException e) {
       throw new ConfigException(path, "cannot decode " + expected + ": " + e.getMessage());
     }
+  }
+
+  /**
+   * Converts a TypedStruct (an extension config written as a Struct plus the type it stands for) into
+   * that type, as Envoy does when an extension's config arrives as a TypedStruct.
+   */
+  private static <T extends Message> T fromTypedStruct(Any any, Class<T> type, T defaultInstance, String expected,
+      String path) {
+    String typeUrl;
+    com.google.protobuf.Struct value;
+    try {
+      if (any.getTypeUrl().endsWith("/xds.type.v3.TypedStruct")) {
+        com.github.xds.type.v3.TypedStruct ts = any.unpack(com.github.xds.type.v3.TypedStruct.class);
+        typeUrl = ts.getTypeUrl();
+        value = ts.getValue();
+      } else {
+        com.github.udpa.udpa.type.v1.TypedStruct ts = any.unpack(com.github.udpa.udpa.type.v1.TypedStruct.class);
+        typeUrl = ts.getTypeUrl();
+        value = ts.getValue();
+      }
+    } catch (InvalidProtocolBufferException e) {
+      throw new ConfigException(path, "cannot decode TypedStruct: " + e.getMessage());
+    }
+    String actual = typeUrl.substring(typeUrl.lastIndexOf('/') + 1);
+    if (!actual.equals(expected)) {
+      throw new ConfigException(path + ".type_url", "expected type 'type.googleapis.com/" + expected + "', got '"
+          + typeUrl + "'");
+    }
+    String json;
+    try {
+      json = JsonFormat.printer().print(value);
+    } catch (InvalidProtocolBufferException e) {
+      throw new ConfigException(path + ".value", e.getMessage());
+    }
+    Message.Builder builder = defaultInstance.newBuilderForType();
+    parseTree(JsonTree.fromJson(json), false, builder, "", FieldPath.of(path + ".value"));
+    return type.cast(builder.build());
   }
 
   /**
@@ -197,6 +238,11 @@ public final class ConfigLoader {
   }
 
   private static <B extends Message.Builder> B parseTree(Object root, boolean yaml, B builder, String source) {
+    return parseTree(root, yaml, builder, source, FieldPath.ROOT);
+  }
+
+  private static <B extends Message.Builder> B parseTree(Object root, boolean yaml, B builder, String source,
+      FieldPath rootPath) {
     Descriptor type = builder.getDescriptorForType();
     if (root == null) {
       throw prefix(new ConfigException("empty configuration"), source);
@@ -208,7 +254,7 @@ public final class ConfigLoader {
     TypeResolver resolver = TypeResolver.get();
     JsonChecker checker = new JsonChecker(yaml, resolver);
     try {
-      checker.checkRoot(root, type, FieldPath.ROOT);
+      checker.checkRoot(root, type, rootPath);
     } catch (ConfigException e) {
       throw prefix(e, source);
     }
@@ -219,7 +265,7 @@ public final class ConfigLoader {
     try {
       parser.merge(JsonTree.toJson(root), builder);
     } catch (InvalidProtocolBufferException | RuntimeException e) {
-      throw prefix(locate(root, type, FieldPath.ROOT, parser, resolver, reason(e)), source);
+      throw prefix(locate(root, type, rootPath, parser, resolver, reason(e)), source);
     }
     return builder;
   }

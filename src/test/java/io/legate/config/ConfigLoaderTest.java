@@ -426,6 +426,33 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void unpackConvertsTypedStructs() {
+    Bootstrap b = load(edit("\"@type\": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+        "\"@type\": type.googleapis.com/xds.type.v3.TypedStruct\n"
+            + "              type_url: type.googleapis.com/envoy.extensions.filters.http.router.v3.Router\n"
+            + "              value: { suppress_envoy_headers: true }"));
+    HttpConnectionManager hcm = ConfigLoader.unpack(
+        b.getStaticResources().getListeners(0).getFilterChains(0).getFilters(0).getTypedConfig(),
+        HttpConnectionManager.class, HCM);
+    Any typedStruct = hcm.getHttpFilters(0).getTypedConfig();
+    assertThat(ConfigLoader.unpack(typedStruct, Router.class, "http_filters[0].typed_config").getSuppressEnvoyHeaders())
+        .isTrue();
+    assertThatThrownBy(() -> ConfigLoader.unpack(typedStruct, HttpConnectionManager.class, "http_filters[0].typed_config"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("http_filters[0].typed_config.type_url: expected type 'type.googleapis.com/envoy.extensions.filters"
+            + ".network.http_connection_manager.v3.HttpConnectionManager', got 'type.googleapis.com/envoy.extensions"
+            + ".filters.http.router.v3.Router'");
+
+    Any bad = Any.pack(com.github.udpa.udpa.type.v1.TypedStruct.newBuilder()
+        .setTypeUrl("type.googleapis.com/envoy.extensions.filters.http.router.v3.Router")
+        .setValue(com.google.protobuf.Struct.newBuilder().putFields("bogus",
+            com.google.protobuf.Value.newBuilder().setBoolValue(true).build())).build());
+    assertThatThrownBy(() -> ConfigLoader.unpack(bad, Router.class, "typed_config"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("typed_config.value.bogus: unknown field \"bogus\" in envoy.extensions.filters.http.router.v3.Router");
+  }
+
+  @Test
   void typeRegistryHoldsResolvedTypes() throws Exception {
     load(base());
     assertThat(ConfigLoader.typeRegistry().find("envoy.extensions.filters.http.router.v3.Router")).isNotNull();
