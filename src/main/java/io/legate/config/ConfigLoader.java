@@ -91,8 +91,7 @@ public final class ConfigLoader {
     }
     if (name.endsWith(".pb_text")) {
       try {
-        TextFormat.Parser.newBuilder().setTypeRegistry(com.google.protobuf.TypeRegistry.getEmptyTypeRegistry())
-            .build().merge(text, builder);
+        TextFormat.getParser().merge(text, builder);
         return builder;
       } catch (TextFormat.ParseException e) {
         throw new ConfigException(source, "invalid text proto: " + e.getMessage());
@@ -122,9 +121,9 @@ public final class ConfigLoader {
   /**
    * Parses YAML or JSON text into a message of the given builder's type (used for Bootstrap and xDS
    * resource files) and returns the builder. Text that starts with '{' is read as JSON, falling back to
-   * YAML (for flow mappings such as {@code {node: {id: a}}}); anything else as YAML. It checks field names, value kinds, enum values, type
-   * URLs and oneofs, but not protoc-gen-validate rules (see {@link ProtoValidator}). sourceName
-   * prefixes errors.
+   * YAML (for flow mappings such as {@code {node: {id: a}}}); anything else as YAML. It checks field
+   * names, value kinds, enum values, type URLs and oneofs, but not protoc-gen-validate rules (see
+   * {@link ProtoValidator}). sourceName prefixes errors.
    */
   public static <B extends Message.Builder> B parse(String yamlOrJson, B builder, String sourceName) {
     if (JsonTree.looksLikeJson(yamlOrJson)) {
@@ -134,11 +133,13 @@ public final class ConfigLoader {
       } catch (ConfigException jsonError) {
         // not JSON: perhaps a YAML flow mapping such as {node: {id: a}}; if it is not YAML either, the
         // JSON error is the one to show
+        Object yamlTree;
         try {
-          return parseTree(JsonTree.fromYaml(yamlOrJson), true, builder, sourceName);
+          yamlTree = JsonTree.fromYaml(yamlOrJson);
         } catch (ConfigException yamlError) {
-          throw prefix(yamlError.getMessage().startsWith("invalid YAML") ? jsonError : yamlError, sourceName);
+          throw prefix(jsonError, sourceName);
         }
+        return parseTree(yamlTree, true, builder, sourceName);
       }
       return parseTree(tree, false, builder, sourceName);
     }

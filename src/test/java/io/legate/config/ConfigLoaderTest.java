@@ -379,6 +379,27 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void flowMappingOverlayErrorsAreNotPrefixedTwice() {
+    assertThatThrownBy(() -> ConfigLoader.loadBootstrap(null, "{node: {idd: n1}}"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("--config-yaml: node.idd: unknown field \"idd\" in envoy.config.core.v3.Node");
+  }
+
+  @Test
+  void binaryAndTextProtoFiles() throws IOException {
+    Bootstrap b = load(base());
+    Path pb = dir.resolve("envoy.pb");
+    Files.write(pb, b.toByteArray());
+    assertThat(ConfigLoader.loadBootstrap(pb, null)).isEqualTo(b);
+    Path text = write("envoy.pb_text", "node { id: \"n1\" }");
+    assertThat(ConfigLoader.loadBootstrap(text, null).getNode().getId()).isEqualTo("n1");
+    Path badText = write("bad.pb_text", "node { idd: \"n1\" }");
+    assertThatThrownBy(() -> ConfigLoader.loadBootstrap(badText, null))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith(badText + ": invalid text proto: 1:8: ");
+  }
+
+  @Test
   void overlayErrorsNameTheOverlay() {
     assertThatThrownBy(() -> ConfigLoader.loadBootstrap(null, "node: { idd: n1 }"))
         .isInstanceOf(ConfigException.class)
