@@ -48,7 +48,7 @@ final class JsonTree {
   static Object fromYaml(String yaml) {
     LoaderOptions options = new LoaderOptions();
     options.setCodePointLimit(256 * 1024 * 1024);
-    options.setMaxAliasesForCollections(10_000);
+    options.setMaxAliasesForCollections(1_000);
     Node node;
     try {
       node = new Yaml(options).compose(new StringReader(yaml));
@@ -156,9 +156,17 @@ final class JsonTree {
     /** Envoy drops mapping entries whose key is tagged {@code !ignore} (a place to keep YAML anchors). */
     private static final String IGNORE_TAG = "!ignore";
 
+    /** Aliases are expanded by copying, so a budget of values guards against "billion laughs" documents. */
+    private static final int MAX_VALUES = 5_000_000;
+    private int values;
+
     Object convert(Node node, int depth) {
       if (depth > MAX_DEPTH) {
         throw new ConfigException("invalid YAML: nesting deeper than " + MAX_DEPTH + " levels" + at(node));
+      }
+      if (++values > MAX_VALUES) {
+        throw new ConfigException("invalid YAML: the document expands to more than " + MAX_VALUES
+            + " values (through aliases)" + at(node));
       }
       if (node instanceof ScalarNode scalar) {
         return scalar(scalar);

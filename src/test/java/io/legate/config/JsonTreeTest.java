@@ -49,6 +49,28 @@ class JsonTreeTest {
   }
 
   @Test
+  void aliasBombsAreRefused() {
+    StringBuilder yaml = new StringBuilder("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for (int i = 1; i < 9; i++) {
+      yaml.append("a").append(i).append(": &a").append(i).append(" [");
+      for (int j = 0; j < 10; j++) {
+        yaml.append(j == 0 ? "" : ", ").append("*a").append(i - 1);
+      }
+      yaml.append("]\n");
+    }
+    assertThatThrownBy(() -> JsonTree.fromYaml(yaml.toString()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith("invalid YAML: the document expands to more than 5000000 values (through aliases)");
+  }
+
+  @Test
+  void multipleDocumentsAreRefused() {
+    assertThatThrownBy(() -> JsonTree.fromYaml("a: 1\n---\nb: 2\n"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith("invalid YAML: expected a single document in the stream");
+  }
+
+  @Test
   void emptyDocuments() {
     assertThat(JsonTree.fromYaml("")).isNull();
     assertThat(JsonTree.fromJson("  ")).isNull();
