@@ -189,6 +189,8 @@ public final class ProtoValidator {
       if (type.isEmpty()) {
         return;
       }
+      // messages read from binary or text protos reach the registry here (config_dump prints them)
+      TypeResolver.get().register(List.of(type.get().getDescriptorForType()));
       try {
         validate(type.get().getParserForType().parseFrom(any.getValue()), path);
       } catch (InvalidProtocolBufferException e) {
