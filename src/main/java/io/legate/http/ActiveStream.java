@@ -631,6 +631,11 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       s.recordResponseCode(info.responseCode());
       s.downstreamRqTime.record((System.nanoTime() - info.startNanos()) / 1_000_000);
     }
+    if (!config.accessLogs.isEmpty()) {
+      for (io.legate.accesslog.AccessLog log : config.accessLogs) {
+        log.log(info);
+      }
+    }
     downstream.streamComplete(requestComplete);
   }
 

@@ -63,6 +63,7 @@ public final class HcmConfig {
   public final boolean stripMatchingHostPort;
   public final boolean proxy100Continue;
   public final String via;
+  public final List<io.legate.accesslog.AccessLog> accessLogs;
 
   /**
    * Builds the config.
@@ -152,10 +153,7 @@ public final class HcmConfig {
       throw new ConfigException(
           path + ".upgrade_configs", "upgrades (WebSocket, CONNECT) are not supported yet");
     }
-    if (proto.getAccessLogCount() > 0) {
-      throw new ConfigException(
-          path + ".access_log", "access logs are not supported yet");
-    }
+    this.accessLogs = io.legate.accesslog.AccessLogs.build(proto.getAccessLogList(), path + ".access_log");
     if (proto.hasTracing()) {
       throw new ConfigException(path + ".tracing", "tracing is not supported yet");
     }

@@ -76,6 +76,9 @@ public final class ListenerConfig {
           path + ".listener_filters[0]",
           "listener filters are not supported yet (found '" + l.getListenerFilters(0).getName() + "')");
     }
+    if (l.getAccessLogCount() > 0) {
+      throw new ConfigException(path + ".access_log", "listener access logs are not supported yet");
+    }
     if (l.getAdditionalAddressesCount() > 0) {
       throw new ConfigException(path + ".additional_addresses", "additional addresses are not supported yet");
     }
