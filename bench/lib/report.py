@@ -115,10 +115,16 @@ def main():
       "HTTP/1.1 keep-alive to the origin, access logs off; Legate with `-l warning`%s."
       % (meta.get("concurrency"), (" and LEGATE_JAVA_OPTS=`%s`" % meta["legate_java_opts"]) if meta.get("legate_java_opts") else ""))
     w("- CPU pinning: %s." % meta.get("pinning"))
-    w("- %s round(s) of %s s per load and peer, peers interleaved (order rotated each round); a %s s warm-up of "
-      "h1-64 and h2 on %s before the first round. Numbers are medians over the rounds."
-      % (meta.get("rounds"), meta.get("duration"), meta.get("warmup"),
-         "every peer" if meta.get("warm_all") == "1" else "Legate only (its JIT needs it; nginx and HAProxy do not)"))
+    w("- %s round(s) of %s s per load and peer, peers interleaved (order rotated each round)%s. Numbers are "
+      "medians over the rounds." % (meta.get("rounds"), meta.get("duration"),
+                                    ("; a %s s warm-up of h1-64 and h2 on every peer first" % meta.get("warmup"))
+                                    if meta.get("warm_all") == "1" else ""))
+    jit = sorted((k[4:], v) for k, v in meta.items() if k.startswith("jit."))
+    if jit:
+        w("- JIT warm-up before that (Legate only, at most %s s per JVM, until two consecutive windows agree "
+          "within 5%%): %s." % (meta.get("jit_warm"), "; ".join("%s: %s" % kv for kv in jit)))
+    elif any(p.startswith("legate") for p in meta.get("peers", "").split()):
+        w("- No JIT warm-up for Legate in this mode: its numbers include the JVM compiling its hot path.")
     w("- CPU/req: user+system CPU time of the proxy's processes (/proc/<pid>/stat) during the run ÷ requests "
       "completed; for `direct` it is the origin's. Latency percentiles: wrk's histogram (wrk loads) or each "
       "request's time from h2load's `--log-file` (h2load loads).")
@@ -182,6 +188,11 @@ def main():
         w("For `paced`, every peer is offered the same rate, so its rps ratio is ~1 by construction; compare p99 there.")
         w("")
 
+    if meta.get("have_large") != "1" and "legate" in peers:
+        w("## Large config")
+        w("")
+        w("Not run in this mode (the 10,000-route config is run by the full mode, or with `--large`).")
+        w("")
     if meta.get("have_large") == "1":
         w("## Large config (10,000 routes, 1,000 clusters) vs small config, Legate, h1-64")
         w("")

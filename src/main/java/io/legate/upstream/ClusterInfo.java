@@ -75,6 +75,14 @@ public final class ClusterInfo {
       throw new ConfigException(path + ".name", "value length must be at least 1 runes");
     }
     this.name = proto.getName();
+    if (proto.hasTransportSocket()) {
+      throw new ConfigException(
+          path + ".transport_socket",
+          "transport socket '" + proto.getTransportSocket().getName() + "' is not supported yet (upstream TLS comes with the TLS issue)");
+    }
+    if (proto.getTransportSocketMatchesCount() > 0) {
+      throw new ConfigException(path + ".transport_socket_matches", "transport socket matches are not supported yet");
+    }
     this.type = discoveryType(proto, path);
     this.edsServiceName =
         proto.getEdsClusterConfig().getServiceName().isEmpty()

@@ -17,6 +17,8 @@ class AccessLogIntegrationTest {
 
   static final String CONFIG =
       """
+      admin:
+        address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
       static_resources:
         listeners:
         - name: front
@@ -52,6 +54,8 @@ class AccessLogIntegrationTest {
                     routes:
                     - match: { prefix: "/up" }
                       route: { cluster: up }
+                    - match: { prefix: "/delay" }
+                      route: { cluster: up }
                 http_filters:
                 - name: envoy.filters.http.router
                   typed_config:
@@ -86,6 +90,22 @@ class AccessLogIntegrationTest {
           .matches(
               "\\[\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z\\] \"GET /up/a HTTP/1.1\" 200 - 0 \\d+ \\d+ \\d+ \"-\" \"test-agent\" \"[0-9a-f-]{36}\" \"127.0.0.1:\\d+\" \"127.0.0.1:"
                   + up.port() + "\"");
+    }
+  }
+
+  @Test
+  void downstreamDisconnectIsFlaggedDc() throws Exception {
+    Path def = dir.resolve("d.log");
+    Path text = dir.resolve("t.log");
+    Path json = dir.resolve("j.log");
+    try (TestUpstream up = new TestUpstream("up");
+        Legate l = Legate.start(CONFIG, Map.of("UP", up.port(), "DEFAULT", def, "TEXT", text, "JSON", json))) {
+      // The client gives up while the upstream is still working: Envoy logs DC and resets upstream.
+      l.raw("front", "GET /delay/1500 HTTP/1.1\r\nHost: a\r\n\r\n", 300);
+      List<String> lines = waitForLines(text, 1);
+      assertThat(lines).containsExactly("GET /delay/1500 0 DC up");
+      assertThat(l.stat("http.front.downstream_rq_rx_reset")).isEqualTo(1);
+      assertThat(l.stat("cluster.up.upstream_rq_tx_reset")).isEqualTo(1);
     }
   }
 
