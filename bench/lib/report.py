@@ -121,7 +121,7 @@ def main():
                                     if meta.get("warm_all") == "1" else ""))
     jit = sorted((k[4:], v) for k, v in meta.items() if k.startswith("jit."))
     if jit:
-        w("- JIT warm-up before that (Legate only, at most %s s per JVM, until two consecutive windows agree "
+        w("- JIT warm-up before that (Legate only, at most %s s per JVM, until three consecutive windows agree "
           "within 5%%): %s." % (meta.get("jit_warm"), "; ".join("%s: %s" % kv for kv in jit)))
     elif any(p.startswith("legate") for p in meta.get("peers", "").split()):
         w("- No JIT warm-up for Legate in this mode: its numbers include the JVM compiling its hot path.")

@@ -67,6 +67,9 @@ class HcmOptionsIntegrationTest {
           + listener("v6", "::1", "", "")
           + listener("http10", "127.0.0.1", "http_protocol_options: { accept_http_10: true, default_host_for_http_10: legacy.example }", "")
           + listener("stripport", "127.0.0.1", "strip_any_host_port: true", "")
+          + listener("cxidle", "127.0.0.1", "common_http_protocol_options: { idle_timeout: 0.3s }", "")
+          + listener("reqtimeout", "127.0.0.1", "request_timeout: 0.3s", "")
+          + listener("maxduration", "127.0.0.1", "common_http_protocol_options: { max_stream_duration: 0.3s }", "")
           + """
             clusters:
             - name: up
@@ -169,5 +172,30 @@ class HcmOptionsIntegrationTest {
   void stripsHostPort() {
     String resp = legate.raw("stripport", "GET / HTTP/1.1\r\nHost: example.com:8080\r\nConnection: close\r\n\r\n", 3000);
     assertThat(resp).contains("host: example.com\n");
+  }
+
+  @Test
+  void idleConnectionIsClosed() {
+    long t0 = System.nanoTime();
+    // A keep-alive request, then silence: the connection manager closes the idle connection.
+    String resp = legate.raw("cxidle", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 5000);
+    long ms = (System.nanoTime() - t0) / 1_000_000;
+    assertThat(resp).startsWith("HTTP/1.1 200 OK\r\n");
+    assertThat(ms).isLessThan(4000); // closed by the proxy, not by the read timeout
+    assertThat(legate.stat("http.cxidle.downstream_cx_idle_timeout")).isEqualTo(1);
+  }
+
+  @Test
+  void requestTimeoutIs408() {
+    String resp = legate.raw("reqtimeout", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc", 3000);
+    assertThat(resp).startsWith("HTTP/1.1 408 Request Timeout\r\n").endsWith("request timeout");
+    assertThat(legate.stat("http.reqtimeout.downstream_rq_timeout")).isEqualTo(1);
+  }
+
+  @Test
+  void maxStreamDurationEndsSlowStreams() {
+    HttpResponse<String> r = legate.get("maxduration", "/delay/2000");
+    assertThat(r.statusCode()).isEqualTo(408);
+    assertThat(legate.stat("http.maxduration.downstream_rq_max_duration_reached")).isEqualTo(1);
   }
 }
