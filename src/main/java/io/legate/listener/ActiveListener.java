@@ -69,7 +69,11 @@ public final class ActiveListener {
               config.downstreamCxDestroy.inc();
               config.downstreamCxLengthMs.record((System.nanoTime() - start) / 1_000_000);
             });
-    HttpServerPipeline.install(ch.pipeline(), chain.hcm(), false);
+    if (chain.tcpProxy() != null) {
+      ch.pipeline().addLast("tcp_proxy", new io.legate.network.tcpproxy.TcpProxyHandler(chain.tcpProxy()));
+    } else {
+      HttpServerPipeline.install(ch.pipeline(), chain.hcm(), false);
+    }
   }
 
   /** Returns the bound address (the real port when the config said 0). */

@@ -25,6 +25,8 @@ import java.util.List;
 /** A listener's immutable runtime config: its address, filter chains and stats. */
 public final class ListenerConfig {
   static final String HCM_NAME = "envoy.filters.network.http_connection_manager";
+  static final String TCP_NAME = "envoy.filters.network.tcp_proxy";
+  static final String TCP_TYPE = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
   static final String HCM_TYPE =
       "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 
@@ -42,8 +44,15 @@ public final class ListenerConfig {
   public final StatsStore.Scope scope;
 
   /** A filter chain: its match and its HTTP connection manager. */
+  /** A filter chain: its match, and its terminal network filter (an HTTP connection manager or a TCP proxy). */
   public record Chain(
-      String name, int destinationPort, List<Cidr> destinationRanges, List<Cidr> sourceRanges, List<Integer> sourcePorts, HcmConfig hcm) {}
+      String name,
+      int destinationPort,
+      List<Cidr> destinationRanges,
+      List<Cidr> sourceRanges,
+      List<Integer> sourcePorts,
+      HcmConfig hcm,
+      io.legate.network.tcpproxy.TcpProxyConfig tcpProxy) {}
 
   /** An address prefix. */
   public record Cidr(byte[] prefix, int bits) {
@@ -129,19 +138,32 @@ public final class ListenerConfig {
       throw new ConfigException(path + ".filters", "a filter chain needs at least one network filter");
     }
     HcmConfig hcm = null;
+    io.legate.network.tcpproxy.TcpProxyConfig tcp = null;
     for (int i = 0; i < fc.getFiltersCount(); i++) {
       Filter f = fc.getFilters(i);
       String fp = path + ".filters[" + i + "]";
       String type = f.hasTypedConfig() ? f.getTypedConfig().getTypeUrl() : "";
       boolean isHcm = type.equals(HCM_TYPE) || (type.isEmpty() && f.getName().equals(HCM_NAME));
-      if (!isHcm) {
+      boolean isTcp = type.equals(TCP_TYPE) || (type.isEmpty() && f.getName().equals(TCP_NAME));
+      if (!isHcm && !isTcp) {
         throw new ConfigException(
             fp,
             "unsupported network filter '" + f.getName() + "'" + (type.isEmpty() ? "" : " (" + type + ")")
-                + "; supported: " + HCM_NAME);
+                + "; supported: " + HCM_NAME + ", " + TCP_NAME);
       }
       if (i != fc.getFiltersCount() - 1) {
-        throw new ConfigException(fp, "the HTTP connection manager must be the last network filter");
+        throw new ConfigException(fp, "'" + f.getName() + "' is a terminal filter and must be the last network filter");
+      }
+      if (isTcp) {
+        var p =
+            f.hasTypedConfig()
+                ? ConfigLoader.unpack(
+                    f.getTypedConfig(),
+                    io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.class,
+                    fp + ".typed_config")
+                : io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.getDefaultInstance();
+        tcp = new io.legate.network.tcpproxy.TcpProxyConfig(p, fp + ".typed_config", stats, clusters);
+        continue;
       }
       HttpConnectionManager p =
           f.hasTypedConfig()
@@ -149,7 +171,7 @@ public final class ListenerConfig {
               : HttpConnectionManager.getDefaultInstance();
       hcm = new HcmConfig(p, fp + ".typed_config", stats, clusters);
     }
-    return new Chain(fc.getName(), port, dst, src, List.copyOf(m.getSourcePortsList()), hcm);
+    return new Chain(fc.getName(), port, dst, src, List.copyOf(m.getSourcePortsList()), hcm, tcp);
   }
 
   private static List<Cidr> cidrs(List<CidrRange> ranges, String path) {

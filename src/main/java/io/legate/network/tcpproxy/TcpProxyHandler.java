@@ -1,0 +1,255 @@
+package io.legate.network.tcpproxy;
+
+import io.legate.network.Transport;
+import io.legate.upstream.Cluster;
+import io.legate.upstream.ClusterInfo;
+import io.legate.upstream.ClusterStats;
+import io.legate.upstream.Host;
+import io.legate.upstream.LoadBalancer;
+import io.legate.upstream.pool.WorkerClusters;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.ReferenceCountUtil;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Relays a downstream connection to an upstream host byte for byte (Envoy's tcp_proxy): reading
+ * pauses until the upstream connects, each side's writability gates the other's reads, half-close
+ * is passed through, and the idle timeout closes both.
+ */
+public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
+  private final TcpProxyConfig config;
+  private Channel downstream;
+  private Channel upstream;
+  private ClusterStats clusterStats;
+  private Host host;
+  private int attempts;
+  private boolean downstreamFin;
+  private boolean upstreamFin;
+
+  public TcpProxyHandler(TcpProxyConfig config) {
+    this.config = config;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    downstream = ctx.channel();
+    downstream.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+    downstream.config().setAutoRead(false);
+    config.downstreamCxTotal.inc();
+    if (config.idleTimeoutMs > 0) {
+      ctx.pipeline().addBefore(ctx.name(), "tcp-idle", new IdleStateHandler(0, 0, config.idleTimeoutMs, TimeUnit.MILLISECONDS));
+    }
+    if (config.maxDurationMs > 0) {
+      downstream.eventLoop().schedule(() -> {
+        if (downstream.isActive()) {
+          config.maxDownstreamConnectionDurationReached.inc();
+          closeBoth();
+        }
+      }, config.maxDurationMs, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) {
+    connect();
+    ctx.fireChannelActive();
+  }
+
+  private void connect() {
+    String name = config.pickCluster(ThreadLocalRandom.current().nextLong());
+    Cluster cluster = config.clusterManager.get(name);
+    if (cluster == null) {
+      config.downstreamCxNoRoute.inc();
+      downstream.close();
+      return;
+    }
+    ClusterInfo info = cluster.info();
+    clusterStats = info.stats();
+    WorkerClusters.Entry worker = WorkerClusters.current().get(cluster, downstream.eventLoop());
+    host = worker.chooseHost(LoadBalancer.LbContext.NONE);
+    if (host == null) {
+      clusterStats.upstreamCxNoneHealthy.inc();
+      downstream.close();
+      return;
+    }
+    attempts++;
+    clusterStats.upstreamCxTotal.inc();
+    clusterStats.upstreamCxActive.inc();
+    host.cxTotal.increment();
+    host.activeConnections.incrementAndGet();
+    long start = System.nanoTime();
+    new Bootstrap()
+        .group(downstream.eventLoop())
+        .channel(Transport.clientChannel())
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, info.connectTimeoutMs()))
+        .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+        .option(ChannelOption.AUTO_READ, false)
+        .handler(new Upstream())
+        .connect(host.address())
+        .addListener(
+            (ChannelFutureListener)
+                f -> {
+                  if (f.isSuccess()) {
+                    upstream = f.channel();
+                    clusterStats.upstreamCxConnectMs.record((System.nanoTime() - start) / 1_000_000);
+                    downstream.config().setAutoRead(true);
+                    upstream.config().setAutoRead(true);
+                    downstream.read();
+                    upstream.read();
+                  } else {
+                    clusterStats.upstreamCxActive.dec();
+                    host.activeConnections.decrementAndGet();
+                    host.cxConnectFail.increment();
+                    clusterStats.upstreamCxConnectFail.inc();
+                    if (f.cause() instanceof ConnectTimeoutException) {
+                      clusterStats.upstreamCxConnectTimeout.inc();
+                    }
+                    if (attempts < config.maxConnectAttempts && downstream.isActive()) {
+                      connect();
+                    } else {
+                      downstream.close();
+                    }
+                  }
+                });
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (upstream == null || !upstream.isActive()) {
+      ReferenceCountUtil.release(msg);
+      return;
+    }
+    if (msg instanceof ByteBuf b) {
+      config.downstreamCxRxBytesTotal.add(b.readableBytes());
+      clusterStats.upstreamCxTxBytesTotal.add(b.readableBytes());
+    }
+    upstream.writeAndFlush(msg);
+    if (!upstream.isWritable()) {
+      downstream.config().setAutoRead(false);
+    }
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (upstream != null) {
+      upstream.config().setAutoRead(downstream.isWritable());
+    }
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof ChannelInputShutdownEvent) {
+      // Downstream half-closed: pass the FIN on once our writes are out.
+      downstreamFin = true;
+      if (upstreamFin) {
+        closeAfterFlush();
+      } else if (upstream instanceof DuplexChannel d && upstream.isActive()) {
+        upstream.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> d.shutdownOutput());
+      } else {
+        ctx.close();
+      }
+      return;
+    }
+    if (evt instanceof IdleStateEvent) {
+      config.idleTimeout.inc();
+      closeBoth();
+      return;
+    }
+    ctx.fireUserEventTriggered(evt);
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    if (upstream != null) {
+      upstream.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    }
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    closeBoth();
+  }
+
+  private void closeAfterFlush() {
+    downstream.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    if (upstream != null) {
+      upstream.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    }
+  }
+
+  private void closeBoth() {
+    downstream.close();
+    if (upstream != null) {
+      upstream.close();
+    }
+  }
+
+  /** The upstream side of the relay. */
+  private final class Upstream extends ChannelInboundHandlerAdapter {
+    private final long start = System.nanoTime();
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (msg instanceof ByteBuf b) {
+        config.downstreamCxTxBytesTotal.add(b.readableBytes());
+        clusterStats.upstreamCxRxBytesTotal.add(b.readableBytes());
+      }
+      downstream.writeAndFlush(msg);
+      if (!downstream.isWritable()) {
+        ctx.channel().config().setAutoRead(false);
+      }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      downstream.config().setAutoRead(ctx.channel().isWritable());
+      ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+      if (evt instanceof ChannelInputShutdownEvent) {
+        upstreamFin = true;
+        if (downstreamFin) {
+          closeAfterFlush();
+        } else if (downstream instanceof DuplexChannel d && downstream.isActive()) {
+          downstream.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> d.shutdownOutput());
+        } else {
+          ctx.close();
+        }
+        return;
+      }
+      ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      clusterStats.upstreamCxActive.dec();
+      clusterStats.upstreamCxDestroy.inc();
+      clusterStats.upstreamCxLengthMs.record((System.nanoTime() - start) / 1_000_000);
+      host.activeConnections.decrementAndGet();
+      downstream.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      closeBoth();
+    }
+  }
+}

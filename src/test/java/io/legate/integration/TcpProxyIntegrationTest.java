@@ -1,0 +1,76 @@
+package io.legate.integration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.legate.testing.H2Client;
+import io.legate.testing.Legate;
+import io.legate.testing.TestUpstream;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The TCP proxy network filter: bytes relayed both ways, HTTP/1 and HTTP/2 alike. */
+class TcpProxyIntegrationTest {
+  static final String CONFIG =
+      """
+      admin:
+        address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+      static_resources:
+        listeners:
+        - name: tcp
+          address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+          filter_chains:
+          - filters:
+            - name: envoy.filters.network.tcp_proxy
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+                stat_prefix: tcp_stats
+                cluster: up
+        - name: dead
+          address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+          filter_chains:
+          - filters:
+            - name: envoy.filters.network.tcp_proxy
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+                stat_prefix: dead_stats
+                cluster: empty
+        clusters:
+        - name: up
+          type: STATIC
+          connect_timeout: 1s
+          load_assignment:
+            cluster_name: up
+            endpoints:
+            - lb_endpoints:
+              - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${UP} } } }
+        - name: empty
+          type: STATIC
+          connect_timeout: 1s
+          load_assignment: { cluster_name: empty }
+      """;
+
+  @Test
+  void relaysBytesBothWays() {
+    try (TestUpstream up = new TestUpstream("up");
+        Legate l = Legate.start(CONFIG, Map.of("UP", up.port()))) {
+      String resp = l.raw("tcp", "GET /echo/tcp HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 5000);
+      assertThat(resp).startsWith("HTTP/1.1 200 OK\r\n").contains("GET /echo/tcp HTTP/1.1\n").contains("x-upstream: up");
+      // HTTP/2 prior knowledge passes through untouched: the upstream speaks it.
+      try (H2Client c = new H2Client(l.port("tcp"))) {
+        assertThat(c.get("/echo/h2").body()).startsWith("GET /echo/h2 HTTP/2\n");
+      }
+      assertThat(l.stat("tcp.tcp_stats.downstream_cx_total")).isEqualTo(2);
+      assertThat(l.stat("cluster.up.upstream_cx_total")).isEqualTo(2);
+      // No healthy host: the connection is closed (a reset, when our bytes were still unread).
+      String closed;
+      try {
+        closed = l.raw("dead", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 3000);
+      } catch (RuntimeException e) {
+        assertThat(e).hasRootCauseInstanceOf(java.net.SocketException.class);
+        closed = "";
+      }
+      assertThat(closed).isEmpty();
+      assertThat(l.stat("cluster.empty.upstream_cx_none_healthy")).isEqualTo(1);
+    }
+  }
+}
