@@ -95,7 +95,10 @@ def main():
 
     w("# Proxy benchmark: Legate vs nginx vs HAProxy (%s mode)" % meta.get("mode"))
     w("")
-    w("Command: `%s` (took %s s). Raw data: `%s`." % (meta.get("command"), meta.get("elapsed"), meta.get("workdir")))
+    w("Command: `%s` (took %s s%s). Raw data: `%s`." % (
+        meta.get("command"), meta.get("elapsed"),
+        (", of which %s s checking/building Legate" % meta["build_s"]) if meta.get("build_s") else "",
+        meta.get("workdir")))
     w("")
     w("## Machine and versions")
     w("")
