@@ -146,6 +146,10 @@ def main():
         notes.insert(0, "the machine was busy when the run started (1-min load average %.2f): other processes "
                         "compete for the two cores, so absolute numbers are low and noisy; the interleaved "
                         "rounds keep the comparison fair-ish, the ratios are the numbers to read." % la)
+    if any(p.startswith("legate") for p in meta.get("peers", "").split()) and int(meta.get("jit_warm") or 0) < 20:
+        notes.insert(0, "Legate ran with little or no JIT warm-up in this mode (%s s): its JVM was still compiling "
+                        "its hot path, so its numbers here are far below its warm ones. Use the full mode "
+                        "(`bench/run`) for Legate's numbers; this mode proves the set-up works." % meta.get("jit_warm"))
     if notes:
         w("## Notes from the run")
         w("")
