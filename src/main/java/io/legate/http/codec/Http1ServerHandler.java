@@ -110,8 +110,10 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (stream != null && requestDone || !pipelined.isEmpty()) {
-      // A pipelined request: hold it until the response in progress is written.
+    if (!pipelined.isEmpty() || (msg instanceof HttpRequest && stream != null)) {
+      // A pipelined request (and what follows it): hold it until the response in progress is
+      // written. Content of the request in progress (including the empty last chunk of a
+      // bodyless request) is not pipelined and goes straight through.
       pipelined.addLast(msg);
       if (!pausedForPipeline) {
         pausedForPipeline = true;
