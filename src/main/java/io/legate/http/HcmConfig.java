@@ -129,9 +129,6 @@ public final class HcmConfig {
     this.requestTimeoutMs = proto.hasRequestTimeout() ? millis(proto.getRequestTimeout()) : 0;
     this.requestHeadersTimeoutMs =
         proto.hasRequestHeadersTimeout() ? millis(proto.getRequestHeadersTimeout()) : 0;
-    if (requestHeadersTimeoutMs > 0) {
-      throw new ConfigException(path + ".request_headers_timeout", "request_headers_timeout is not supported yet");
-    }
     this.drainTimeoutMs = proto.hasDrainTimeout() ? millis(proto.getDrainTimeout()) : 5000;
     var h2 = proto.getHttp2ProtocolOptions();
     this.h2MaxConcurrentStreams =

@@ -67,6 +67,7 @@ class HcmOptionsIntegrationTest {
           + listener("v6", "::1", "", "")
           + listener("http10", "127.0.0.1", "http_protocol_options: { accept_http_10: true, default_host_for_http_10: legacy.example }", "")
           + listener("stripport", "127.0.0.1", "strip_any_host_port: true", "")
+          + listener("hdrtimeout", "127.0.0.1", "request_headers_timeout: 0.3s", "")
           + listener("cxidle", "127.0.0.1", "common_http_protocol_options: { idle_timeout: 0.3s }", "")
           + listener("reqtimeout", "127.0.0.1", "request_timeout: 0.3s", "")
           + listener("maxduration", "127.0.0.1", "common_http_protocol_options: { max_stream_duration: 0.3s }", "")
@@ -197,5 +198,16 @@ class HcmOptionsIntegrationTest {
     HttpResponse<String> r = legate.get("maxduration", "/delay/2000");
     assertThat(r.statusCode()).isEqualTo(408);
     assertThat(legate.stat("http.maxduration.downstream_rq_max_duration_reached")).isEqualTo(1);
+  }
+
+  @Test
+  void slowHeadersGet408() {
+    // Headers trickle in and never finish: 408 after request_headers_timeout, connection closed.
+    String resp = legate.raw("hdrtimeout", "GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ", 3000);
+    assertThat(resp).startsWith("HTTP/1.1 408 Request Timeout\r\n").contains("connection: close");
+    assertThat(legate.stat("http.hdrtimeout.downstream_rq_header_timeout")).isEqualTo(1);
+    // A complete request on a keep-alive connection is not affected.
+    String ok = legate.raw("hdrtimeout", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 3000);
+    assertThat(ok).startsWith("HTTP/1.1 200 OK\r\n");
   }
 }

@@ -64,10 +64,21 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
   private boolean readDisabled;
   private boolean pausedForPipeline;
   private long connectedNanos;
+  private RequestHeadersTimer headersTimer;
 
   public Http1ServerHandler(HcmConfig config, boolean tls) {
     this.config = config;
     this.tls = tls;
+  }
+
+  void setRequestHeadersTimer(RequestHeadersTimer timer) {
+    this.headersTimer = timer;
+  }
+
+  /** The request headers did not arrive in time: 408, as Envoy, and the connection closes. */
+  void onRequestHeadersTimeout() {
+    config.stats.downstreamRqHeaderTimeout.inc();
+    protocolError(408);
   }
 
   @Override
@@ -138,6 +149,9 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
   }
 
   private void onRequest(HttpRequest req) {
+    if (headersTimer != null) {
+      headersTimer.headersReceived();
+    }
     DecoderResult result = req.decoderResult();
     if (result.isFailure()) {
       ReferenceCountUtil.release(req);
@@ -223,6 +237,9 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     }
     requestDone = bodyless;
     skipNextEmptyLast = bodyless;
+    if (bodyless && headersTimer != null) {
+      headersTimer.requestComplete();
+    }
     responseChunked = false;
     stream = new ActiveStream(http10 ? conn10 : conn11, this);
     stream.decodeHeaders(h, bodyless);
@@ -246,6 +263,9 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     ByteBuf data = c.content();
     if (last) {
       requestDone = true;
+      if (headersTimer != null) {
+        headersTimer.requestComplete();
+      }
       HttpHeaders trailers = ((LastHttpContent) c).trailingHeaders();
       ActiveStream s = stream;
       if (!trailers.isEmpty()) {

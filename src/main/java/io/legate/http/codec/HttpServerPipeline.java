@@ -44,6 +44,12 @@ public final class HttpServerPipeline {
     if (config.idleTimeoutMs > 0) {
       p.addLast("idle", new IdleStateHandler(0, 0, config.idleTimeoutMs, TimeUnit.MILLISECONDS));
     }
+    Http1ServerHandler handler = new Http1ServerHandler(config, tls);
+    if (config.requestHeadersTimeoutMs > 0) {
+      RequestHeadersTimer timer = new RequestHeadersTimer(config.requestHeadersTimeoutMs, handler::onRequestHeadersTimeout);
+      handler.setRequestHeadersTimer(timer);
+      p.addLast("request-headers-timeout", timer);
+    }
     p.addLast(
         "http1",
         new HttpServerCodec(
@@ -51,7 +57,7 @@ public final class HttpServerPipeline {
                     .setMaxInitialLineLength(Math.max(4096, config.maxRequestHeadersBytes))
                     .setMaxHeaderSize(config.maxRequestHeadersBytes)
                     .setMaxChunkSize(65536)));
-    p.addLast("legate-h1", new Http1ServerHandler(config, tls));
+    p.addLast("legate-h1", handler);
   }
 
   /** Installs the HTTP/2 codec with one child channel per stream. */
