@@ -240,8 +240,12 @@ public final class OutlierDetector {
     m.lastUnejectionNanos = nanoClock.getAsLong();
   }
 
-  private void onIntervalTimer() {
-    timer = null;
+  /** Runs one interval: un-ejections, success-rate and failure-percentage ejections. */
+  void onIntervalTimer() {
+    if (timer != null) {
+      timer.cancel(false);
+      timer = null;
+    }
     if (stopped) {
       return;
     }
