@@ -166,8 +166,40 @@ public record HealthCheckConfig(
     if (cluster.getHealthChecksCount() > 1) {
       throw new ConfigException(path + ".health_checks", "Multiple health checks not supported");
     }
+    checkEndpoints(cluster, path);
     return parse(
         cluster.getHealthChecks(0), path + ".health_checks[0]", cluster.getName(), http2Cluster);
+  }
+
+  /** Refuses the per-endpoint health check settings Legate does not apply. */
+  private static void checkEndpoints(Cluster cluster, String path) {
+    var cla = cluster.getLoadAssignment();
+    for (int l = 0; l < cla.getEndpointsCount(); l++) {
+      var eps = cla.getEndpoints(l).getLbEndpointsList();
+      for (int e = 0; e < eps.size(); e++) {
+        var ep = eps.get(e).getEndpoint();
+        if (!ep.hasHealthCheckConfig()) {
+          continue;
+        }
+        var hcc = ep.getHealthCheckConfig();
+        String p = path + ".load_assignment.endpoints[" + l + "].lb_endpoints[" + e
+            + "].endpoint.health_check_config";
+        int port = ep.getAddress().getSocketAddress().getPortValue();
+        if (hcc.getPortValue() != 0 && hcc.getPortValue() != port) {
+          throw new ConfigException(p + ".port_value",
+              "a health check port other than the endpoint's is not supported; use alt_port");
+        }
+        if (hcc.hasAddress()) {
+          throw new ConfigException(p + ".address", "unsupported");
+        }
+        if (!hcc.getHostname().isEmpty()) {
+          throw new ConfigException(p + ".hostname", "unsupported; use http_health_check.host");
+        }
+        if (hcc.getDisableActiveHealthCheck()) {
+          throw new ConfigException(p + ".disable_active_health_check", "unsupported");
+        }
+      }
+    }
   }
 
   /**

@@ -103,6 +103,19 @@ class HealthCheckConfigTest {
   }
 
   @Test
+  void endpointHealthCheckPortMustBeTheEndpointPort() {
+    String yaml = "name: svc\nhealth_checks:\n- " + BASE + "tcp_health_check: {} }\n"
+        + "load_assignment:\n  endpoints:\n  - lb_endpoints:\n"
+        + "    - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 80 } },"
+        + " health_check_config: { port_value: 80 } }\n"
+        + "    - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 81 } },"
+        + " health_check_config: { port_value: 9000 } }\n";
+    assertThatThrownBy(() -> HealthCheckConfig.fromCluster(cluster(yaml), "clusters[1]", false))
+        .hasMessage("clusters[1].load_assignment.endpoints[0].lb_endpoints[1].endpoint.health_check_config.port_value:"
+            + " a health check port other than the endpoint's is not supported; use alt_port");
+  }
+
+  @Test
   void grpcRequestAndResponseBytes() {
     assertThat(HttpHealthCheckSession.grpcRequest("")).containsExactly(0, 0, 0, 0, 0);
     assertThat(HttpHealthCheckSession.grpcRequest("ab")).containsExactly(0, 0, 0, 0, 4, 0x0a, 2, 'a', 'b');
