@@ -27,6 +27,7 @@ import java.util.function.LongSupplier;
 /**
  * Writes Envoy's {@code HealthCheckEvent}s as JSON lines to {@code event_log_path}. Events are
  * built on the main loop and appended by a dedicated thread, so the loop never blocks on the file.
+ * Main loop only.
  */
 final class HealthCheckEventLogger implements AutoCloseable {
   private static final JsonFormat.Printer PRINTER =
@@ -37,18 +38,14 @@ final class HealthCheckEventLogger implements AutoCloseable {
   private final HealthCheckerType type;
   private final String clusterName;
   private final LongSupplier wallMillis;
-  private final ExecutorService writer;
+  private ExecutorService writer;
+  private boolean closed;
 
   HealthCheckEventLogger(Path path, HealthCheckConfig.Type type, String clusterName, LongSupplier wallMillis) {
     this.path = path;
     this.type = HealthCheckerType.valueOf(type.name());
     this.clusterName = clusterName;
     this.wallMillis = wallMillis;
-    this.writer = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "legate-hc-event-log");
-      t.setDaemon(true);
-      return t;
-    });
   }
 
   void ejectUnhealthy(Host host, HealthCheckFailureType failure) {
@@ -94,6 +91,17 @@ final class HealthCheckEventLogger implements AutoCloseable {
     } catch (InvalidProtocolBufferException e) {
       return;
     }
+    if (closed) {
+      return;
+    }
+    if (writer == null) {
+      // Created on first use: a config that is only validated starts no thread.
+      writer = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "legate-hc-event-log");
+        t.setDaemon(true);
+        return t;
+      });
+    }
     writer.execute(() -> {
       try {
         Files.writeString(path, line, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
@@ -106,6 +114,9 @@ final class HealthCheckEventLogger implements AutoCloseable {
 
   @Override
   public void close() {
-    writer.shutdown();
+    closed = true;
+    if (writer != null) {
+      writer.shutdown();
+    }
   }
 }
