@@ -21,6 +21,9 @@ public abstract class Cluster {
 
   private final CopyOnWriteArrayList<Consumer<PrioritySet>> listeners =
       new CopyOnWriteArrayList<>();
+  private final CopyOnWriteArrayList<Consumer<PrioritySet>> prePublishHooks =
+      new CopyOnWriteArrayList<>();
+  private final CopyOnWriteArrayList<Runnable> shutdownHooks = new CopyOnWriteArrayList<>();
   private final CompletableFuture<Void> initialized = new CompletableFuture<>();
   private volatile PrioritySet prioritySet = PrioritySet.EMPTY;
   private boolean started;
@@ -47,6 +50,19 @@ public abstract class Cluster {
   /** Adds a listener called on the main loop with each newly published snapshot. */
   public void addUpdateListener(Consumer<PrioritySet> listener) {
     listeners.add(listener);
+  }
+
+  /**
+   * Adds a hook called on the main loop with each snapshot before workers can see it: the health
+   * checker marks new hosts as not yet checked and the outlier detector gives them a recorder.
+   */
+  public void addPrePublishHook(Consumer<PrioritySet> hook) {
+    prePublishHooks.add(hook);
+  }
+
+  /** Adds a hook run once on the main loop when the cluster shuts down (health checks, detector). */
+  public void addShutdownHook(Runnable hook) {
+    shutdownHooks.add(hook);
   }
 
   /** Removes a listener added with {@link #addUpdateListener}. */
@@ -101,6 +117,9 @@ public abstract class Cluster {
       return;
     }
     shutdown = true;
+    for (Runnable r : shutdownHooks) {
+      r.run();
+    }
     onShutdown();
     initialized.complete(null);
   }
@@ -127,6 +146,9 @@ public abstract class Cluster {
   protected final void publish(PrioritySet next) {
     assert mainLoop.inEventLoop();
     PrioritySet previous = prioritySet;
+    for (Consumer<PrioritySet> hook : prePublishHooks) {
+      hook.accept(next);
+    }
     ClusterStats stats = info.stats();
     int healthy = 0;
     int maxWeight = 0;

@@ -11,6 +11,8 @@ import io.envoyproxy.envoy.extensions.clusters.dns.v3.DnsCluster;
 import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig;
 import io.legate.config.ConfigException;
 import io.legate.stats.StatsStore;
+import io.legate.upstream.health.HealthCheckConfig;
+import io.legate.upstream.outlier.OutlierConfig;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -66,6 +68,8 @@ public final class ClusterInfo {
   private final String edsServiceName;
   private final ClusterStats stats;
   private final LbFactory lbFactory;
+  private final HealthCheckConfig healthCheck;
+  private final OutlierConfig outlierDetection;
 
   @SuppressWarnings("deprecation") // the deprecated cluster fields are still Envoy config
   private ClusterInfo(Cluster proto, String path, StatsStore store) {
@@ -287,6 +291,15 @@ public final class ClusterInfo {
     this.stats =
         new ClusterStats(store, proto.getAltStatName().isEmpty() ? name : proto.getAltStatName());
     this.lbFactory = LbFactory.build(proto, path, stats);
+    this.healthCheck =
+        HealthCheckConfig.fromCluster(
+            proto,
+            path,
+            protocol == UpstreamProtocol.HTTP2 || protocol == UpstreamProtocol.USE_DOWNSTREAM);
+    this.outlierDetection =
+        proto.hasOutlierDetection()
+            ? OutlierConfig.parse(proto.getOutlierDetection(), path + ".outlier_detection")
+            : null;
   }
 
   /**
@@ -472,6 +485,16 @@ public final class ClusterInfo {
   /** Returns the factory of per-worker load balancers. */
   public LoadBalancer.Factory lbFactory() {
     return lbFactory;
+  }
+
+  /** Returns the active health check ({@code health_checks[0]}), or null when there is none. */
+  public HealthCheckConfig healthCheck() {
+    return healthCheck;
+  }
+
+  /** Returns the outlier detection settings, or null when {@code outlier_detection} is unset. */
+  public OutlierConfig outlierDetection() {
+    return outlierDetection;
   }
 
   /** Returns the proto the cluster was built from (for config_dump only). */

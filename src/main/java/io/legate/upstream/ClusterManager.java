@@ -2,6 +2,8 @@ package io.legate.upstream;
 
 import io.legate.config.ConfigException;
 import io.legate.stats.StatsStore;
+import io.legate.upstream.health.HealthChecker;
+import io.legate.upstream.outlier.OutlierDetector;
 import io.netty.channel.EventLoop;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -25,6 +27,10 @@ public final class ClusterManager {
   private final boolean ownsResolver;
   private volatile Map<String, Cluster> clusters = Map.of();
   private final Set<String> staticNames = new HashSet<>();
+  private final Map<Cluster, HealthChecker> healthCheckers =
+      Collections.synchronizedMap(new java.util.WeakHashMap<>());
+  private final Map<Cluster, OutlierDetector> outlierDetectors =
+      Collections.synchronizedMap(new java.util.WeakHashMap<>());
 
   /** Creates a manager whose DNS clusters use the system's name servers and {@code /etc/hosts}. */
   public ClusterManager(StatsStore stats, EventLoop mainLoop) {
@@ -122,6 +128,26 @@ public final class ClusterManager {
 
   private Cluster create(io.envoyproxy.envoy.config.cluster.v3.Cluster proto, String path) {
     ClusterInfo info = ClusterInfo.build(proto, path, stats);
+    Cluster c = discovery(info);
+    HealthChecker hc =
+        info.healthCheck() == null ? null : HealthChecker.attach(c, info.healthCheck(), mainLoop);
+    OutlierDetector od =
+        info.outlierDetection() == null
+            ? null
+            : OutlierDetector.attach(c, info.outlierDetection(), mainLoop);
+    if (hc != null) {
+      healthCheckers.put(c, hc);
+      if (od != null) {
+        hc.addCheckCompleteListener(od::onHealthCheckResult);
+      }
+    }
+    if (od != null) {
+      outlierDetectors.put(c, od);
+    }
+    return c;
+  }
+
+  private Cluster discovery(ClusterInfo info) {
     return switch (info.type()) {
       case STATIC -> new StaticCluster(info, mainLoop);
       case STRICT_DNS -> info.dnsResolvers().isEmpty()
@@ -153,11 +179,25 @@ public final class ClusterManager {
     return clusters.values();
   }
 
-  /** Initializes every cluster; the future completes when all are warm. */
+  /** Returns the health checker of {@code cluster}, or null when it has no health checks. */
+  public HealthChecker healthChecker(Cluster cluster) {
+    return healthCheckers.get(cluster);
+  }
+
+  /** Returns the outlier detector of {@code cluster}, or null when it has none. */
+  public OutlierDetector outlierDetector(Cluster cluster) {
+    return outlierDetectors.get(cluster);
+  }
+
+  /**
+   * Initializes every cluster; the future completes when all are warm: discovery finished and, for
+   * clusters with health checks, each host had its first check (as Envoy's cluster warming).
+   */
   public CompletableFuture<Void> initialize() {
     List<CompletableFuture<Void>> all = new ArrayList<>();
     for (Cluster c : clusters.values()) {
-      all.add(c.initialize());
+      HealthChecker hc = healthCheckers.get(c);
+      all.add(hc == null ? c.initialize() : c.initialize().thenCompose(v -> hc.awaitFirstChecks()));
     }
     return CompletableFuture.allOf(all.toArray(new CompletableFuture<?>[0]));
   }

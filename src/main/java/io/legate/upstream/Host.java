@@ -1,5 +1,6 @@
 package io.legate.upstream;
 
+import io.legate.upstream.outlier.HostMonitor;
 import java.net.InetSocketAddress;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
@@ -24,6 +25,7 @@ public final class Host {
   private final int priority;
   private final String zone;
   private volatile int healthFlags;
+  private volatile HostMonitor outlier = HostMonitor.NONE;
 
   /** Requests now in flight to this host (LEAST_REQUEST reads it). */
   public final AtomicInteger activeRequests = new AtomicInteger();
@@ -106,6 +108,20 @@ public final class Host {
     synchronized (this) {
       healthFlags &= ~flag;
     }
+  }
+
+  /**
+   * Returns the outlier-detection recorder of this host: workers report request results to it
+   * without locks. Hosts of clusters without {@code outlier_detection} return {@link
+   * HostMonitor#NONE}, which ignores them.
+   */
+  public HostMonitor outlier() {
+    return outlier;
+  }
+
+  /** Sets the outlier-detection recorder (the cluster's detector does, on the main loop). */
+  public void setOutlier(HostMonitor monitor) {
+    this.outlier = monitor == null ? HostMonitor.NONE : monitor;
   }
 
   @Override

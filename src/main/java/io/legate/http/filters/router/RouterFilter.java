@@ -16,6 +16,7 @@ import io.legate.upstream.ClusterStats;
 import io.legate.upstream.Host;
 import io.legate.upstream.LoadBalancer;
 import io.legate.upstream.UpstreamProtocol;
+import io.legate.upstream.outlier.Result;
 import io.legate.upstream.pool.ConnPool;
 import io.legate.upstream.pool.UpstreamCallbacks;
 import io.legate.upstream.pool.UpstreamStream;
@@ -241,6 +242,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       return;
     }
     clusterStats.upstreamRqPendingActive.dec();
+    host.outlier().putResult(Result.LOCAL_ORIGIN_CONNECT_SUCCESS);
     upstream = stream;
     boolean headersOnly = requestEnded && buffered == null && bufferedTrailers == null;
     stream.writeHeaders(requestHeaders, headersOnly);
@@ -272,6 +274,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     } else {
       info.addResponseFlag(ResponseFlag.UPSTREAM_CONNECTION_FAILURE);
       clusterStats.upstreamRqPendingFailureEject.inc();
+      host.outlier().putResult(Result.LOCAL_ORIGIN_CONNECT_FAILED);
     }
     String body = RESET_BEFORE_HEADERS + reason.text();
     if (details != null && reason != Reason.OVERFLOW) {
@@ -291,6 +294,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     CharSequence status = headers.status();
     int code = status == null ? 0 : AsciiString.of(status).parseInt();
     clusterStats.recordResponse(code);
+    host.outlier().putHttpResponseCode(code);
     if (code >= 500) {
       host.rqError.increment();
     } else {
@@ -343,6 +347,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       info.addResponseFlag(ResponseFlag.UPSTREAM_CONNECTION_TERMINATION);
     }
     host.rqError.increment();
+    host.outlier().putResult(Result.LOCAL_ORIGIN_CONNECT_FAILED);
     boolean started = responseStarted;
     finishUpstream(false);
     if (started) {
@@ -368,6 +373,9 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     clusterStats.upstreamRqTimeout.inc();
     host.rqTimeout.increment();
     boolean started = responseStarted;
+    if (!started) {
+      host.outlier().putResult(Result.LOCAL_ORIGIN_TIMEOUT);
+    }
     if (pending != null) {
       pending.cancel();
       pending = null;
