@@ -2,9 +2,14 @@ package io.legate.listener;
 
 import io.legate.http.codec.HttpServerPipeline;
 import io.legate.network.Transport;
+import io.legate.tls.ClientHello;
+import io.legate.tls.DownstreamTlsHandler;
+import io.legate.tls.TlsInspector;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -52,7 +57,18 @@ public final class ActiveListener {
   }
 
   private void onAccept(SocketChannel ch) {
-    ListenerConfig.Chain chain = config.select(ch.localAddress(), ch.remoteAddress());
+    if (config.tlsInspector) {
+      ch.pipeline()
+          .addLast(
+              "legate-tls-inspector",
+              new TlsInspector((ctx, hello) -> onChain(ch, hello), config.listenerFiltersTimeoutMs));
+    } else {
+      onChain(ch, ClientHello.RAW);
+    }
+  }
+
+  private void onChain(SocketChannel ch, ClientHello hello) {
+    ListenerConfig.Chain chain = config.select(ch.localAddress(), ch.remoteAddress(), hello);
     if (chain == null) {
       config.noFilterChainMatch.inc();
       ch.close();
@@ -69,10 +85,44 @@ public final class ActiveListener {
               config.downstreamCxDestroy.inc();
               config.downstreamCxLengthMs.record((System.nanoTime() - start) / 1_000_000);
             });
+    ChannelPipeline p = ch.pipeline();
+    if (chain.tls() == null) {
+      installTerminal(p, chain, false);
+      return;
+    }
+    ChannelHandler ssl = chain.tls().newHandler(ch.alloc(), hello.serverName(), config.tlsInspector);
+    if (ssl == null) {
+      config.tlsStats.connectionError.inc();
+      ch.close();
+      return;
+    }
+    chain.sslTotal().inc();
+    chain.sslActive().inc();
+    ch.closeFuture().addListener(f -> chain.sslActive().dec());
+    p.addLast("ssl", ssl);
+    p.addLast(
+        "legate-tls",
+        new DownstreamTlsHandler(
+            chain.tls(),
+            (ctx, alpn) -> {
+              // As Envoy: with codec AUTO, ALPN decides; without ALPN the preface is sniffed.
+              boolean auto = chain.hcm() != null && chain.hcm().codec == io.legate.http.HcmConfig.Codec.AUTO;
+              if (auto && "h2".equals(alpn)) {
+                HttpServerPipeline.installHttp2(ctx.pipeline(), chain.hcm(), true);
+              } else if (auto && "http/1.1".equals(alpn)) {
+                HttpServerPipeline.installHttp1(ctx.pipeline(), chain.hcm(), true);
+              } else {
+                installTerminal(ctx.pipeline(), chain, true);
+              }
+            }));
+  }
+
+  /** Adds the chain's terminal filter: a TCP proxy, or the HTTP codec and connection manager. */
+  private static void installTerminal(ChannelPipeline p, ListenerConfig.Chain chain, boolean tls) {
     if (chain.tcpProxy() != null) {
-      ch.pipeline().addLast("tcp_proxy", new io.legate.network.tcpproxy.TcpProxyHandler(chain.tcpProxy()));
+      p.addLast("tcp_proxy", new io.legate.network.tcpproxy.TcpProxyHandler(chain.tcpProxy()));
     } else {
-      HttpServerPipeline.install(ch.pipeline(), chain.hcm(), false);
+      HttpServerPipeline.install(p, chain.hcm(), tls);
     }
   }
 

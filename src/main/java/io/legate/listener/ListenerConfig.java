@@ -15,18 +15,27 @@ import io.legate.stats.Counter;
 import io.legate.stats.Gauge;
 import io.legate.stats.Histogram;
 import io.legate.stats.StatsStore;
+import io.legate.tls.ClientHello;
+import io.legate.tls.ServerTlsContext;
+import io.legate.tls.TlsStats;
+import io.legate.tls.TransportSockets;
 import io.legate.upstream.ClusterManager;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.function.ToIntFunction;
 
 /** A listener's immutable runtime config: its address, filter chains and stats. */
 public final class ListenerConfig {
   static final String HCM_NAME = "envoy.filters.network.http_connection_manager";
   static final String TCP_NAME = "envoy.filters.network.tcp_proxy";
   static final String TCP_TYPE = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
+  static final String TLS_INSPECTOR = "envoy.filters.listener.tls_inspector";
+  static final String TLS_INSPECTOR_TYPE =
+      "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector";
   static final String HCM_TYPE =
       "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 
@@ -42,15 +51,30 @@ public final class ListenerConfig {
   public final Histogram downstreamCxLengthMs;
   public final Counter noFilterChainMatch;
   public final StatsStore.Scope scope;
+  /** Whether the tls_inspector listener filter is configured. */
+  public final boolean tlsInspector;
+  /** {@code listener_filters_timeout} in ms (default 15 s; 0 = none). */
+  public final long listenerFiltersTimeoutMs;
+  /** The listener's TLS stats ({@code listener.<address>.ssl.*}). */
+  public final TlsStats tlsStats;
 
-  /** A filter chain: its match and its HTTP connection manager. */
-  /** A filter chain: its match, and its terminal network filter (an HTTP connection manager or a TCP proxy). */
+  /**
+   * A filter chain: its match, its transport socket (null = plaintext) and its terminal network
+   * filter (an HTTP connection manager or a TCP proxy; exactly one is set). Server names are lower
+   * case; a wildcard is kept as {@code *.example.com}.
+   */
   public record Chain(
       String name,
       int destinationPort,
       List<Cidr> destinationRanges,
+      List<String> serverNames,
+      String transportProtocol,
+      List<String> applicationProtocols,
       List<Cidr> sourceRanges,
       List<Integer> sourcePorts,
+      ServerTlsContext tls,
+      Counter sslTotal,
+      Gauge sslActive,
       HcmConfig hcm,
       io.legate.network.tcpproxy.TcpProxyConfig tcpProxy) {}
 
@@ -80,11 +104,24 @@ public final class ListenerConfig {
     this.proto = l;
     this.address = socketAddress(l.getAddress(), path + ".address");
     this.name = l.getName().isEmpty() ? address.getHostString() + ":" + address.getPort() : l.getName();
-    if (l.getListenerFiltersCount() > 0) {
+    boolean inspector = false;
+    for (int i = 0; i < l.getListenerFiltersCount(); i++) {
+      var lf = l.getListenerFilters(i);
+      String type = lf.hasTypedConfig() ? lf.getTypedConfig().getTypeUrl() : "";
+      if (type.equals(TLS_INSPECTOR_TYPE) || (type.isEmpty() && lf.getName().equals(TLS_INSPECTOR))) {
+        inspector = true;
+        continue;
+      }
       throw new ConfigException(
-          path + ".listener_filters[0]",
-          "listener filters are not supported yet (found '" + l.getListenerFilters(0).getName() + "')");
+          path + ".listener_filters[" + i + "]",
+          "unsupported listener filter '" + lf.getName() + "'" + (type.isEmpty() ? "" : " (" + type + ")")
+              + "; supported: " + TLS_INSPECTOR);
     }
+    this.tlsInspector = inspector;
+    this.listenerFiltersTimeoutMs =
+        l.hasListenerFiltersTimeout()
+            ? l.getListenerFiltersTimeout().getSeconds() * 1000 + l.getListenerFiltersTimeout().getNanos() / 1_000_000
+            : 15_000;
     if (l.getAccessLogCount() > 0) {
       throw new ConfigException(path + ".access_log", "listener access logs are not supported yet");
     }
@@ -103,33 +140,42 @@ public final class ListenerConfig {
     downstreamCxDestroy = scope.counter("downstream_cx_destroy");
     downstreamCxLengthMs = scope.histogram("downstream_cx_length_ms");
     noFilterChainMatch = scope.counter("no_filter_chain_match");
+    tlsStats = new TlsStats(scope);
     List<Chain> list = new ArrayList<>();
     for (int i = 0; i < l.getFilterChainsCount(); i++) {
-      list.add(chain(l.getFilterChains(i), path + ".filter_chains[" + i + "]", stats, clusters));
+      list.add(chain(l.getFilterChains(i), path + ".filter_chains[" + i + "]", stats, clusters, scope, tlsStats));
     }
     this.chains = List.copyOf(list);
     this.defaultChain =
-        l.hasDefaultFilterChain() ? chain(l.getDefaultFilterChain(), path + ".default_filter_chain", stats, clusters) : null;
+        l.hasDefaultFilterChain()
+            ? chain(l.getDefaultFilterChain(), path + ".default_filter_chain", stats, clusters, scope, tlsStats)
+            : null;
     if (chains.isEmpty() && defaultChain == null) {
       throw new ConfigException(path + ".filter_chains", "a listener needs at least one filter chain");
     }
   }
 
-  private static Chain chain(FilterChain fc, String path, StatsStore stats, ClusterManager clusters) {
-    if (fc.hasTransportSocket()) {
-      throw new ConfigException(
-          path + ".transport_socket",
-          "transport socket '" + fc.getTransportSocket().getName() + "' is not supported yet (TLS comes with the TLS issue)");
-    }
+  private static Chain chain(
+      FilterChain fc, String path, StatsStore stats, ClusterManager clusters, StatsStore.Scope scope, TlsStats tlsStats) {
+    ServerTlsContext tls =
+        fc.hasTransportSocket()
+            ? TransportSockets.downstream(fc.getTransportSocket(), path + ".transport_socket", scope, tlsStats)
+            : null;
     FilterChainMatch m = fc.getFilterChainMatch();
-    if (m.getServerNamesCount() > 0) {
-      throw new ConfigException(path + ".filter_chain_match.server_names", "SNI matching is not supported yet");
+    List<String> serverNames = new ArrayList<>();
+    for (int i = 0; i < m.getServerNamesCount(); i++) {
+      String n = m.getServerNames(i).toLowerCase(Locale.ROOT);
+      if (n.isEmpty() || (n.contains("*") && !(n.startsWith("*.") && n.indexOf('*', 1) < 0))) {
+        throw new ConfigException(
+            path + ".filter_chain_match.server_names[" + i + "]", "invalid server name '" + m.getServerNames(i) + "'");
+      }
+      serverNames.add(n);
     }
-    if (!m.getTransportProtocol().isEmpty()) {
-      throw new ConfigException(path + ".filter_chain_match.transport_protocol", "transport protocol matching is not supported yet");
+    if (m.getSourceType() != FilterChainMatch.ConnectionSourceType.ANY) {
+      throw new ConfigException(path + ".filter_chain_match.source_type", "source type matching is not supported yet");
     }
-    if (m.getApplicationProtocolsCount() > 0) {
-      throw new ConfigException(path + ".filter_chain_match.application_protocols", "ALPN matching is not supported yet");
+    if (m.getDirectSourcePrefixRangesCount() > 0) {
+      throw new ConfigException(path + ".filter_chain_match.direct_source_prefix_ranges", "direct source matching is not supported yet");
     }
     List<Cidr> dst = cidrs(m.getPrefixRangesList(), path + ".filter_chain_match.prefix_ranges");
     List<Cidr> src = cidrs(m.getSourcePrefixRangesList(), path + ".filter_chain_match.source_prefix_ranges");
@@ -171,7 +217,23 @@ public final class ListenerConfig {
               : HttpConnectionManager.getDefaultInstance();
       hcm = new HcmConfig(p, fp + ".typed_config", stats, clusters);
     }
-    return new Chain(fc.getName(), port, dst, src, List.copyOf(m.getSourcePortsList()), hcm, tcp);
+    String sslPrefix = hcm != null ? "http." + hcm.statPrefix + "." : "tcp." + tcp.statPrefix() + ".";
+    Counter sslTotal = tls == null ? null : stats.counter(sslPrefix + "downstream_cx_ssl_total");
+    Gauge sslActive = tls == null ? null : stats.gauge(sslPrefix + "downstream_cx_ssl_active");
+    return new Chain(
+        fc.getName(),
+        port,
+        dst,
+        List.copyOf(serverNames),
+        m.getTransportProtocol(),
+        List.copyOf(m.getApplicationProtocolsList()),
+        src,
+        List.copyOf(m.getSourcePortsList()),
+        tls,
+        sslTotal,
+        sslActive,
+        hcm,
+        tcp);
   }
 
   private static List<Cidr> cidrs(List<CidrRange> ranges, String path) {
@@ -222,37 +284,80 @@ public final class ListenerConfig {
     return s.matches("\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}");
   }
 
-  /** Picks the filter chain for a connection (destination port, destination IP, source IP, source port). */
+  /** Picks the filter chain for a plaintext, uninspected connection. */
   public Chain select(InetSocketAddress local, InetSocketAddress remote) {
-    Chain best = null;
-    int bestScore = -1;
-    for (Chain c : chains) {
-      if (c.destinationPort != 0 && c.destinationPort != local.getPort()) {
-        continue;
-      }
-      int dstBits = matchBits(c.destinationRanges, local.getAddress());
-      if (dstBits < 0) {
-        continue;
-      }
-      int srcBits = matchBits(c.sourceRanges, remote.getAddress());
-      if (srcBits < 0) {
-        continue;
-      }
-      if (!c.sourcePorts.isEmpty() && !c.sourcePorts.contains(remote.getPort())) {
-        continue;
-      }
-      // Envoy's order: destination port, then destination IP, then source IP, then source port.
-      int score =
-          (c.destinationPort != 0 ? 1 << 24 : 0)
-              + (dstBits << 16)
-              + (srcBits << 8)
-              + (c.sourcePorts.isEmpty() ? 0 : 1);
-      if (score > bestScore) {
-        best = c;
-        bestScore = score;
+    return select(local, remote, ClientHello.RAW);
+  }
+
+  /**
+   * Picks the filter chain as Envoy does: each criterion in turn (destination port, destination IP,
+   * server name, transport protocol, application protocols, source IP, source port) keeps only the
+   * most specific chains that match it, or else those that do not set it; there is no backtracking.
+   * Returns the default chain when nothing matches, or null.
+   */
+  public Chain select(InetSocketAddress local, InetSocketAddress remote, ClientHello hello) {
+    List<Chain> c = chains;
+    c = narrow(c, ch -> ch.destinationPort == 0 ? 0 : ch.destinationPort == local.getPort() ? 1 : -1);
+    c = narrow(c, ch -> matchBits(ch.destinationRanges, local.getAddress()));
+    String sni = hello.serverName() == null ? null : hello.serverName().toLowerCase(Locale.ROOT);
+    c = narrow(c, ch -> serverNameScore(ch.serverNames, sni));
+    c = narrow(c, ch -> ch.transportProtocol.isEmpty() ? 0 : ch.transportProtocol.equals(hello.transportProtocol()) ? 1 : -1);
+    c = narrow(c, ch -> alpnScore(ch.applicationProtocols, hello.alpn()));
+    c = narrow(c, ch -> matchBits(ch.sourceRanges, remote.getAddress()));
+    c = narrow(c, ch -> ch.sourcePorts.isEmpty() ? 0 : ch.sourcePorts.contains(remote.getPort()) ? 1 : -1);
+    return c.isEmpty() ? defaultChain : c.get(0);
+  }
+
+  private static List<Chain> narrow(List<Chain> in, ToIntFunction<Chain> score) {
+    if (in.size() == 0) {
+      return in;
+    }
+    int best = -1;
+    for (Chain c : in) {
+      best = Math.max(best, score.applyAsInt(c));
+    }
+    if (best < 0) {
+      return List.of();
+    }
+    List<Chain> out = new ArrayList<>(in.size());
+    for (Chain c : in) {
+      if (score.applyAsInt(c) == best) {
+        out.add(c);
       }
     }
-    return best != null ? best : defaultChain;
+    return out;
+  }
+
+  /** Exact names beat wildcards, longer wildcard suffixes beat shorter ones; 0 = no names set. */
+  private static int serverNameScore(List<String> names, String sni) {
+    if (names.isEmpty()) {
+      return 0;
+    }
+    if (sni == null) {
+      return -1;
+    }
+    int best = -1;
+    for (String n : names) {
+      if (n.equals(sni)) {
+        return Integer.MAX_VALUE;
+      }
+      if (n.startsWith("*.") && sni.length() > n.length() - 1 && sni.endsWith(n.substring(1))) {
+        best = Math.max(best, n.length());
+      }
+    }
+    return best;
+  }
+
+  private static int alpnScore(List<String> configured, List<String> offered) {
+    if (configured.isEmpty()) {
+      return 0;
+    }
+    for (String p : offered) {
+      if (configured.contains(p)) {
+        return 1;
+      }
+    }
+    return -1;
   }
 
   /** Returns the longest matching prefix length, 0 when there are no ranges, -1 when none match. */

@@ -13,6 +13,8 @@ import io.legate.config.ConfigException;
 import io.legate.stats.StatsStore;
 import io.legate.upstream.health.HealthCheckConfig;
 import io.legate.upstream.outlier.OutlierConfig;
+import io.legate.tls.ClientTlsContext;
+import io.legate.tls.TransportSockets;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -70,6 +72,7 @@ public final class ClusterInfo {
   private final LbFactory lbFactory;
   private final HealthCheckConfig healthCheck;
   private final OutlierConfig outlierDetection;
+  private final ClientTlsContext tls;
 
   @SuppressWarnings("deprecation") // the deprecated cluster fields are still Envoy config
   private ClusterInfo(Cluster proto, String path, StatsStore store) {
@@ -79,10 +82,15 @@ public final class ClusterInfo {
       throw new ConfigException(path + ".name", "value length must be at least 1 runes");
     }
     this.name = proto.getName();
-    if (proto.hasTransportSocket()) {
+    String statName = proto.getAltStatName().isEmpty() ? name : proto.getAltStatName();
+    this.tls =
+        proto.hasTransportSocket()
+            ? TransportSockets.upstream(
+                proto.getTransportSocket(), path + ".transport_socket", store.scope("cluster." + statName + "."))
+            : null;
+    if (proto.getUpstreamHttpProtocolOptions().getAutoSni()) {
       throw new ConfigException(
-          path + ".transport_socket",
-          "transport socket '" + proto.getTransportSocket().getName() + "' is not supported yet (upstream TLS comes with the TLS issue)");
+          path + ".upstream_http_protocol_options.auto_sni", "auto_sni is not supported yet: set the transport socket's sni");
     }
     if (proto.getTransportSocketMatchesCount() > 0) {
       throw new ConfigException(path + ".transport_socket_matches", "transport socket matches are not supported yet");
@@ -140,6 +148,10 @@ public final class ClusterInfo {
                 .unpack(io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions.class);
       } catch (InvalidProtocolBufferException ex) {
         throw new ConfigException(optPath, "invalid HttpProtocolOptions: " + ex.getMessage());
+      }
+      if (opts.getUpstreamHttpProtocolOptions().getAutoSni()) {
+        throw new ConfigException(
+            optPath + ".upstream_http_protocol_options.auto_sni", "auto_sni is not supported yet: set the transport socket's sni");
       }
       if (opts.hasCommonHttpProtocolOptions()) {
         common = opts.getCommonHttpProtocolOptions();
@@ -387,6 +399,11 @@ public final class ClusterInfo {
   /** Returns {@code per_connection_buffer_limit_bytes} (default 1 MiB). */
   public int perConnectionBufferLimitBytes() {
     return perConnectionBufferLimitBytes;
+  }
+
+  /** Returns the cluster's TLS transport socket, or null for plaintext. */
+  public ClientTlsContext tls() {
+    return tls;
   }
 
   /** Returns the HTTP protocol spoken to the hosts. */

@@ -86,6 +86,11 @@ public final class TcpProxyConfig {
     upstreamFlushTotal = s.counter("upstream_flush_total");
   }
 
+  /** Returns the {@code stat_prefix}. */
+  public String statPrefix() {
+    return statPrefix;
+  }
+
   /** Picks a cluster name by weight. */
   String pickCluster(long random) {
     if (clusters.size() == 1) {

@@ -36,6 +36,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
   private ClusterStats clusterStats;
   private Host host;
   private int attempts;
+  private boolean started;
   private boolean downstreamFin;
   private boolean upstreamFin;
 
@@ -60,15 +61,21 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
         }
       }, config.maxDurationMs, TimeUnit.MILLISECONDS);
     }
+    if (downstream.isActive()) {
+      connect(); // the connection is already up (accepted, or after TLS termination)
+    }
   }
 
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
-    connect();
+    if (!started) {
+      connect();
+    }
     ctx.fireChannelActive();
   }
 
   private void connect() {
+    started = true;
     String name = config.pickCluster(ThreadLocalRandom.current().nextLong());
     Cluster cluster = config.clusterManager.get(name);
     if (cluster == null) {

@@ -3,6 +3,7 @@ package io.legate.upstream.pool;
 import io.legate.http.HttpHeaderNames;
 import io.legate.http.codec.HeaderUtil;
 import io.legate.network.Transport;
+import io.legate.tls.TlsErrors;
 import io.legate.upstream.ClusterInfo;
 import io.legate.upstream.ClusterStats;
 import io.legate.upstream.Host;
@@ -31,6 +32,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayDeque;
@@ -86,6 +88,7 @@ public final class Http1ConnPool implements ConnPool {
 
   private final class Conn extends ChannelInboundHandlerAdapter implements UpstreamStream, Cancellable {
     private Channel channel;
+    private SslHandler ssl;
     private UpstreamCallbacks cb;
     private boolean connected;
     private boolean requestComplete;
@@ -122,6 +125,10 @@ public final class Http1ConnPool implements ConnPool {
                   new io.netty.channel.ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                      if (cluster.tls() != null) {
+                        ssl = cluster.tls().newHandler(ch.alloc(), host.address(), false);
+                        ch.pipeline().addLast("ssl", ssl);
+                      }
                       ch.pipeline().addLast("codec", new HttpClientCodec(4096, 65536, 65536, false));
                       ch.pipeline().addLast("legate-h1-upstream", Conn.this);
                     }
@@ -130,8 +137,21 @@ public final class Http1ConnPool implements ConnPool {
       channel = f.channel();
       f.addListener(
           fut -> {
-            if (fut.isSuccess()) {
+            if (fut.isSuccess() && ssl != null) {
+              // Connected once the TLS handshake is done, as Envoy.
+              ssl.handshakeFuture().addListener(hs -> onConnect(hs.isSuccess(), hs.cause(), true));
+            } else {
+              onConnect(fut.isSuccess(), fut.cause(), false);
+            }
+          });
+    }
+
+    private void onConnect(boolean success, Throwable failure, boolean tls) {
+            if (success) {
               connected = true;
+              if (tls) {
+                cluster.tls().stats().handshake.inc();
+              }
               connectedNanos = System.nanoTime();
               stats.upstreamCxConnectMs.record((connectedNanos - connectStartNanos) / 1_000_000);
               UpstreamCallbacks c = cb;
@@ -141,26 +161,32 @@ public final class Http1ConnPool implements ConnPool {
                 c.onReady(this, host);
               }
             } else {
-              Throwable cause = fut.cause();
+              Throwable cause = failure;
               boolean timeout = cause instanceof ConnectTimeoutException;
               if (timeout) {
                 stats.upstreamCxConnectTimeout.inc();
               }
               stats.upstreamCxConnectFail.inc();
-              stats.upstreamCxActive.dec();
               host.cxConnectFail.increment();
-              host.activeConnections.decrementAndGet();
-              open--;
+              if (tls) {
+                // The connection was up: channelInactive settles the active counts.
+                cluster.tls().stats().connectionError.inc();
+                closing = true;
+                channel.close();
+              } else {
+                stats.upstreamCxActive.dec();
+                host.activeConnections.decrementAndGet();
+                open--;
+              }
               UpstreamCallbacks c = cb;
               cb = null;
               if (c != null) {
                 c.onPoolFailure(
                     timeout ? UpstreamCallbacks.Reason.CONNECTION_TIMEOUT : UpstreamCallbacks.Reason.CONNECTION_FAILURE,
-                    cause == null ? null : cause.getMessage(),
+                    tls ? TlsErrors.transportFailureReason(cause) : cause == null ? null : cause.getMessage(),
                     host);
               }
             }
-          });
     }
 
     void attach(UpstreamCallbacks callbacks) {

@@ -2,6 +2,7 @@ package io.legate.upstream.pool;
 
 import io.legate.http.codec.HeaderUtil;
 import io.legate.network.Transport;
+import io.legate.tls.TlsErrors;
 import io.legate.upstream.ClusterInfo;
 import io.legate.upstream.ClusterStats;
 import io.legate.upstream.Host;
@@ -34,6 +35,7 @@ import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2SettingsFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayList;
@@ -96,6 +98,7 @@ public final class Http2ConnPool implements ConnPool {
 
   private final class Conn extends ChannelInboundHandlerAdapter {
     private Channel channel;
+    private SslHandler ssl;
     private boolean ready;
     private boolean goingAway;
     private int active;
@@ -127,6 +130,10 @@ public final class Http2ConnPool implements ConnPool {
                   new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                      if (cluster.tls() != null) {
+                        ssl = cluster.tls().newHandler(ch.alloc(), host.address(), true);
+                        ch.pipeline().addLast("ssl", ssl);
+                      }
                       Http2FrameCodec codec =
                           Http2FrameCodecBuilder.forClient().initialSettings(settings).build();
                       ch.pipeline().addLast("h2", codec);
@@ -138,7 +145,29 @@ public final class Http2ConnPool implements ConnPool {
       channel = f.channel();
       f.addListener(
           fut -> {
-            if (fut.isSuccess()) {
+            if (fut.isSuccess() && ssl != null) {
+              // Connected once the TLS handshake is done, as Envoy; ALPN must not pick another protocol.
+              ssl.handshakeFuture()
+                  .addListener(
+                      hs -> {
+                        String alpn = hs.isSuccess() ? ssl.applicationProtocol() : null;
+                        if (alpn != null && !alpn.equals("h2")) {
+                          onConnect(false, new javax.net.ssl.SSLException("ALPN selected '" + alpn + "' for an HTTP/2 pool"), true);
+                        } else {
+                          onConnect(hs.isSuccess(), hs.cause(), true);
+                        }
+                      });
+            } else {
+              onConnect(fut.isSuccess(), fut.cause(), false);
+            }
+          });
+    }
+
+    private void onConnect(boolean success, Throwable failure, boolean tls) {
+            if (success) {
+              if (tls) {
+                cluster.tls().stats().handshake.inc();
+              }
               connectedAt = System.nanoTime();
               stats.upstreamCxConnectMs.record((connectedAt - connectStart) / 1_000_000);
               int delta = cluster.http2InitialConnectionWindowSize() - Http2CodecUtil.DEFAULT_WINDOW_SIZE;
@@ -153,27 +182,32 @@ public final class Http2ConnPool implements ConnPool {
               }
             } else {
               conns.remove(this);
-              Throwable cause = fut.cause();
+              Throwable cause = failure;
               boolean timeout = cause instanceof ConnectTimeoutException;
               if (timeout) {
                 stats.upstreamCxConnectTimeout.inc();
               }
               stats.upstreamCxConnectFail.inc();
-              stats.upstreamCxActive.dec();
               host.cxConnectFail.increment();
-              host.activeConnections.decrementAndGet();
+              if (tls) {
+                // The connection was up: channelInactive settles the active counts.
+                cluster.tls().stats().connectionError.inc();
+                channel.close();
+              } else {
+                stats.upstreamCxActive.dec();
+                host.activeConnections.decrementAndGet();
+              }
               List<StreamHandler> waiting = new ArrayList<>(pending);
               pending.clear();
               for (StreamHandler s : waiting) {
                 if (s.cb != null) {
                   s.cb.onPoolFailure(
                       timeout ? UpstreamCallbacks.Reason.CONNECTION_TIMEOUT : UpstreamCallbacks.Reason.CONNECTION_FAILURE,
-                      cause == null ? null : cause.getMessage(),
+                      tls ? TlsErrors.transportFailureReason(cause) : cause == null ? null : cause.getMessage(),
                       host);
                 }
               }
             }
-          });
     }
 
     Cancellable request(UpstreamCallbacks cb) {
