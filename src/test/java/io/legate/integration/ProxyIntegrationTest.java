@@ -271,6 +271,15 @@ class ProxyIntegrationTest {
   }
 
   @Test
+  void upstreamStreamResetIs503() {
+    HttpResponse<String> r = legate.get("front", "/h2/reset");
+    assertThat(r.statusCode()).isEqualTo(503);
+    assertThat(r.body())
+        .isEqualTo("upstream connect error or disconnect/reset before headers. reset reason: remote reset");
+    assertThat(legate.stat("cluster.up_h2.upstream_rq_rx_reset")).isGreaterThanOrEqualTo(1);
+  }
+
+  @Test
   void upstreamStatusPassesThroughWithStats() {
     HttpResponse<String> r = legate.get("front", "/status/418");
     assertThat(r.statusCode()).isEqualTo(418);

@@ -38,7 +38,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A real upstream HTTP server for tests (HTTP/1.1 and HTTP/2 cleartext by prior knowledge).
  *
  * <p>Paths: {@code /status/N} answers N; {@code /delay/MS} answers after MS milliseconds; {@code
- * /close} closes the connection without answering; {@code /size/N} answers N bytes; anything else
+ * /close} closes the connection without answering; {@code /reset} resets the HTTP/2 stream; {@code /size/N} answers N bytes; anything else
  * echoes the request: first line {@code METHOD PATH PROTOCOL}, then the headers as {@code name:
  * value} lines, a blank line, and the body. Every response carries {@code x-upstream: <name>}.
  */
@@ -125,6 +125,11 @@ public final class TestUpstream implements AutoCloseable {
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
       String path = req.uri();
       requests.add(req.method() + " " + path + " " + protocol);
+      if (path.startsWith("/reset") && ctx.channel() instanceof io.netty.handler.codec.http2.Http2StreamChannel) {
+        // HTTP/2 only: reset the stream (RST_STREAM) instead of answering.
+        ctx.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2ResetFrame(io.netty.handler.codec.http2.Http2Error.INTERNAL_ERROR));
+        return;
+      }
       if (path.startsWith("/close")) {
         Channel ch = ctx.channel();
         (ch instanceof io.netty.handler.codec.http2.Http2StreamChannel ? ch.parent() : ch).close();

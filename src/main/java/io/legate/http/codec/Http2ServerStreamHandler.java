@@ -80,6 +80,21 @@ final class Http2ServerStreamHandler extends ChannelInboundHandlerAdapter implem
   }
 
   @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+    // Netty delivers the client's RST_STREAM to the stream channel as a user event.
+    if (evt instanceof Http2ResetFrame) {
+      ActiveStream s = stream;
+      boolean wasDone = done;
+      done = true;
+      if (s != null && !wasDone) {
+        s.onDownstreamReset();
+      }
+      return;
+    }
+    super.userEventTriggered(ctx, evt);
+  }
+
+  @Override
   public void channelInactive(ChannelHandlerContext ctx) throws Exception {
     if (!done && stream != null) {
       done = true;

@@ -388,6 +388,20 @@ public final class Http2ConnPool implements ConnPool {
     }
 
     @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+      // Netty delivers a peer's RST_STREAM to the stream channel as a user event.
+      if (evt instanceof Http2ResetFrame) {
+        UpstreamCallbacks c = cb;
+        cb = null;
+        if (c != null && !finished) {
+          c.onReset(UpstreamCallbacks.Reason.REMOTE_RESET);
+        }
+        return;
+      }
+      super.userEventTriggered(ctx, evt);
+    }
+
+    @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
       UpstreamCallbacks c = cb;
       if (c != null) {
