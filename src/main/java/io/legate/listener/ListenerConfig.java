@@ -11,6 +11,7 @@ import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3
 import io.legate.config.ConfigException;
 import io.legate.config.ConfigLoader;
 import io.legate.http.HcmConfig;
+import io.legate.server.ServerState;
 import io.legate.stats.Counter;
 import io.legate.stats.Gauge;
 import io.legate.stats.Histogram;
@@ -68,6 +69,16 @@ public final class ListenerConfig {
   }
 
   public ListenerConfig(Listener l, String path, StatsStore stats, ClusterManager clusters) {
+    this(l, path, stats, clusters, new ServerState());
+  }
+
+  /**
+   * Builds the listener's config.
+   *
+   * @param server the server's state, handed to the HTTP filters' factories
+   */
+  public ListenerConfig(
+      Listener l, String path, StatsStore stats, ClusterManager clusters, ServerState server) {
     this.proto = l;
     this.address = socketAddress(l.getAddress(), path + ".address");
     this.name = l.getName().isEmpty() ? address.getHostString() + ":" + address.getPort() : l.getName();
@@ -93,17 +104,18 @@ public final class ListenerConfig {
     noFilterChainMatch = scope.counter("no_filter_chain_match");
     List<Chain> list = new ArrayList<>();
     for (int i = 0; i < l.getFilterChainsCount(); i++) {
-      list.add(chain(l.getFilterChains(i), path + ".filter_chains[" + i + "]", stats, clusters));
+      list.add(chain(l.getFilterChains(i), path + ".filter_chains[" + i + "]", stats, clusters, server));
     }
     this.chains = List.copyOf(list);
     this.defaultChain =
-        l.hasDefaultFilterChain() ? chain(l.getDefaultFilterChain(), path + ".default_filter_chain", stats, clusters) : null;
+        l.hasDefaultFilterChain() ? chain(l.getDefaultFilterChain(), path + ".default_filter_chain", stats, clusters, server) : null;
     if (chains.isEmpty() && defaultChain == null) {
       throw new ConfigException(path + ".filter_chains", "a listener needs at least one filter chain");
     }
   }
 
-  private static Chain chain(FilterChain fc, String path, StatsStore stats, ClusterManager clusters) {
+  private static Chain chain(
+      FilterChain fc, String path, StatsStore stats, ClusterManager clusters, ServerState server) {
     if (fc.hasTransportSocket()) {
       throw new ConfigException(
           path + ".transport_socket",
@@ -144,7 +156,7 @@ public final class ListenerConfig {
           f.hasTypedConfig()
               ? ConfigLoader.unpack(f.getTypedConfig(), HttpConnectionManager.class, fp + ".typed_config")
               : HttpConnectionManager.getDefaultInstance();
-      hcm = new HcmConfig(p, fp + ".typed_config", stats, clusters);
+      hcm = new HcmConfig(p, fp + ".typed_config", stats, clusters, server);
     }
     return new Chain(fc.getName(), port, dst, src, List.copyOf(m.getSourcePortsList()), hcm);
   }
