@@ -346,7 +346,7 @@ final class FaultFilter implements HttpFilter {
     long reserve(int bytes, long now) {
       paidUntil = Math.max(paidUntil, now - burstNanos);
       paidUntil += bytes * 1_000_000_000L / bytesPerSecond;
-      return paidUntil - burstNanos - now;
+      return Math.max(0, paidUntil - burstNanos - now);
     }
   }
 }
