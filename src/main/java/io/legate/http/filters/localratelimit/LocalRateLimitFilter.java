@@ -28,14 +28,12 @@ final class LocalRateLimitFilter implements HttpFilter {
   static final AttributeKey<Map<LocalRateLimitConfig, TokenBucket>> PER_CONNECTION =
       AttributeKey.valueOf(LocalRateLimitFilter.class, "per_connection_local_rate_limiter");
 
-  private final LocalRateLimitConfig filterConfig;
   private final String filterName;
   private DecoderCallbacks decoder;
   private LocalRateLimitConfig used;
   private TokenBucket usedBucket;
 
   LocalRateLimitFilter(LocalRateLimitConfig config, String filterName) {
-    this.filterConfig = config;
     this.filterName = filterName;
     this.used = config;
   }
@@ -104,9 +102,5 @@ final class LocalRateLimitFilter implements HttpFilter {
       headers.add(X_RATELIMIT_RESET, Long.toString(usedBucket.resetSeconds()));
     }
     return Status.CONTINUE;
-  }
-
-  LocalRateLimitConfig filterConfig() {
-    return filterConfig;
   }
 }
