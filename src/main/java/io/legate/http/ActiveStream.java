@@ -444,9 +444,10 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     }
     decodePaused = false;
     while (!decodeQueue.isEmpty() && !decodePaused && !destroyed) {
-      Item it = decodeQueue.peekFirst();
-      if (runDecode(it)) {
-        decodeQueue.pollFirst();
+      // Taken off the queue while it runs: a stream destroyed meanwhile must not release it twice.
+      Item it = decodeQueue.pollFirst();
+      if (!runDecode(it)) {
+        decodeQueue.addFirst(it);
       }
     }
   }
@@ -539,9 +540,10 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     }
     encodePaused = false;
     while (!encodeQueue.isEmpty() && !encodePaused && !destroyed) {
-      Item it = encodeQueue.peekFirst();
-      if (runEncode(it)) {
-        encodeQueue.pollFirst();
+      // Taken off the queue while it runs: a stream destroyed meanwhile must not release it twice.
+      Item it = encodeQueue.pollFirst();
+      if (!runEncode(it)) {
+        encodeQueue.addFirst(it);
       }
     }
   }
