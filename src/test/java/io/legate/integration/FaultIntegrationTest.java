@@ -71,6 +71,34 @@ class FaultIntegrationTest {
                 - name: envoy.filters.http.router
                   typed_config:
                     "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+        - name: optin
+          address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+          filter_chains:
+          - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: optin
+                route_config:
+                  virtual_hosts:
+                  - name: main
+                    domains: ["*"]
+                    routes:
+                    - match: { prefix: /enabled }
+                      route: { cluster: up1 }
+                      typed_per_filter_config:
+                        fault: { "@type": type.googleapis.com/envoy.config.route.v3.FilterConfig }
+                    - match: { prefix: / }
+                      route: { cluster: up1 }
+                http_filters:
+                - name: fault
+                  disabled: true
+                  typed_config:
+                    "@type": %1$s
+                    abort: { header_abort: {}, percentage: { numerator: 100 } }
+                - name: envoy.filters.http.router
+                  typed_config:
+                    "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
         clusters:
         - name: up1
           type: STATIC
@@ -164,6 +192,12 @@ class FaultIntegrationTest {
     HttpResponse<String> r = legate.get("front", "/disabled", "x-envoy-fault-abort-request", "418");
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.headers().firstValue("x-upstream")).contains("up1");
+  }
+
+  @Test
+  void aFilterDisabledByDefaultRunsOnlyWhereARouteEnablesIt() {
+    assertThat(legate.get("optin", "/echo", "x-envoy-fault-abort-request", "418").statusCode()).isEqualTo(200);
+    assertThat(legate.get("optin", "/enabled", "x-envoy-fault-abort-request", "418").statusCode()).isEqualTo(418);
   }
 
   @Test
