@@ -11,12 +11,14 @@ public final class ExtensionRegistry {
 
   private final Map<String, HttpFilterConfigFactory<?>> httpByName = new HashMap<>();
   private final Map<String, HttpFilterConfigFactory<?>> httpByType = new HashMap<>();
+  private final Map<String, HttpFilterConfigFactory<?>> httpByRouteType = new HashMap<>();
 
   @SuppressWarnings("rawtypes")
   private ExtensionRegistry() {
     for (HttpFilterConfigFactory f : ServiceLoader.load(HttpFilterConfigFactory.class)) {
       httpByName.put(f.name(), f);
       httpByType.put(f.typeUrl(), f);
+      httpByRouteType.put(f.routeConfigTypeUrl(), f);
     }
   }
 
@@ -43,6 +45,14 @@ public final class ExtensionRegistry {
       throw new ConfigException(path + ".name", "unsupported HTTP filter '" + name + "'");
     }
     return f;
+  }
+
+  /**
+   * Returns the HTTP filter factory whose per-route config has this type URL, or null. Per-route
+   * configs ({@code typed_per_filter_config}) are matched by type URL, as Envoy does.
+   */
+  public HttpFilterConfigFactory<?> httpFilterForRouteConfig(String typeUrl) {
+    return httpByRouteType.get(typeUrl);
   }
 
   /** Returns the names of the HTTP filters available. */

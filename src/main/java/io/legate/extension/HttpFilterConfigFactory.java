@@ -2,6 +2,7 @@ package io.legate.extension;
 
 import com.google.protobuf.Any;
 import com.google.protobuf.Message;
+import io.legate.config.ConfigException;
 import io.legate.config.ConfigLoader;
 import io.legate.http.filter.HttpFilter;
 
@@ -41,6 +42,45 @@ public abstract class HttpFilterConfigFactory<T extends Message> {
             ? defaultConfig
             : ConfigLoader.unpack(typedConfig, configType, path + ".typed_config");
     return createFilterFactory(config, context, path);
+  }
+
+  /**
+   * Returns the type URL of this filter's per-route config ({@code typed_per_filter_config}): by
+   * default the filter's own config type, as for Envoy's fault and local rate limit filters.
+   */
+  public final String routeConfigTypeUrl() {
+    return "type.googleapis.com/" + routeConfigPrototype().getDescriptorForType().getFullName();
+  }
+
+  /**
+   * Returns the default instance of the per-route config proto. Override when the per-route type
+   * differs from the filter's config type (as Envoy's {@code *PerRoute} messages).
+   */
+  protected Message routeConfigPrototype() {
+    return defaultConfig;
+  }
+
+  /**
+   * Unpacks a per-route config (from {@code typed_per_filter_config} on a route, virtual host or
+   * route configuration) and parses it once, at route-table build time. Filters find the result
+   * with {@code callbacks.route().perFilterConfig(name)}.
+   *
+   * @param path the field path of the Any, for errors
+   */
+  public final Object createRouteSpecificConfig(Any typedConfig, FactoryContext context, String path) {
+    Message prototype = routeConfigPrototype();
+    Message config = ConfigLoader.unpack(typedConfig, prototype.getClass(), path);
+    return createRouteSpecificConfig(config, context, path);
+  }
+
+  /**
+   * Parses a per-route config into an immutable object. The default refuses: a filter that accepts
+   * per-route configs overrides it.
+   *
+   * @param config an instance of {@link #routeConfigPrototype()}'s type
+   */
+  protected Object createRouteSpecificConfig(Message config, FactoryContext context, String path) {
+    throw new ConfigException(path, "per-route config is not supported for filter " + name);
   }
 
   /**

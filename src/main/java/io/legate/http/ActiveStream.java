@@ -52,6 +52,8 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
   private final DownstreamStream downstream;
   private final StreamInfo info;
   private final HttpFilter[] filters;
+  /** Filters the route disables (route-based filter chain), or null when all run. */
+  private boolean[] skip;
   private final ArrayDeque<Item> decodeQueue = new ArrayDeque<>(2);
   private final ArrayDeque<Item> encodeQueue = new ArrayDeque<>(2);
   private boolean decodePaused;
@@ -127,6 +129,9 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     }
     if (!sanitizeRequest(headers)) {
       return;
+    }
+    if (config.routeBasedFilterChain) {
+      skip = filterSkips(route());
     }
     enqueueDecode(new Item(Kind.HEADERS, headers, null, endStream, 0));
   }
@@ -375,6 +380,19 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     return new UUID(msb, lsb).toString();
   }
 
+  /**
+   * Returns which filters this route leaves out: the most specific route-level FilterConfig's
+   * {@code disabled}, else the HCM's {@code disabled}. The terminal filter always runs.
+   */
+  private boolean[] filterSkips(Route r) {
+    boolean[] s = new boolean[filters.length];
+    for (int i = 0; i < filters.length - 1; i++) {
+      Boolean d = r == null ? null : r.filterDisabled(config.filterNames.get(i));
+      s[i] = d != null ? d : config.filterDisabledByDefault.get(i);
+    }
+    return s;
+  }
+
   // ---------------------------------------------------------------- decoder chain
 
   private void enqueueDecode(Item it) {
@@ -393,6 +411,9 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       if (destroyed || responseComplete) {
         release(it);
         return true;
+      }
+      if (skip != null && skip[i]) {
+        continue;
       }
       HttpFilter.Status s =
           switch (it.kind) {
@@ -423,9 +444,10 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     }
     decodePaused = false;
     while (!decodeQueue.isEmpty() && !decodePaused && !destroyed) {
-      Item it = decodeQueue.peekFirst();
-      if (runDecode(it)) {
-        decodeQueue.pollFirst();
+      // Taken off the queue while it runs: a stream destroyed meanwhile must not release it twice.
+      Item it = decodeQueue.pollFirst();
+      if (!runDecode(it)) {
+        decodeQueue.addFirst(it);
       }
     }
   }
@@ -474,6 +496,9 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
         release(it);
         return true;
       }
+      if (skip != null && skip[i]) {
+        continue;
+      }
       HttpFilter.Status s =
           switch (it.kind) {
             case HEADERS -> filters[i].encodeHeaders(it.headers, it.end);
@@ -515,9 +540,10 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     }
     encodePaused = false;
     while (!encodeQueue.isEmpty() && !encodePaused && !destroyed) {
-      Item it = encodeQueue.peekFirst();
-      if (runEncode(it)) {
-        encodeQueue.pollFirst();
+      // Taken off the queue while it runs: a stream destroyed meanwhile must not release it twice.
+      Item it = encodeQueue.pollFirst();
+      if (!runEncode(it)) {
+        encodeQueue.addFirst(it);
       }
     }
   }
@@ -554,6 +580,12 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
 
   @Override
   public void sendLocalReply(int status, String body, Http2Headers extraHeaders, String details) {
+    sendLocalReply(status, body, extraHeaders, -1, details);
+  }
+
+  @Override
+  public void sendLocalReply(
+      int status, String body, Http2Headers extraHeaders, int grpcStatus, String details) {
     if (destroyed) {
       return;
     }
@@ -563,7 +595,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       resetStream();
       return;
     }
-    Http2Headers h = LocalReplies.headers(status, body, grpc);
+    Http2Headers h = LocalReplies.headers(status, body, grpc, grpcStatus);
     if (extraHeaders != null) {
       h.add(extraHeaders);
     }
@@ -731,6 +763,11 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     } else if (readDisableCount > 0 && --readDisableCount == 0) {
       downstream.readDisable(false);
     }
+  }
+
+  @Override
+  public io.netty.util.AttributeMap connectionAttributes() {
+    return conn.channel();
   }
 
   @Override

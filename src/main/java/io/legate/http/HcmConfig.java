@@ -13,6 +13,7 @@ import io.legate.extension.FactoryContext;
 import io.legate.extension.HttpFilterConfigFactory;
 import io.legate.http.filter.HttpFilter.Factory;
 import io.legate.router.RouteTable;
+import io.legate.server.ServerState;
 import io.legate.stats.StatsStore;
 import io.legate.upstream.ClusterManager;
 import io.netty.util.AsciiString;
@@ -35,6 +36,15 @@ public final class HcmConfig {
   public final Codec codec;
   public final RouteTable routeTable;
   public final List<Factory> filterFactories;
+  /** The filters' names in {@code http_filters}, parallel to {@link #filterFactories}. */
+  public final List<String> filterNames;
+  /** Whether each filter is disabled unless a route enables it ({@code disabled: true}). */
+  public final List<Boolean> filterDisabledByDefault;
+  /**
+   * Whether each stream's filter chain depends on its route (a filter disabled by default, or a
+   * route-level {@code FilterConfig} that enables or disables one).
+   */
+  public final boolean routeBasedFilterChain;
   public final boolean useRemoteAddress;
   public final int xffNumTrustedHops;
   public final boolean skipXffAppend;
@@ -75,12 +85,28 @@ public final class HcmConfig {
       String path,
       StatsStore stats,
       ClusterManager clusters) {
+    this(proto, path, stats, clusters, new ServerState());
+  }
+
+  /**
+   * Builds the config.
+   *
+   * @param path the field path of the HCM config, for errors
+   * @param server the server's state that filters may read (health-check failing, local cluster)
+   */
+  public HcmConfig(
+      HttpConnectionManager proto,
+      String path,
+      StatsStore stats,
+      ClusterManager clusters,
+      ServerState server) {
     if (proto.getStatPrefix().isEmpty()) {
       throw new ConfigException(path + ".stat_prefix", "value length must be at least 1 characters");
     }
     this.statPrefix = proto.getStatPrefix();
     StatsStore.Scope scope = stats.scope("http." + statPrefix + ".");
     this.stats = new HcmStats(scope);
+    FactoryContext ctx = context(stats, scope, clusters, server);
     this.codec =
         switch (proto.getCodecType()) {
           case AUTO -> Codec.AUTO;
@@ -99,7 +125,7 @@ public final class HcmConfig {
                 || proto.getRouteConfig().getValidateClusters().getValue();
         this.routeTable =
             RouteTable.build(
-                proto.getRouteConfig(), path + ".route_config", validate ? clusters::exists : null);
+                proto.getRouteConfig(), path + ".route_config", validate ? clusters::exists : null, ctx);
       }
       case RDS -> throw new ConfigException(
           path + ".rds", "RDS is not supported yet: give the routes inline in route_config");
@@ -154,37 +180,14 @@ public final class HcmConfig {
     if (proto.hasTracing()) {
       throw new ConfigException(path + ".tracing", "tracing is not supported yet");
     }
-    this.filterFactories = buildFilters(proto.getHttpFiltersList(), path, stats, scope, clusters);
-  }
-
-  private static List<Factory> buildFilters(
-      List<HttpFilter> filters,
-      String path,
-      StatsStore stats,
-      StatsStore.Scope scope,
-      ClusterManager clusters) {
+    List<HttpFilter> filters = proto.getHttpFiltersList();
     if (filters.isEmpty()) {
       throw new ConfigException(
           path + ".http_filters", "at least one HTTP filter is required, and the last must be the router (envoy.filters.http.router)");
     }
-    FactoryContext ctx =
-        new FactoryContext() {
-          @Override
-          public StatsStore stats() {
-            return stats;
-          }
-
-          @Override
-          public StatsStore.Scope scope() {
-            return scope;
-          }
-
-          @Override
-          public ClusterManager clusterManager() {
-            return clusters;
-          }
-        };
-    List<Factory> out = new ArrayList<>();
+    List<Factory> factories = new ArrayList<>();
+    List<String> names = new ArrayList<>();
+    List<Boolean> disabled = new ArrayList<>();
     for (int i = 0; i < filters.size(); i++) {
       HttpFilter f = filters.get(i);
       String fp = path + ".http_filters[" + i + "]";
@@ -201,9 +204,6 @@ public final class HcmConfig {
         }
         throw e;
       }
-      if (f.getDisabled()) {
-        continue;
-      }
       boolean isRouter = factory.name().equals("envoy.filters.http.router");
       if (isRouter != (i == filters.size() - 1)) {
         throw new ConfigException(
@@ -212,9 +212,50 @@ public final class HcmConfig {
                 ? "the router filter must be the last HTTP filter"
                 : "the last HTTP filter must be the router (envoy.filters.http.router), found '" + f.getName() + "'");
       }
-      out.add(factory.create(f.hasTypedConfig() ? f.getTypedConfig() : null, ctx, fp));
+      if (isRouter && f.getDisabled()) {
+        throw new ConfigException(fp + ".disabled", "the router filter cannot be disabled");
+      }
+      factories.add(factory.create(f.hasTypedConfig() ? f.getTypedConfig() : null,
+          ctx.withFilterConfigName(f.getName()), fp));
+      names.add(f.getName());
+      disabled.add(f.getDisabled());
     }
-    return List.copyOf(out);
+    this.filterFactories = List.copyOf(factories);
+    this.filterNames = List.copyOf(names);
+    this.filterDisabledByDefault = List.copyOf(disabled);
+    this.routeBasedFilterChain = disabled.contains(Boolean.TRUE) || routeTable.hasFilterDisabling();
+  }
+
+  private static FactoryContext context(
+      StatsStore stats, StatsStore.Scope scope, ClusterManager clusters, ServerState server) {
+    java.util.function.BooleanSupplier failed = server::healthCheckFailed;
+    return
+        new FactoryContext() {
+          @Override
+          public StatsStore stats() {
+            return stats;
+          }
+
+          @Override
+          public StatsStore.Scope scope() {
+            return scope;
+          }
+
+          @Override
+          public ClusterManager clusterManager() {
+            return clusters;
+          }
+
+          @Override
+          public java.util.function.BooleanSupplier serverHealthCheckFailed() {
+            return failed;
+          }
+
+          @Override
+          public String localClusterName() {
+            return server.localClusterName();
+          }
+        };
   }
 
   static long millis(Duration d) {

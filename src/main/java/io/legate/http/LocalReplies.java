@@ -27,11 +27,19 @@ public final class LocalReplies {
 
   /** Builds the headers of a local reply. */
   public static Http2Headers headers(int status, String body, boolean grpc) {
+    return headers(status, body, grpc, -1);
+  }
+
+  /**
+   * Builds the headers of a local reply; for gRPC requests {@code grpcStatus} (when not negative)
+   * is the grpc-status, else it is mapped from the HTTP status.
+   */
+  public static Http2Headers headers(int status, String body, boolean grpc, int grpcStatus) {
     Http2Headers h = new DefaultHttp2Headers(false);
     if (grpc) {
       h.status(AsciiString.of("200"));
       h.set(HttpHeaderNames.CONTENT_TYPE, APPLICATION_GRPC);
-      h.setInt(GRPC_STATUS, grpcStatusFor(status));
+      h.setInt(GRPC_STATUS, grpcStatus >= 0 ? grpcStatus : grpcStatusFor(status));
       if (body != null && !body.isEmpty()) {
         h.set(GRPC_MESSAGE, percentEncode(body));
       }

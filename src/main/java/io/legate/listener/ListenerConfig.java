@@ -11,6 +11,7 @@ import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3
 import io.legate.config.ConfigException;
 import io.legate.config.ConfigLoader;
 import io.legate.http.HcmConfig;
+import io.legate.server.ServerState;
 import io.legate.stats.Counter;
 import io.legate.stats.Gauge;
 import io.legate.stats.Histogram;
@@ -101,6 +102,16 @@ public final class ListenerConfig {
   }
 
   public ListenerConfig(Listener l, String path, StatsStore stats, ClusterManager clusters) {
+    this(l, path, stats, clusters, new ServerState());
+  }
+
+  /**
+   * Builds the listener's config.
+   *
+   * @param server the server's state, handed to the HTTP filters' factories
+   */
+  public ListenerConfig(
+      Listener l, String path, StatsStore stats, ClusterManager clusters, ServerState server) {
     this.proto = l;
     this.address = socketAddress(l.getAddress(), path + ".address");
     this.name = l.getName().isEmpty() ? address.getHostString() + ":" + address.getPort() : l.getName();
@@ -143,12 +154,12 @@ public final class ListenerConfig {
     tlsStats = new TlsStats(scope);
     List<Chain> list = new ArrayList<>();
     for (int i = 0; i < l.getFilterChainsCount(); i++) {
-      list.add(chain(l.getFilterChains(i), path + ".filter_chains[" + i + "]", stats, clusters, scope, tlsStats));
+      list.add(chain(l.getFilterChains(i), path + ".filter_chains[" + i + "]", stats, clusters, scope, tlsStats, server));
     }
     this.chains = List.copyOf(list);
     this.defaultChain =
         l.hasDefaultFilterChain()
-            ? chain(l.getDefaultFilterChain(), path + ".default_filter_chain", stats, clusters, scope, tlsStats)
+            ? chain(l.getDefaultFilterChain(), path + ".default_filter_chain", stats, clusters, scope, tlsStats, server)
             : null;
     if (chains.isEmpty() && defaultChain == null) {
       throw new ConfigException(path + ".filter_chains", "a listener needs at least one filter chain");
@@ -156,7 +167,8 @@ public final class ListenerConfig {
   }
 
   private static Chain chain(
-      FilterChain fc, String path, StatsStore stats, ClusterManager clusters, StatsStore.Scope scope, TlsStats tlsStats) {
+      FilterChain fc, String path, StatsStore stats, ClusterManager clusters, StatsStore.Scope scope, TlsStats tlsStats,
+      ServerState server) {
     ServerTlsContext tls =
         fc.hasTransportSocket()
             ? TransportSockets.downstream(fc.getTransportSocket(), path + ".transport_socket", scope, tlsStats)
@@ -215,7 +227,7 @@ public final class ListenerConfig {
           f.hasTypedConfig()
               ? ConfigLoader.unpack(f.getTypedConfig(), HttpConnectionManager.class, fp + ".typed_config")
               : HttpConnectionManager.getDefaultInstance();
-      hcm = new HcmConfig(p, fp + ".typed_config", stats, clusters);
+      hcm = new HcmConfig(p, fp + ".typed_config", stats, clusters, server);
     }
     String sslPrefix = hcm != null ? "http." + hcm.statPrefix + "." : "tcp." + tcp.statPrefix() + ".";
     Counter sslTotal = tls == null ? null : stats.counter(sslPrefix + "downstream_cx_ssl_total");

@@ -90,6 +90,11 @@ public final class ForwardAction implements RouteAction {
             : null;
   }
 
+  /** Returns route.cluster, or null when the cluster comes from a header or weighted clusters. */
+  public String clusterName() {
+    return cluster;
+  }
+
   /**
    * Chooses the upstream cluster: {@code cluster}, {@code cluster_header} (clusterName null if the
    * header is absent; first value used), or {@code weighted_clusters} picking the entry whose

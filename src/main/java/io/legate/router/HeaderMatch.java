@@ -14,7 +14,7 @@ import java.util.Locale;
  * a missing header matches only {@code present_match: true}. With {@code
  * treat_missing_header_as_empty} a missing header is matched as "".
  */
-final class HeaderMatch {
+public final class HeaderMatch {
   private enum Kind {
     STRING,
     EXACT_OR_ANY,
@@ -45,7 +45,8 @@ final class HeaderMatch {
     this.missingAsEmpty = missingAsEmpty;
   }
 
-  static HeaderMatch build(HeaderMatcher m, String path) {
+  /** Builds a matcher from Envoy's HeaderMatcher; errors name {@code path}. */
+  public static HeaderMatch build(HeaderMatcher m, String path) {
     if (m.getName().isEmpty()) {
       throw new ConfigException(path + ".name", "must not be empty");
     }
@@ -97,7 +98,8 @@ final class HeaderMatch {
         m.getTreatMissingHeaderAsEmpty());
   }
 
-  boolean matches(Http2Headers headers) {
+  /** Returns whether the headers satisfy this matcher. */
+  public boolean matches(Http2Headers headers) {
     String value = joined(headers, name);
     if (value == null && !missingAsEmpty) {
       return kind == Kind.PRESENT && (invert ? present : !present);

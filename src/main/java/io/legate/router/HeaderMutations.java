@@ -53,14 +53,31 @@ public final class HeaderMutations {
    */
   static HeaderMutations build(
       List<HeaderValueOption> toAdd, List<String> toRemove, String path, String prefix) {
-    boolean response = prefix.equals("response");
+    return build(toAdd, toRemove, path + "." + prefix + "_headers_to_add", path + "." + prefix
+        + "_headers_to_remove", prefix.equals("response"));
+  }
+
+  /**
+   * Builds header additions from a filter's list of {@code HeaderValueOption} (for example the
+   * local rate limit's {@code response_headers_to_add}); values may hold {@code %...%} formatters.
+   *
+   * @param fieldPath the config path of the list, e.g. {@code ...typed_config.response_headers_to_add}
+   * @param response whether the mutations apply to response headers
+   */
+  public static HeaderMutations ofAdditions(
+      List<HeaderValueOption> toAdd, String fieldPath, boolean response) {
+    return build(toAdd, List.of(), fieldPath, fieldPath, response);
+  }
+
+  private static HeaderMutations build(List<HeaderValueOption> toAdd, List<String> toRemove,
+      String addPath, String removePath, boolean response) {
     if (toAdd.isEmpty() && toRemove.isEmpty()) {
       return response ? EMPTY_RESPONSE : EMPTY;
     }
     List<Add> adds = new ArrayList<>();
     for (int i = 0; i < toAdd.size(); i++) {
       HeaderValueOption o = toAdd.get(i);
-      String p = path + "." + prefix + "_headers_to_add[" + i + "]";
+      String p = addPath + "[" + i + "]";
       String key = o.getHeader().getKey();
       if (key.isEmpty()) {
         throw new ConfigException(p + ".header.key", "must not be empty");
@@ -93,7 +110,7 @@ public final class HeaderMutations {
       String h = toRemove.get(i);
       if (h.isEmpty() || !modifiable(h)) {
         throw new ConfigException(
-            path + "." + prefix + "_headers_to_remove[" + i + "]",
+            removePath + "[" + i + "]",
             ":-prefixed or host headers may not be removed");
       }
       removes.add(AsciiString.of(h.toLowerCase(Locale.ROOT)));

@@ -10,9 +10,18 @@ public final class Route {
   private final RouteAction action;
   private final HeaderMutations requestHeaderMutations;
   private final HeaderMutations responseHeaderMutations;
+  private final PerFilterConfigs perFilter;
 
   Route(String name, String virtualHostName, RouteAction action,
       HeaderMutations requestHeaderMutations, HeaderMutations responseHeaderMutations) {
+    this(name, virtualHostName, action, requestHeaderMutations, responseHeaderMutations,
+        PerFilterConfigs.EMPTY);
+  }
+
+  Route(String name, String virtualHostName, RouteAction action,
+      HeaderMutations requestHeaderMutations, HeaderMutations responseHeaderMutations,
+      PerFilterConfigs perFilter) {
+    this.perFilter = perFilter;
     this.name = name;
     this.virtualHostName = virtualHostName;
     this.action = action;
@@ -47,6 +56,25 @@ public final class Route {
   /** Returns the response header mutations, in the same order as the request ones. */
   public HeaderMutations responseHeaderMutations() {
     return responseHeaderMutations;
+  }
+
+  /**
+   * Returns the most specific per-route config of a filter ({@code typed_per_filter_config} on the
+   * route, else its virtual host, else the route configuration), parsed at build time by the
+   * filter's factory, or null when none applies.
+   *
+   * @param filterName the filter's name in the HCM's {@code http_filters}
+   */
+  public Object perFilterConfig(String filterName) {
+    return perFilter.config(filterName);
+  }
+
+  /**
+   * Returns whether the most specific {@code FilterConfig} for a filter disables it
+   * ({@code Boolean.TRUE}), enables it ({@code Boolean.FALSE}), or null when no level says.
+   */
+  public Boolean filterDisabled(String filterName) {
+    return perFilter.disabled(filterName);
   }
 
   /**

@@ -29,11 +29,14 @@ public final class RouteTable {
   private final VirtualHost defaultHost;
   private final boolean ignorePortInHostMatching;
   private final java.util.List<String> internalOnlyHeaders;
+  private final boolean filterDisabling;
 
   private RouteTable(String name, Map<String, VirtualHost> exact,
       TreeMap<Integer, Map<String, VirtualHost>> suffixes,
       TreeMap<Integer, Map<String, VirtualHost>> prefixes, VirtualHost defaultHost,
-      boolean ignorePortInHostMatching, java.util.List<String> internalOnlyHeaders) {
+      boolean ignorePortInHostMatching, java.util.List<String> internalOnlyHeaders,
+      boolean filterDisabling) {
+    this.filterDisabling = filterDisabling;
     this.internalOnlyHeaders = java.util.List.copyOf(internalOnlyHeaders);
     this.name = name;
     this.exact = Map.copyOf(exact);
@@ -53,15 +56,37 @@ public final class RouteTable {
    */
   public static RouteTable build(
       RouteConfiguration config, String path, Predicate<String> clusterExists) {
-    return new RouteTableBuilder(config, path, clusterExists).build();
+    return new RouteTableBuilder(config, path, clusterExists, null).build();
   }
+
+  /**
+   * Builds the table, parsing {@code typed_per_filter_config} entries with the filter factories
+   * (found by type URL) and this context.
+   *
+   * @param filterContext the context per-route configs are built with (stats, clusters, server
+   *     state); null for a context with a private stats store
+   */
+  public static RouteTable build(RouteConfiguration config, String path,
+      Predicate<String> clusterExists, io.legate.extension.FactoryContext filterContext) {
+    return new RouteTableBuilder(config, path, clusterExists, filterContext).build();
+  }
+
+  /**
+   * Returns whether some route, virtual host or the route configuration enables or disables a filter
+   * with a {@code FilterConfig} ({@code disabled}): the connection manager then builds each stream's
+   * filter chain from its route.
+   */
+  public boolean hasFilterDisabling() {
+    return filterDisabling;
+  }
+
 
   static RouteTable create(String name, Map<String, VirtualHost> exact,
       TreeMap<Integer, Map<String, VirtualHost>> suffixes,
       TreeMap<Integer, Map<String, VirtualHost>> prefixes, VirtualHost defaultHost,
-      boolean ignorePort, java.util.List<String> internalOnlyHeaders) {
+      boolean ignorePort, java.util.List<String> internalOnlyHeaders, boolean filterDisabling) {
     return new RouteTable(name, exact, suffixes, prefixes, defaultHost, ignorePort,
-        internalOnlyHeaders);
+        internalOnlyHeaders, filterDisabling);
   }
 
   /**

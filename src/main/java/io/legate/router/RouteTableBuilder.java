@@ -1,6 +1,8 @@
 package io.legate.router;
 
+import com.google.protobuf.Any;
 import io.envoyproxy.envoy.config.core.v3.DataSource;
+import io.envoyproxy.envoy.config.route.v3.FilterConfig;
 import io.envoyproxy.envoy.config.route.v3.DirectResponseAction;
 import io.envoyproxy.envoy.config.route.v3.RedirectAction;
 import io.envoyproxy.envoy.config.route.v3.RetryPolicy;
@@ -8,6 +10,11 @@ import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
 import io.envoyproxy.envoy.config.route.v3.RouteMatch;
 import io.envoyproxy.envoy.config.route.v3.WeightedCluster;
 import io.legate.config.ConfigException;
+import io.legate.config.ConfigLoader;
+import io.legate.extension.ExtensionRegistry;
+import io.legate.extension.FactoryContext;
+import io.legate.extension.HttpFilterConfigFactory;
+import io.legate.stats.StatsStore;
 import io.netty.util.AsciiString;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -34,9 +41,14 @@ final class RouteTableBuilder {
   private final HeaderMutations globalRequest;
   private final HeaderMutations globalResponse;
   private final int maxBody;
+  private final FactoryContext filterContext;
+  private final PerFilterConfigs globalPerFilter;
+  private boolean filterDisabling;
 
-  RouteTableBuilder(RouteConfiguration config, String path, Predicate<String> clusterExists) {
+  RouteTableBuilder(RouteConfiguration config, String path, Predicate<String> clusterExists,
+      FactoryContext filterContext) {
     this.config = config;
+    this.filterContext = filterContext;
     this.path = path;
     boolean validate = !config.hasValidateClusters() || config.getValidateClusters().getValue();
     this.clusterExists = validate ? clusterExists : null;
@@ -47,6 +59,103 @@ final class RouteTableBuilder {
     this.maxBody = config.hasMaxDirectResponseBodySizeBytes()
         ? config.getMaxDirectResponseBodySizeBytes().getValue()
         : DEFAULT_MAX_DIRECT_RESPONSE_BODY;
+    this.globalPerFilter = perFilter(config.getTypedPerFilterConfigMap(), path);
+  }
+
+  private static final String FILTER_CONFIG_TYPE =
+      "type.googleapis.com/" + FilterConfig.getDescriptor().getFullName();
+
+  /**
+   * Parses one level's {@code typed_per_filter_config}: each value is the filter's per-route config
+   * or a {@code FilterConfig} wrapping it (with {@code is_optional} and {@code disabled}); the
+   * factory is found by the config's type URL, as Envoy does.
+   */
+  private PerFilterConfigs perFilter(Map<String, Any> entries, String p) {
+    if (entries.isEmpty()) {
+      return PerFilterConfigs.EMPTY;
+    }
+    Map<String, Object> configs = new HashMap<>();
+    Map<String, Boolean> disabled = new HashMap<>();
+    for (Map.Entry<String, Any> e : new TreeMap<>(entries).entrySet()) {
+      String name = e.getKey();
+      String ep = p + ".typed_per_filter_config[\"" + name + "\"]";
+      Any any = e.getValue();
+      boolean optional = false;
+      if (any.getTypeUrl().equals(FILTER_CONFIG_TYPE)) {
+        FilterConfig fc = ConfigLoader.unpack(any, FilterConfig.class, ep);
+        if (fc.getDisabled()) {
+          disabled.put(name, true);
+          filterDisabling = true;
+          continue;
+        }
+        disabled.put(name, false);
+        filterDisabling = true;
+        if (!fc.hasConfig()) {
+          continue;
+        }
+        any = fc.getConfig();
+        ep = ep + ".config";
+        optional = fc.getIsOptional();
+      }
+      String typeUrl = effectiveTypeUrl(any, ep);
+      HttpFilterConfigFactory<?> factory = ExtensionRegistry.get().httpFilterForRouteConfig(typeUrl);
+      if (factory == null) {
+        if (optional) {
+          continue;
+        }
+        throw new ConfigException(ep,
+            "unsupported per-route config type '" + typeUrl + "' (filter '" + name + "')");
+      }
+      FactoryContext ctx = context().withFilterConfigName(name);
+      Object parsed = factory.createRouteSpecificConfig(any, ctx, ep);
+      if (parsed != null) {
+        configs.put(name, parsed);
+      }
+    }
+    return new PerFilterConfigs(configs, disabled);
+  }
+
+  private FactoryContext context() {
+    if (filterContext == null) {
+      StatsStore store = new StatsStore();
+      return new FactoryContext() {
+        @Override
+        public StatsStore stats() {
+          return store;
+        }
+
+        @Override
+        public StatsStore.Scope scope() {
+          return store.scope("");
+        }
+
+        @Override
+        public io.legate.upstream.ClusterManager clusterManager() {
+          return null;
+        }
+      };
+    }
+    return filterContext;
+  }
+
+  /** Returns the type URL of a config Any, looking inside a TypedStruct. */
+  private static String effectiveTypeUrl(Any any, String p) {
+    String url = any.getTypeUrl();
+    try {
+      if (url.endsWith("/xds.type.v3.TypedStruct")) {
+        return normalizeTypeUrl(any.unpack(com.github.xds.type.v3.TypedStruct.class).getTypeUrl());
+      }
+      if (url.endsWith("/udpa.type.v1.TypedStruct")) {
+        return normalizeTypeUrl(any.unpack(com.github.udpa.udpa.type.v1.TypedStruct.class).getTypeUrl());
+      }
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw new ConfigException(p, "cannot decode TypedStruct: " + e.getMessage());
+    }
+    return url;
+  }
+
+  private static String normalizeTypeUrl(String url) {
+    return "type.googleapis.com/" + url.substring(url.lastIndexOf('/') + 1);
   }
 
   private static ConfigException unsupported(String p) {
@@ -109,7 +218,7 @@ final class RouteTableBuilder {
       internalOnly.add(h.toLowerCase(Locale.ROOT));
     }
     return RouteTable.create(config.getName(), exact, suffixes, prefixes, defaultHost,
-        config.getIgnorePortInHostMatching(), internalOnly);
+        config.getIgnorePortInHostMatching(), internalOnly, filterDisabling);
   }
 
   private VirtualHost virtualHost(io.envoyproxy.envoy.config.route.v3.VirtualHost v, String vp) {
@@ -131,10 +240,12 @@ final class RouteTableBuilder {
         v.getResponseHeadersToRemoveList(), vp, "response");
     ForwardAction.RetryPolicy vhRetry =
         v.hasRetryPolicy() ? retryPolicy(v.getRetryPolicy(), vp + ".retry_policy") : null;
+    PerFilterConfigs vhPerFilter =
+        globalPerFilter.overriddenBy(perFilter(v.getTypedPerFilterConfigMap(), vp));
     List<RouteEntry> entries = new ArrayList<>();
     for (int k = 0; k < v.getRoutesCount(); k++) {
       entries.add(route(v.getRoutes(k), vp + ".routes[" + k + "]", k, v.getName(), vhRequest,
-          vhResponse, vhRetry));
+          vhResponse, vhRetry, vhPerFilter));
     }
     VirtualHost.TlsRequirement tls = switch (v.getRequireTls()) {
       case EXTERNAL_ONLY -> VirtualHost.TlsRequirement.EXTERNAL_ONLY;
@@ -146,7 +257,7 @@ final class RouteTableBuilder {
 
   private RouteEntry route(io.envoyproxy.envoy.config.route.v3.Route r, String rp, int index,
       String vhName, HeaderMutations vhRequest, HeaderMutations vhResponse,
-      ForwardAction.RetryPolicy vhRetry) {
+      ForwardAction.RetryPolicy vhRetry, PerFilterConfigs vhPerFilter) {
     RouteMatch m = r.getMatch();
     String mp = rp + ".match";
     boolean caseSensitive = !m.hasCaseSensitive() || m.getCaseSensitive().getValue();
@@ -240,7 +351,9 @@ final class RouteTableBuilder {
       case NON_FORWARDING_ACTION -> throw unsupported(rp + ".non_forwarding_action");
       default -> throw new ConfigException(rp, "one of route, redirect, direct_response must be set");
     };
-    Route route = new Route(r.getName(), vhName, action, request, response);
+    PerFilterConfigs routePerFilter =
+        vhPerFilter.overriddenBy(perFilter(r.getTypedPerFilterConfigMap(), rp));
+    Route route = new Route(r.getName(), vhName, action, request, response, routePerFilter);
     return new RouteEntry(index, kind, value, caseSensitive, regex, num, den, m.hasGrpc(), headers,
         queries, route);
   }
@@ -280,6 +393,9 @@ final class RouteTableBuilder {
           }
           if (c.hasMetadataMatch()) {
             throw unsupported(cp + ".metadata_match");
+          }
+          if (c.getTypedPerFilterConfigCount() > 0) {
+            throw unsupported(cp + ".typed_per_filter_config");
           }
           long weight = c.getWeight().getValue() & 0xffffffffL;
           total += weight;

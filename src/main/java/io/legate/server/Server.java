@@ -57,12 +57,17 @@ public final class Server {
   private AdminServer admin;
   private InetSocketAddress adminAddress;
   private volatile String state = "PRE_INITIALIZING";
-  private volatile boolean healthCheckFailed;
+  private final ServerState serverState;
   private volatile boolean draining;
 
   private Server(Options options, Bootstrap bootstrap) {
     this.options = options;
     this.bootstrap = bootstrap;
+    this.serverState =
+        new ServerState(
+            options.serviceCluster().isEmpty()
+                ? bootstrap.getNode().getCluster()
+                : options.serviceCluster());
   }
 
   /** Loads and checks the config without binding anything (Envoy's {@code --mode validate}). */
@@ -100,7 +105,7 @@ public final class Server {
     List<ListenerConfig> configs = new ArrayList<>();
     List<Listener> ls = bootstrap.getStaticResources().getListenersList();
     for (int i = 0; i < ls.size(); i++) {
-      configs.add(new ListenerConfig(ls.get(i), "static_resources.listeners[" + i + "]", stats, clusterManager));
+      configs.add(new ListenerConfig(ls.get(i), "static_resources.listeners[" + i + "]", stats, clusterManager, serverState));
     }
     return configs;
   }
@@ -429,12 +434,12 @@ public final class Server {
 
     @Override
     public void setHealthCheckFailed(boolean failed) {
-      healthCheckFailed = failed;
+      serverState.setHealthCheckFailed(failed);
     }
 
     @Override
     public boolean healthCheckFailed() {
-      return healthCheckFailed;
+      return serverState.healthCheckFailed();
     }
 
     @Override

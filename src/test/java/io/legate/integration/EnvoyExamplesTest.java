@@ -33,7 +33,8 @@ class EnvoyExamplesTest {
       Set.of(
           "examples__load-reporting-service__envoy.yaml",
           "examples__locality-load-balancing__envoy-proxy.yaml",
-          "examples__tls__envoy-https-passthrough.yaml");
+          "examples__tls__envoy-https-passthrough.yaml",
+          "examples__local_ratelimit__envoy.yaml");
 
   /**
    * A stored copy that Envoy itself refuses: scheme_header_transformation is a message, written

@@ -19,6 +19,24 @@ public interface DecoderCallbacks {
    */
   void sendLocalReply(int status, String body, Http2Headers extraHeaders, String details);
 
+  /**
+   * Sends a local reply whose gRPC status (for gRPC requests) is {@code grpcStatus} rather than the
+   * one mapped from {@code status}; a negative {@code grpcStatus} means the mapped one.
+   */
+  default void sendLocalReply(
+      int status, String body, Http2Headers extraHeaders, int grpcStatus, String details) {
+    sendLocalReply(status, body, extraHeaders, details);
+  }
+
+  /**
+   * Returns storage shared by the streams of this downstream connection and dropped with it
+   * (Envoy's connection-lifetime filter state), e.g. a per-connection rate limiter. Use only on
+   * the stream's worker.
+   */
+  default io.netty.util.AttributeMap connectionAttributes() {
+    throw new UnsupportedOperationException("no connection");
+  }
+
   /** Sends response headers from the terminal filter (the router) through the encoder chain. */
   void encodeHeaders(Http2Headers headers, boolean endStream);
 

@@ -1,0 +1,152 @@
+package io.legate.http.filters.localratelimit;
+
+import io.envoyproxy.envoy.config.core.v3.RuntimeFractionalPercent;
+import io.envoyproxy.envoy.extensions.common.ratelimit.v3.XRateLimitHeadersRFCVersion;
+import io.envoyproxy.envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit;
+import io.envoyproxy.envoy.type.v3.FractionalPercent;
+import io.legate.config.ConfigException;
+import io.legate.router.HeaderMutations;
+import io.legate.stats.Counter;
+import io.legate.stats.StatsStore;
+import java.util.function.LongSupplier;
+
+/**
+ * One LocalRateLimit config, parsed once (the filter's own or a route's): its token bucket, shared
+ * by all workers, its stats ({@code <stat_prefix>.http_local_rate_limit.*}) and what to do with a
+ * limited request. Immutable apart from the bucket's atomic state.
+ */
+final class LocalRateLimitConfig {
+  /** gRPC RESOURCE_EXHAUSTED. */
+  static final int RESOURCE_EXHAUSTED = 8;
+
+  final int status;
+  final int grpcStatus;
+  final long enabledNumerator;
+  final long enabledDenominator;
+  final long enforcedNumerator;
+  final long enforcedDenominator;
+  final HeaderMutations responseHeaders;
+  final HeaderMutations requestHeadersWhenNotEnforced;
+  final boolean perConnection;
+  final boolean xRateLimitHeaders;
+  final long maxTokens;
+  final long tokensPerFill;
+  final long fillIntervalNanos;
+  /** The shared bucket; null when no token_bucket is configured (nothing is limited). */
+  final TokenBucket bucket;
+  final LongSupplier clock;
+  final LongSupplier random;
+  final Counter enabled;
+  final Counter enforced;
+  final Counter rateLimited;
+  final Counter ok;
+
+  /**
+   * Parses a LocalRateLimit.
+   *
+   * @param path the field path of the LocalRateLimit message, for errors
+   * @param perRoute whether it is a per-route config (which must have a token bucket)
+   */
+  LocalRateLimitConfig(LocalRateLimit c, String path, StatsStore stats, boolean perRoute,
+      LongSupplier clock, LongSupplier random) {
+    if (c.getStatPrefix().isEmpty()) {
+      throw new ConfigException(path + ".stat_prefix", "value length must be at least 1 characters");
+    }
+    if (c.getDescriptorsCount() > 0) {
+      throw new ConfigException(path + ".descriptors",
+          "descriptors are not supported yet (route rate_limits actions are not implemented)");
+    }
+    if (c.getRateLimitsCount() > 0) {
+      throw new ConfigException(path + ".rate_limits", "rate_limits are not supported yet");
+    }
+    if (c.hasLocalClusterRateLimit()) {
+      throw new ConfigException(path + ".local_cluster_rate_limit", "local_cluster_rate_limit is not supported yet");
+    }
+    if (perRoute && !c.hasTokenBucket()) {
+      throw new ConfigException(path + ".token_bucket",
+          "local rate limit token bucket must be set for per filter configs");
+    }
+    int code = c.getStatus().getCodeValue();
+    this.status = code >= 400 ? code : 429;
+    this.grpcStatus = c.getRateLimitedAsResourceExhausted() ? RESOURCE_EXHAUSTED : -1;
+    long[] en = fraction(c.hasFilterEnabled() ? c.getFilterEnabled() : null, path + ".filter_enabled");
+    this.enabledNumerator = en[0];
+    this.enabledDenominator = en[1];
+    long[] ef = fraction(c.hasFilterEnforced() ? c.getFilterEnforced() : null, path + ".filter_enforced");
+    this.enforcedNumerator = ef[0];
+    this.enforcedDenominator = ef[1];
+    this.responseHeaders = HeaderMutations.ofAdditions(
+        c.getResponseHeadersToAddList(), path + ".response_headers_to_add", true);
+    this.requestHeadersWhenNotEnforced = HeaderMutations.ofAdditions(
+        c.getRequestHeadersToAddWhenNotEnforcedList(),
+        path + ".request_headers_to_add_when_not_enforced", false);
+    this.perConnection = c.getLocalRateLimitPerDownstreamConnection();
+    this.xRateLimitHeaders =
+        c.getEnableXRatelimitHeaders() == XRateLimitHeadersRFCVersion.DRAFT_VERSION_03;
+    this.clock = clock;
+    this.random = random;
+    if (c.hasTokenBucket()) {
+      var tb = c.getTokenBucket();
+      String tp = path + ".token_bucket";
+      if (tb.getMaxTokens() == 0) {
+        throw new ConfigException(tp + ".max_tokens", "value must be greater than 0");
+      }
+      long interval = tb.getFillInterval().getSeconds() * 1_000_000_000L + tb.getFillInterval().getNanos();
+      if (interval <= 0) {
+        throw new ConfigException(tp + ".fill_interval", "value must be greater than 0s");
+      }
+      if (tb.hasTokensPerFill() && tb.getTokensPerFill().getValue() == 0) {
+        throw new ConfigException(tp + ".tokens_per_fill", "value must be greater than 0");
+      }
+      this.maxTokens = Integer.toUnsignedLong(tb.getMaxTokens());
+      this.tokensPerFill = tb.hasTokensPerFill() ? Integer.toUnsignedLong(tb.getTokensPerFill().getValue()) : 1;
+      this.fillIntervalNanos = interval;
+      this.bucket = perConnection ? null : newBucket();
+    } else {
+      this.maxTokens = 0;
+      this.tokensPerFill = 0;
+      this.fillIntervalNanos = 0;
+      this.bucket = null;
+    }
+    StatsStore.Scope s = stats.scope(c.getStatPrefix() + ".http_local_rate_limit.");
+    this.enabled = s.counter("enabled");
+    this.enforced = s.counter("enforced");
+    this.rateLimited = s.counter("rate_limited");
+    this.ok = s.counter("ok");
+  }
+
+  /** Returns whether a token bucket is configured. */
+  boolean hasBucket() {
+    return maxTokens > 0;
+  }
+
+  /** Returns a new full bucket with this config's parameters (per connection, or the shared one). */
+  TokenBucket newBucket() {
+    return new TokenBucket(maxTokens, tokensPerFill, fillIntervalNanos, clock);
+  }
+
+  boolean enabled() {
+    return Long.remainderUnsigned(random.getAsLong(), enabledDenominator) < enabledNumerator;
+  }
+
+  boolean enforced() {
+    return Long.remainderUnsigned(random.getAsLong(), enforcedDenominator) < enforcedNumerator;
+  }
+
+  /** Returns {numerator, denominator} of a RuntimeFractionalPercent's default (absent: 0/100). */
+  private static long[] fraction(RuntimeFractionalPercent p, String path) {
+    if (p == null) {
+      return new long[] {0, 100};
+    }
+    FractionalPercent d = p.getDefaultValue();
+    long den =
+        switch (d.getDenominator()) {
+          case HUNDRED -> 100;
+          case TEN_THOUSAND -> 10_000;
+          case MILLION -> 1_000_000;
+          default -> throw new ConfigException(
+              path + ".default_value.denominator", "unknown value " + d.getDenominatorValue());
+        };
+    return new long[] {Integer.toUnsignedLong(d.getNumerator()), den};
+  }
+}

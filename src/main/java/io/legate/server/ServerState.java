@@ -1,0 +1,36 @@
+package io.legate.server;
+
+/**
+ * Process-wide state that config objects may read at run time: whether the server is failing health
+ * checks (admin {@code /healthcheck/fail}) and the local service cluster name. One per server,
+ * passed down to the listeners; no statics, so tests can run several servers side by side.
+ */
+public final class ServerState {
+  private final String localClusterName;
+  private volatile boolean healthCheckFailed;
+
+  /** Creates a state with an empty local cluster name. */
+  public ServerState() {
+    this("");
+  }
+
+  /** Creates a state for a server whose local cluster (node.cluster, --service-cluster) is given. */
+  public ServerState(String localClusterName) {
+    this.localClusterName = localClusterName;
+  }
+
+  /** Returns whether the server is failing health checks. Safe from any thread. */
+  public boolean healthCheckFailed() {
+    return healthCheckFailed;
+  }
+
+  /** Sets whether the server is failing health checks. */
+  public void setHealthCheckFailed(boolean failed) {
+    this.healthCheckFailed = failed;
+  }
+
+  /** Returns the local service cluster name (Envoy's local_info cluster name), possibly "". */
+  public String localClusterName() {
+    return localClusterName;
+  }
+}
