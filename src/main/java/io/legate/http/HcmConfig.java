@@ -33,7 +33,7 @@ public final class HcmConfig {
   public final String statPrefix;
   public final HcmStats stats;
   public final Codec codec;
-  public final RouteTable routeTable;
+  private final RouteConfigProvider routes;
   public final List<Factory> filterFactories;
   public final boolean useRemoteAddress;
   public final int xffNumTrustedHops;
@@ -75,6 +75,21 @@ public final class HcmConfig {
       String path,
       StatsStore stats,
       ClusterManager clusters) {
+    this(proto, path, stats, clusters, null);
+  }
+
+  /**
+   * Builds the config; an {@code rds} route specifier subscribes through {@code rds}.
+   *
+   * @param path the field path of the HCM config, for errors
+   * @param rds the route discovery for {@code rds}, or null when RDS is not available
+   */
+  public HcmConfig(
+      HttpConnectionManager proto,
+      String path,
+      StatsStore stats,
+      ClusterManager clusters,
+      RouteConfigProvider.Factory rds) {
     if (proto.getStatPrefix().isEmpty()) {
       throw new ConfigException(path + ".stat_prefix", "value length must be at least 1 characters");
     }
@@ -97,12 +112,18 @@ public final class HcmConfig {
         boolean validate =
             !proto.getRouteConfig().hasValidateClusters()
                 || proto.getRouteConfig().getValidateClusters().getValue();
-        this.routeTable =
-            RouteTable.build(
-                proto.getRouteConfig(), path + ".route_config", validate ? clusters::exists : null);
+        this.routes =
+            RouteConfigProvider.of(
+                RouteTable.build(
+                    proto.getRouteConfig(), path + ".route_config", validate ? clusters::exists : null));
       }
-      case RDS -> throw new ConfigException(
-          path + ".rds", "RDS is not supported yet: give the routes inline in route_config");
+      case RDS -> {
+        if (rds == null) {
+          throw new ConfigException(
+              path + ".rds", "RDS is not supported yet: give the routes inline in route_config");
+        }
+        this.routes = rds.subscribe(proto.getRds(), proto.getStatPrefix(), path + ".rds");
+      }
       case SCOPED_ROUTES -> throw new ConfigException(
           path + ".scoped_routes", "scoped routes are not supported");
       default -> throw new ConfigException(path, "one of route_config or rds is required");
@@ -158,6 +179,19 @@ public final class HcmConfig {
       throw new ConfigException(path + ".tracing", "tracing is not supported yet");
     }
     this.filterFactories = buildFilters(proto.getHttpFiltersList(), path, stats, scope, clusters);
+  }
+
+  /**
+   * Returns the current route table. A stream reads it once when it starts and keeps that table
+   * (Envoy's snapped route config), so an RDS update never changes an in-flight request's routes.
+   */
+  public RouteTable routeTable() {
+    return routes.routeTable();
+  }
+
+  /** Returns the provider of the route table (inline or RDS). */
+  public RouteConfigProvider routeConfigProvider() {
+    return routes;
   }
 
   private static List<Factory> buildFilters(

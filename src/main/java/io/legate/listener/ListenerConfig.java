@@ -11,6 +11,8 @@ import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3
 import io.legate.config.ConfigException;
 import io.legate.config.ConfigLoader;
 import io.legate.http.HcmConfig;
+import io.legate.http.RouteConfigProvider;
+import java.util.concurrent.CompletableFuture;
 import io.legate.stats.Counter;
 import io.legate.stats.Gauge;
 import io.legate.stats.Histogram;
@@ -68,6 +70,17 @@ public final class ListenerConfig {
   }
 
   public ListenerConfig(Listener l, String path, StatsStore stats, ClusterManager clusters) {
+    this(l, path, stats, clusters, null);
+  }
+
+  /**
+   * Builds a listener whose HTTP connection managers may use RDS through {@code rds}.
+   *
+   * @param rds route discovery for HCMs with {@code rds}, or null when RDS is unavailable
+   * @throws ConfigException naming the field of the first error
+   */
+  public ListenerConfig(
+      Listener l, String path, StatsStore stats, ClusterManager clusters, RouteConfigProvider.Factory rds) {
     this.proto = l;
     this.address = socketAddress(l.getAddress(), path + ".address");
     this.name = l.getName().isEmpty() ? address.getHostString() + ":" + address.getPort() : l.getName();
@@ -96,17 +109,18 @@ public final class ListenerConfig {
     noFilterChainMatch = scope.counter("no_filter_chain_match");
     List<Chain> list = new ArrayList<>();
     for (int i = 0; i < l.getFilterChainsCount(); i++) {
-      list.add(chain(l.getFilterChains(i), path + ".filter_chains[" + i + "]", stats, clusters));
+      list.add(chain(l.getFilterChains(i), path + ".filter_chains[" + i + "]", stats, clusters, rds));
     }
     this.chains = List.copyOf(list);
     this.defaultChain =
-        l.hasDefaultFilterChain() ? chain(l.getDefaultFilterChain(), path + ".default_filter_chain", stats, clusters) : null;
+        l.hasDefaultFilterChain() ? chain(l.getDefaultFilterChain(), path + ".default_filter_chain", stats, clusters, rds) : null;
     if (chains.isEmpty() && defaultChain == null) {
       throw new ConfigException(path + ".filter_chains", "a listener needs at least one filter chain");
     }
   }
 
-  private static Chain chain(FilterChain fc, String path, StatsStore stats, ClusterManager clusters) {
+  private static Chain chain(
+      FilterChain fc, String path, StatsStore stats, ClusterManager clusters, RouteConfigProvider.Factory rds) {
     if (fc.hasTransportSocket()) {
       throw new ConfigException(
           path + ".transport_socket",
@@ -147,9 +161,24 @@ public final class ListenerConfig {
           f.hasTypedConfig()
               ? ConfigLoader.unpack(f.getTypedConfig(), HttpConnectionManager.class, fp + ".typed_config")
               : HttpConnectionManager.getDefaultInstance();
-      hcm = new HcmConfig(p, fp + ".typed_config", stats, clusters);
+      hcm = new HcmConfig(p, fp + ".typed_config", stats, clusters, rds);
     }
     return new Chain(fc.getName(), port, dst, src, List.copyOf(m.getSourcePortsList()), hcm);
+  }
+
+  /**
+   * Returns a future completed when every route table this listener's connection managers use has
+   * arrived (Envoy's listener warming: a listener waits for its RDS routes before it accepts).
+   */
+  public CompletableFuture<Void> ready() {
+    List<CompletableFuture<Void>> all = new ArrayList<>();
+    for (Chain c : chains) {
+      all.add(c.hcm().routeConfigProvider().ready());
+    }
+    if (defaultChain != null) {
+      all.add(defaultChain.hcm().routeConfigProvider().ready());
+    }
+    return CompletableFuture.allOf(all.toArray(new CompletableFuture<?>[0]));
   }
 
   private static List<Cidr> cidrs(List<CidrRange> ranges, String path) {
