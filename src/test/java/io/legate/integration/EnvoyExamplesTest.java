@@ -30,7 +30,11 @@ class EnvoyExamplesTest {
 
   /** The examples that must load today; grows as support grows. */
   static final Set<String> MUST_LOAD =
-      Set.of("examples__load-reporting-service__envoy.yaml", "examples__locality-load-balancing__envoy-proxy.yaml");
+      Set.of(
+          "examples__load-reporting-service__envoy.yaml",
+          "examples__locality-load-balancing__envoy-proxy.yaml",
+          "examples__dynamic-config-fs__envoy.yaml",
+          "examples__dynamic-config-cp__envoy.yaml");
 
   /**
    * A stored copy that Envoy itself refuses: scheme_header_transformation is a message, written
