@@ -49,6 +49,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
 
   private final ConnectionInfo conn;
   private final HcmConfig config;
+  private final io.legate.router.RouteTable routeTable;
   private final DownstreamStream downstream;
   private final StreamInfo info;
   private final HttpFilter[] filters;
@@ -75,6 +76,8 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
   public ActiveStream(ConnectionInfo conn, DownstreamStream downstream) {
     this.conn = conn;
     this.config = conn.config();
+    // Envoy's snapped route config: the stream keeps the table current when it started.
+    this.routeTable = config.routeTable();
     this.downstream = downstream;
     this.info =
         new StreamInfo(
@@ -259,7 +262,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
         h.remove(HttpHeaderNames.X_ENVOY_INTERNAL);
         h.set(HttpHeaderNames.X_ENVOY_EXTERNAL_ADDRESS, client != null ? client.getHostAddress() : addr);
         cleanInternalHeaders(h);
-        for (String name : config.routeTable.internalOnlyHeaders()) {
+        for (String name : routeTable.internalOnlyHeaders()) {
           h.remove(name);
         }
       }
@@ -730,7 +733,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       route =
           requestHeaders == null
               ? null
-              : config.routeTable.route(requestHeaders, ThreadLocalRandom.current().nextLong());
+              : routeTable.route(requestHeaders, ThreadLocalRandom.current().nextLong());
       if (route != null) {
         info.setRouteName(route.name());
       }

@@ -34,7 +34,7 @@ public final class HcmConfig {
   public final String statPrefix;
   public final HcmStats stats;
   public final Codec codec;
-  public final RouteTable routeTable;
+  private final RouteConfigProvider routes;
   public final List<Factory> filterFactories;
   /** The filters' names in {@code http_filters}, parallel to {@link #filterFactories}. */
   public final List<String> filterNames;
@@ -85,7 +85,17 @@ public final class HcmConfig {
       String path,
       StatsStore stats,
       ClusterManager clusters) {
-    this(proto, path, stats, clusters, new ServerState());
+    this(proto, path, stats, clusters, new ServerState(), null);
+  }
+
+  /** Builds the config with the server's state and no RDS. */
+  public HcmConfig(
+      HttpConnectionManager proto,
+      String path,
+      StatsStore stats,
+      ClusterManager clusters,
+      ServerState server) {
+    this(proto, path, stats, clusters, server, null);
   }
 
   /**
@@ -93,13 +103,15 @@ public final class HcmConfig {
    *
    * @param path the field path of the HCM config, for errors
    * @param server the server's state that filters may read (health-check failing, local cluster)
+   * @param rds the route discovery for {@code rds}, or null when RDS is not available
    */
   public HcmConfig(
       HttpConnectionManager proto,
       String path,
       StatsStore stats,
       ClusterManager clusters,
-      ServerState server) {
+      ServerState server,
+      RouteConfigProvider.Factory rds) {
     if (proto.getStatPrefix().isEmpty()) {
       throw new ConfigException(path + ".stat_prefix", "value length must be at least 1 characters");
     }
@@ -123,12 +135,18 @@ public final class HcmConfig {
         boolean validate =
             !proto.getRouteConfig().hasValidateClusters()
                 || proto.getRouteConfig().getValidateClusters().getValue();
-        this.routeTable =
-            RouteTable.build(
-                proto.getRouteConfig(), path + ".route_config", validate ? clusters::exists : null, ctx);
+        this.routes =
+            RouteConfigProvider.of(
+                RouteTable.build(
+                    proto.getRouteConfig(), path + ".route_config", validate ? clusters::exists : null, ctx));
       }
-      case RDS -> throw new ConfigException(
-          path + ".rds", "RDS is not supported yet: give the routes inline in route_config");
+      case RDS -> {
+        if (rds == null) {
+          throw new ConfigException(
+              path + ".rds", "RDS is not supported yet: give the routes inline in route_config");
+        }
+        this.routes = rds.subscribe(proto.getRds(), proto.getStatPrefix(), path + ".rds");
+      }
       case SCOPED_ROUTES -> throw new ConfigException(
           path + ".scoped_routes", "scoped routes are not supported");
       default -> throw new ConfigException(path, "one of route_config or rds is required");
@@ -223,7 +241,24 @@ public final class HcmConfig {
     this.filterFactories = List.copyOf(factories);
     this.filterNames = List.copyOf(names);
     this.filterDisabledByDefault = List.copyOf(disabled);
-    this.routeBasedFilterChain = disabled.contains(Boolean.TRUE) || routeTable.hasFilterDisabling();
+    // With RDS the table can change, so every stream asks its route which filters to skip.
+    this.routeBasedFilterChain =
+        disabled.contains(Boolean.TRUE)
+            || proto.getRouteSpecifierCase() == HttpConnectionManager.RouteSpecifierCase.RDS
+            || routes.routeTable().hasFilterDisabling();
+  }
+
+  /**
+   * Returns the current route table. A stream reads it once when it starts and keeps that table
+   * (Envoy's snapped route config), so an RDS update never changes an in-flight request's routes.
+   */
+  public RouteTable routeTable() {
+    return routes.routeTable();
+  }
+
+  /** Returns the provider of the route table (inline or RDS). */
+  public RouteConfigProvider routeConfigProvider() {
+    return routes;
   }
 
   private static FactoryContext context(

@@ -15,27 +15,52 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
-/** A bound listener: accepts connections and hands each to a worker with its filter chain. */
+/**
+ * A bound listener: accepts connections and hands each to a worker with its filter chain. Its config
+ * can be replaced in place (an LDS update that keeps the address): new connections get the new config
+ * at once, connections accepted under the old one drain.
+ */
 public final class ActiveListener {
-  private final ListenerConfig config;
+  /** One config and the connections accepted under it. */
+  private record Generation(ListenerConfig config, ChannelGroup channels) {
+    Generation(ListenerConfig config) {
+      this(config, new DefaultChannelGroup(GlobalEventExecutor.INSTANCE));
+    }
+  }
+
   private final ChannelGroup connections;
+  private volatile Generation current;
   private Channel serverChannel;
 
+  /**
+   * Creates an unbound listener.
+   *
+   * @param connections every downstream connection of the process (closed at shutdown)
+   */
   public ActiveListener(ListenerConfig config, ChannelGroup connections) {
-    this.config = config;
+    this.current = new Generation(config);
     this.connections = connections;
   }
 
+  /** Returns the config new connections get. */
   public ListenerConfig config() {
-    return config;
+    return current.config();
   }
 
-  /** Binds; the returned future fails if the address is in use. */
+  /**
+   * Binds; the returned future fails if the address is in use. Until the config's route tables are
+   * {@linkplain ListenerConfig#ready() ready} the socket is bound but does not accept (Envoy's warming):
+   * clients wait in the backlog rather than being refused.
+   */
   public ChannelFuture bind(EventLoopGroup acceptor, EventLoopGroup workers) {
-    int limit = config.bufferLimitBytes;
     ServerBootstrap b =
         new ServerBootstrap()
             .group(acceptor, workers)
@@ -43,7 +68,6 @@ public final class ActiveListener {
             .option(ChannelOption.SO_BACKLOG, 1024)
             .option(ChannelOption.SO_REUSEADDR, true)
             .childOption(ChannelOption.TCP_NODELAY, true)
-            .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(Math.max(1, limit / 2), Math.max(limit, 1)))
             .childHandler(
                 new ChannelInitializer<SocketChannel>() {
                   @Override
@@ -51,33 +75,49 @@ public final class ActiveListener {
                     onAccept(ch);
                   }
                 });
-    ChannelFuture f = b.bind(config.address);
+    ChannelFuture f = b.bind(config().address);
     serverChannel = f.channel();
+    CompletableFuture<Void> ready = config().ready();
+    if (!ready.isDone()) {
+      f.addListener(
+          x -> {
+            if (x.isSuccess()) {
+              serverChannel.config().setAutoRead(false);
+              ready.whenComplete((v, e) -> serverChannel.config().setAutoRead(true));
+            }
+          });
+    }
     return f;
   }
 
   private void onAccept(SocketChannel ch) {
+    Generation g = current;
+    ListenerConfig config = g.config();
     if (config.tlsInspector) {
       ch.pipeline()
           .addLast(
               "legate-tls-inspector",
-              new TlsInspector((ctx, hello) -> onChain(ch, hello), config.listenerFiltersTimeoutMs));
+              new TlsInspector((ctx, hello) -> onChain(ch, hello, g), config.listenerFiltersTimeoutMs));
     } else {
-      onChain(ch, ClientHello.RAW);
+      onChain(ch, ClientHello.RAW, g);
     }
   }
 
-  private void onChain(SocketChannel ch, ClientHello hello) {
+  private void onChain(SocketChannel ch, ClientHello hello, Generation g) {
+    ListenerConfig config = g.config();
     ListenerConfig.Chain chain = config.select(ch.localAddress(), ch.remoteAddress(), hello);
     if (chain == null) {
       config.noFilterChainMatch.inc();
       ch.close();
       return;
     }
+    int limit = config.bufferLimitBytes;
+    ch.config().setWriteBufferWaterMark(new WriteBufferWaterMark(Math.max(1, limit / 2), Math.max(limit, 1)));
     config.downstreamCxTotal.inc();
     config.downstreamCxActive.inc();
     long start = System.nanoTime();
     connections.add(ch);
+    g.channels().add(ch);
     ch.closeFuture()
         .addListener(
             f -> {
@@ -117,6 +157,7 @@ public final class ActiveListener {
             }));
   }
 
+
   /** Adds the chain's terminal filter: a TCP proxy, or the HTTP codec and connection manager. */
   private static void installTerminal(ChannelPipeline p, ListenerConfig.Chain chain, boolean tls) {
     if (chain.tcpProxy() != null) {
@@ -126,9 +167,52 @@ public final class ActiveListener {
     }
   }
 
+  /**
+   * Replaces the config in place (same address): once {@code next} is ready, new connections get it
+   * and the connections accepted under the old config drain for {@code drainMillis}, then close.
+   * Returns a future completed when the old connections are gone.
+   */
+  public CompletableFuture<Void> update(ListenerConfig next, long drainMillis, EventExecutor timer) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    next.ready()
+        .whenComplete(
+            (v, e) -> {
+              Generation old = current;
+              current = new Generation(next);
+              drainConnections(old.channels(), drainMillis, timer).whenComplete((x, y) -> done.complete(null));
+            });
+    return done;
+  }
+
+  /**
+   * Stops accepting and closes this listener's connections after {@code drainMillis} (Envoy's
+   * {@code --drain-time-s}); requests in flight until then finish. Returns a future completed when
+   * every connection is closed.
+   */
+  public CompletableFuture<Void> drain(long drainMillis, EventExecutor timer) {
+    stopAccepting();
+    return drainConnections(current.channels(), drainMillis, timer);
+  }
+
+  private static CompletableFuture<Void> drainConnections(ChannelGroup channels, long drainMillis, EventExecutor timer) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    if (channels.isEmpty()) {
+      done.complete(null);
+      return done;
+    }
+    timer.schedule(
+        () -> channels.close().addListener(f -> done.complete(null)), Math.max(0, drainMillis), TimeUnit.MILLISECONDS);
+    return done;
+  }
+
+  /** Returns the number of open connections accepted under the current config. */
+  public int activeConnections() {
+    return current.channels().size();
+  }
+
   /** Returns the bound address (the real port when the config said 0). */
   public InetSocketAddress boundAddress() {
-    return serverChannel == null ? config.address : (InetSocketAddress) serverChannel.localAddress();
+    return serverChannel == null ? config().address : (InetSocketAddress) serverChannel.localAddress();
   }
 
   /** Stops accepting. Existing connections stay. */

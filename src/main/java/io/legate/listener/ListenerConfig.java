@@ -12,6 +12,8 @@ import io.legate.config.ConfigException;
 import io.legate.config.ConfigLoader;
 import io.legate.http.HcmConfig;
 import io.legate.server.ServerState;
+import io.legate.http.RouteConfigProvider;
+import java.util.concurrent.CompletableFuture;
 import io.legate.stats.Counter;
 import io.legate.stats.Gauge;
 import io.legate.stats.Histogram;
@@ -102,16 +104,23 @@ public final class ListenerConfig {
   }
 
   public ListenerConfig(Listener l, String path, StatsStore stats, ClusterManager clusters) {
-    this(l, path, stats, clusters, new ServerState());
+    this(l, path, stats, clusters, new ServerState(), null);
   }
 
   /**
    * Builds the listener's config.
    *
    * @param server the server's state, handed to the HTTP filters' factories
+   * @param rds route discovery for HCMs with {@code rds}, or null when RDS is unavailable
+   * @throws ConfigException naming the field of the first error
    */
   public ListenerConfig(
-      Listener l, String path, StatsStore stats, ClusterManager clusters, ServerState server) {
+      Listener l,
+      String path,
+      StatsStore stats,
+      ClusterManager clusters,
+      ServerState server,
+      RouteConfigProvider.Factory rds) {
     this.proto = l;
     this.address = socketAddress(l.getAddress(), path + ".address");
     this.name = l.getName().isEmpty() ? address.getHostString() + ":" + address.getPort() : l.getName();
@@ -154,12 +163,12 @@ public final class ListenerConfig {
     tlsStats = new TlsStats(scope);
     List<Chain> list = new ArrayList<>();
     for (int i = 0; i < l.getFilterChainsCount(); i++) {
-      list.add(chain(l.getFilterChains(i), path + ".filter_chains[" + i + "]", stats, clusters, scope, tlsStats, server));
+      list.add(chain(l.getFilterChains(i), path + ".filter_chains[" + i + "]", stats, clusters, scope, tlsStats, server, rds));
     }
     this.chains = List.copyOf(list);
     this.defaultChain =
         l.hasDefaultFilterChain()
-            ? chain(l.getDefaultFilterChain(), path + ".default_filter_chain", stats, clusters, scope, tlsStats, server)
+            ? chain(l.getDefaultFilterChain(), path + ".default_filter_chain", stats, clusters, scope, tlsStats, server, rds)
             : null;
     if (chains.isEmpty() && defaultChain == null) {
       throw new ConfigException(path + ".filter_chains", "a listener needs at least one filter chain");
@@ -168,7 +177,7 @@ public final class ListenerConfig {
 
   private static Chain chain(
       FilterChain fc, String path, StatsStore stats, ClusterManager clusters, StatsStore.Scope scope, TlsStats tlsStats,
-      ServerState server) {
+      ServerState server, RouteConfigProvider.Factory rds) {
     ServerTlsContext tls =
         fc.hasTransportSocket()
             ? TransportSockets.downstream(fc.getTransportSocket(), path + ".transport_socket", scope, tlsStats)
@@ -227,7 +236,7 @@ public final class ListenerConfig {
           f.hasTypedConfig()
               ? ConfigLoader.unpack(f.getTypedConfig(), HttpConnectionManager.class, fp + ".typed_config")
               : HttpConnectionManager.getDefaultInstance();
-      hcm = new HcmConfig(p, fp + ".typed_config", stats, clusters, server);
+      hcm = new HcmConfig(p, fp + ".typed_config", stats, clusters, server, rds);
     }
     String sslPrefix = hcm != null ? "http." + hcm.statPrefix + "." : "tcp." + tcp.statPrefix() + ".";
     Counter sslTotal = tls == null ? null : stats.counter(sslPrefix + "downstream_cx_ssl_total");
@@ -246,6 +255,23 @@ public final class ListenerConfig {
         sslActive,
         hcm,
         tcp);
+  }
+
+  /**
+   * Returns a future completed when every route table this listener's connection managers use has
+   * arrived (Envoy's listener warming: a listener waits for its RDS routes before it accepts).
+   */
+  public CompletableFuture<Void> ready() {
+    List<CompletableFuture<Void>> all = new ArrayList<>();
+    for (Chain c : chains) {
+      if (c.hcm() != null) {
+        all.add(c.hcm().routeConfigProvider().ready());
+      }
+    }
+    if (defaultChain != null && defaultChain.hcm() != null) {
+      all.add(defaultChain.hcm().routeConfigProvider().ready());
+    }
+    return CompletableFuture.allOf(all.toArray(new CompletableFuture<?>[0]));
   }
 
   private static List<Cidr> cidrs(List<CidrRange> ranges, String path) {

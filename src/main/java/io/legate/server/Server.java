@@ -16,18 +16,18 @@ import io.legate.config.ConfigException;
 import io.legate.config.ConfigLoader;
 import io.legate.listener.ActiveListener;
 import io.legate.listener.ListenerConfig;
+import io.legate.listener.ListenerManager;
+import io.legate.xds.XdsManager;
 import io.legate.network.Transport;
 import io.legate.stats.Gauge;
 import io.legate.stats.StatsStore;
 import io.legate.upstream.Cluster;
 import io.legate.upstream.ClusterManager;
 import io.legate.upstream.Host;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.GlobalEventExecutor;
-import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -49,7 +49,8 @@ public final class Server {
   private final StatsStore stats = new StatsStore();
   private final long startMillis = System.currentTimeMillis();
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
-  private final List<ActiveListener> listeners = new ArrayList<>();
+  private ListenerManager listenerManager;
+  private XdsManager xds;
   private final CompletableFuture<Integer> terminated = new CompletableFuture<>();
   private EventLoopGroup main;
   private EventLoopGroup workers;
@@ -77,8 +78,11 @@ public final class Server {
     EventLoopGroup loop = Transport.group(1, "legate-validate");
     try {
       s.main = loop;
-      s.build();
+      s.build(true);
     } finally {
+      if (s.xds != null) {
+        s.xds.shutdown();
+      }
       loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
     }
   }
@@ -96,16 +100,18 @@ public final class Server {
     return s;
   }
 
-  private List<ListenerConfig> build() {
-    if (bootstrap.hasDynamicResources()) {
-      throw new ConfigException("dynamic_resources", "xDS (dynamic_resources) is not supported yet");
-    }
+  private List<ListenerConfig> build(boolean validateOnly) {
     clusterManager = new ClusterManager(stats, main.next());
     clusterManager.addStaticClusters(bootstrap.getStaticResources().getClustersList(), "static_resources.clusters");
+    if (!validateOnly) {
+      listenerManager =
+          new ListenerManager(main, workers, connections, TimeUnit.SECONDS.toMillis(Math.max(0, options.drainTimeSeconds())), stats);
+    }
+    xds = new XdsManager(bootstrap, node(), stats, clusterManager, workers, listenerManager, validateOnly, serverState);
     List<ListenerConfig> configs = new ArrayList<>();
     List<Listener> ls = bootstrap.getStaticResources().getListenersList();
     for (int i = 0; i < ls.size(); i++) {
-      configs.add(new ListenerConfig(ls.get(i), "static_resources.listeners[" + i + "]", stats, clusterManager, serverState));
+      configs.add(new ListenerConfig(ls.get(i), "static_resources.listeners[" + i + "]", stats, clusterManager, serverState, xds::subscribeRds));
     }
     return configs;
   }
@@ -116,7 +122,7 @@ public final class Server {
     int concurrency = options.concurrency() > 0 ? options.concurrency() : Runtime.getRuntime().availableProcessors();
     workers = Transport.group(concurrency, "legate-worker");
     state = "INITIALIZING";
-    List<ListenerConfig> configs = build();
+    List<ListenerConfig> configs = build(false);
     stats.gauge("server.concurrency").set(concurrency);
     stats.gauge("cluster_manager.active_clusters").set(clusterManager.clusters().size());
     if (bootstrap.hasAdmin() && bootstrap.getAdmin().hasAddress()) {
@@ -134,22 +140,13 @@ public final class Server {
       Log.warn("upstream", "cluster warming did not finish: " + rootMessage(e));
     }
     for (int i = 0; i < configs.size(); i++) {
-      ListenerConfig lc = configs.get(i);
-      ActiveListener al = new ActiveListener(lc, connections);
-      ChannelFuture f = al.bind(main, workers).awaitUninterruptibly();
-      if (!f.isSuccess()) {
-        String why = rootMessage(f.cause());
-        if (f.cause() instanceof BindException || why.contains("Address already in use")) {
-          why = "address already in use";
-        }
-        throw new ConfigException(
-            "static_resources.listeners[" + i + "].address",
-            "cannot bind listener '" + lc.name + "' to " + lc.address.getAddress().getHostAddress() + ":" + lc.address.getPort() + ": " + why);
-      }
-      listeners.add(al);
+      listenerManager.addStatic(configs.get(i), "static_resources.listeners[" + i + "]");
     }
-    stats.gauge("listener_manager.total_listeners_active").set(listeners.size());
-    stats.counter("listener_manager.listener_added").add(listeners.size());
+    try {
+      xds.start().get(60, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      Log.warn("config", "dynamic configuration did not initialize: " + rootMessage(e));
+    }
     stats.gauge("server.live").set(1);
     stats.gauge("server.state").set(0);
     stats.gauge("server.total_connections");
@@ -176,7 +173,7 @@ public final class Server {
 
   /** Returns the bound address of a listener by name. */
   public InetSocketAddress listenerAddress(String name) {
-    for (ActiveListener l : listeners) {
+    for (ActiveListener l : listeners()) {
       if (l.config().name.equals(name)) {
         return l.boundAddress();
       }
@@ -184,8 +181,9 @@ public final class Server {
     throw new IllegalArgumentException("no listener named " + name);
   }
 
+  /** Returns the active listeners, static then dynamic. */
   public List<ActiveListener> listeners() {
-    return List.copyOf(listeners);
+    return listenerManager == null ? List.of() : listenerManager.listeners();
   }
 
   /** Returns the admin address, or null when there is no admin block. */
@@ -222,7 +220,7 @@ public final class Server {
     state = "DRAINING";
     stats.gauge("server.state").set(1);
     Log.info("main", "draining: no new connections; waiting up to " + options.drainTimeSeconds() + "s for active requests");
-    for (ActiveListener l : listeners) {
+    for (ActiveListener l : listeners()) {
       l.stopAccepting();
     }
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(Math.max(0, options.drainTimeSeconds()));
@@ -256,7 +254,10 @@ public final class Server {
   /** Closes everything at once. */
   public void shutdownNow() {
     try {
-      for (ActiveListener l : listeners) {
+      if (xds != null) {
+        xds.shutdown();
+      }
+      for (ActiveListener l : listeners()) {
         l.stopAccepting();
       }
       connections.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
@@ -340,7 +341,7 @@ public final class Server {
     @Override
     public List<AdminServer.ListenerStatus> listeners() {
       List<AdminServer.ListenerStatus> out = new ArrayList<>();
-      for (ActiveListener l : listeners) {
+      for (ActiveListener l : Server.this.listeners()) {
         out.add(new AdminServer.ListenerStatus(l.config().name, l.boundAddress()));
       }
       return out;
@@ -401,6 +402,7 @@ public final class Server {
       for (var c : bootstrap.getStaticResources().getClustersList()) {
         cd.addStaticClusters(ClustersConfigDump.StaticCluster.newBuilder().setCluster(Any.pack(c)).setLastUpdated(ts));
       }
+      xds.dumpClusters(cd);
       out.add(cd.build());
       ListenersConfigDump.Builder ld = ListenersConfigDump.newBuilder();
       RoutesConfigDump.Builder rd = RoutesConfigDump.newBuilder();
@@ -422,6 +424,8 @@ public final class Server {
           }
         }
       }
+      xds.dumpListeners(ld);
+      xds.dumpRoutes(rd);
       out.add(ld.build());
       out.add(rd.build());
       return out;

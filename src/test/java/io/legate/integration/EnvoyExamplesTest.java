@@ -34,7 +34,10 @@ class EnvoyExamplesTest {
           "examples__load-reporting-service__envoy.yaml",
           "examples__locality-load-balancing__envoy-proxy.yaml",
           "examples__tls__envoy-https-passthrough.yaml",
-          "examples__local_ratelimit__envoy.yaml");
+          "examples__local_ratelimit__envoy.yaml",
+
+          "examples__dynamic-config-fs__envoy.yaml",
+          "examples__dynamic-config-cp__envoy.yaml");
 
   /**
    * A stored copy that Envoy itself refuses: scheme_header_transformation is a message, written
