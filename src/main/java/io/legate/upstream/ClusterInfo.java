@@ -66,6 +66,7 @@ public final class ClusterInfo {
   private final String edsServiceName;
   private final ClusterStats stats;
   private final LbFactory lbFactory;
+  private final CircuitBreakers circuitBreakers;
 
   @SuppressWarnings("deprecation") // the deprecated cluster fields are still Envoy config
   private ClusterInfo(Cluster proto, String path, StatsStore store) {
@@ -279,6 +280,7 @@ public final class ClusterInfo {
     this.stats =
         new ClusterStats(store, proto.getAltStatName().isEmpty() ? name : proto.getAltStatName());
     this.lbFactory = LbFactory.build(proto, path, stats);
+    this.circuitBreakers = CircuitBreakers.build(proto, path, stats.scope());
   }
 
   /**
@@ -464,6 +466,11 @@ public final class ClusterInfo {
   /** Returns the factory of per-worker load balancers. */
   public LoadBalancer.Factory lbFactory() {
     return lbFactory;
+  }
+
+  /** Returns the cluster's circuit breakers ({@code circuit_breakers}, Envoy's defaults if unset). */
+  public CircuitBreakers circuitBreakers() {
+    return circuitBreakers;
   }
 
   /** Returns the proto the cluster was built from (for config_dump only). */
