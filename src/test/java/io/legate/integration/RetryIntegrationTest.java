@@ -56,6 +56,8 @@ class RetryIntegrationTest {
                         retry_policy:
                           retry_on: connect-failure,reset
                           num_retries: 3
+                          # A connection the dying host accepted but never serves is given up on.
+                          per_try_timeout: 1s
                           retry_host_predicate: [{ name: envoy.retry_host_predicates.previous_hosts }]
                           host_selection_retry_max_attempts: 3
                     - match: { prefix: "/5xx" }
@@ -105,6 +107,8 @@ class RetryIntegrationTest {
         clusters:
         - name: killable
           connect_timeout: 1s
+          # Envoy's default max_retries (3) would overflow with four clients retrying at once.
+          circuit_breakers: { thresholds: [{ max_retries: 100 }] }
           load_assignment:
             cluster_name: killable
             endpoints:
@@ -298,7 +302,7 @@ class RetryIntegrationTest {
   void aHostKilledMidLoadCostsNoClientFailure() throws Exception {
     ExecutorService clients = Executors.newFixedThreadPool(4);
     AtomicInteger sent = new AtomicInteger();
-    List<CompletableFuture<Integer>> results = new ArrayList<>();
+    List<CompletableFuture<String>> results = new ArrayList<>();
     for (int i = 0; i < 200; i++) {
       results.add(
           CompletableFuture.supplyAsync(
@@ -306,18 +310,23 @@ class RetryIntegrationTest {
                 if (sent.incrementAndGet() == 60) {
                   victim.close();
                 }
-                return legate.get("front", "/kill/x").statusCode();
+                HttpResponse<String> r = legate.get("front", "/kill/x");
+                return r.statusCode() == 200 ? "200" : r.statusCode() + " " + r.body();
               },
               clients));
     }
-    List<Integer> codes = new ArrayList<>();
-    for (CompletableFuture<Integer> f : results) {
+    List<String> codes = new ArrayList<>();
+    for (CompletableFuture<String> f : results) {
       codes.add(f.get(60, TimeUnit.SECONDS));
     }
     clients.shutdown();
-    assertThat(codes).hasSize(200).containsOnly(200);
+    assertThat(codes).hasSize(200).containsOnly("200");
     assertThat(stat("cluster.killable.upstream_rq_retry")).isPositive();
     assertThat(stat("cluster.killable.upstream_rq_retry_limit_exceeded")).isZero();
+    // Only the killed host ever failed an attempt.
+    String clusters = legate.admin("/clusters").body();
+    assertThat(clusters).contains("killable::127.0.0.1:" + good.port() + "::rq_timeout::0\n");
+    assertThat(clusters).contains("killable::127.0.0.1:" + good.port() + "::rq_error::0\n");
   }
 
   @Test
