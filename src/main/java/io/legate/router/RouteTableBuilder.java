@@ -393,6 +393,9 @@ final class RouteTableBuilder {
             "retry_policy.max_interval must greater than or equal to the base_interval");
       }
     }
+    if (p.hasPerTryIdleTimeout()) {
+      throw unsupported(pp + ".per_try_idle_timeout");
+    }
     if (p.hasRetryPriority()) {
       throw unsupported(pp + ".retry_priority");
     }

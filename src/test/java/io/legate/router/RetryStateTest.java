@@ -220,6 +220,9 @@ class RetryStateTest {
     assertThatThrownBy(() -> Fixtures.routes(base + "\"retry_policy\":{\"rate_limited_retry_back_off\":{\"reset_headers\":[{\"name\":\"retry-after\"}]}}}}]"))
         .isInstanceOf(ConfigException.class)
         .hasMessage("route_config.virtual_hosts[0].routes[0].route.retry_policy.rate_limited_retry_back_off: not supported");
+    assertThatThrownBy(() -> Fixtures.routes(base + "\"retry_policy\":{\"per_try_idle_timeout\":\"1s\"}}}]"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("route_config.virtual_hosts[0].routes[0].route.retry_policy.per_try_idle_timeout: not supported");
     assertThatThrownBy(() -> Fixtures.routes(base + "\"hedge_policy\":{\"hedge_on_per_try_timeout\":true}}}]"))
         .isInstanceOf(ConfigException.class)
         .hasMessage("route_config.virtual_hosts[0].routes[0].route.hedge_policy: hedging is not supported");

@@ -461,9 +461,12 @@ public final class Http2ConnPool implements ConnPool {
           finished = true;
         }
         c.onData(f.content(), f.isEndStream());
-      } else if (msg instanceof Http2ResetFrame) {
+      } else if (msg instanceof Http2ResetFrame rst) {
         cb = null;
-        c.onReset(UpstreamCallbacks.Reason.REMOTE_RESET);
+        c.onReset(
+            rst.errorCode() == Http2Error.REFUSED_STREAM.code()
+                ? UpstreamCallbacks.Reason.REMOTE_REFUSED_STREAM_RESET
+                : UpstreamCallbacks.Reason.REMOTE_RESET);
       } else {
         ReferenceCountUtil.release(msg);
       }

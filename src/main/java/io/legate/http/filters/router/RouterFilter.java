@@ -594,7 +594,8 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       return;
     }
     StreamInfo info = callbacks.streamInfo();
-    if (reason == Reason.REMOTE_RESET) {
+    boolean remote = reason == Reason.REMOTE_RESET || reason == Reason.REMOTE_REFUSED_STREAM_RESET;
+    if (remote) {
       clusterStats.upstreamRqRxReset.inc();
     }
     host.rqError.increment();
@@ -604,11 +605,13 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       if (maybeRetryReset(
           reason == Reason.CONNECTION_FAILURE || reason == Reason.CONNECTION_TIMEOUT
               ? RetryState.ResetKind.CONNECT_FAILURE
-              : RetryState.ResetKind.REMOTE_RESET)) {
+              : reason == Reason.REMOTE_REFUSED_STREAM_RESET
+                  ? RetryState.ResetKind.REMOTE_REFUSED_STREAM
+                  : RetryState.ResetKind.REMOTE_RESET)) {
         return;
       }
     }
-    if (reason == Reason.REMOTE_RESET) {
+    if (remote) {
       info.addResponseFlag(ResponseFlag.UPSTREAM_REMOTE_RESET);
     } else {
       info.addResponseFlag(ResponseFlag.UPSTREAM_CONNECTION_TERMINATION);
