@@ -94,6 +94,8 @@ class RetryIntegrationTest {
                       route: { cluster: bad_only, retry_policy: { retry_on: 5xx, num_retries: 3 } }
                     - match: { prefix: "/cb/" }
                       route: { cluster: cb_rq, prefix_rewrite: "/" }
+                    - match: { prefix: "/h2cb/" }
+                      route: { cluster: cb_h2, prefix_rewrite: "/" }
                     - match: { prefix: "/cx/" }
                       route: { cluster: cb_cx, prefix_rewrite: "/" }
                     - match: { prefix: "/grpc" }
@@ -177,6 +179,18 @@ class RetryIntegrationTest {
             endpoints:
             - lb_endpoints:
               - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${GOOD2} } } }
+        - name: cb_h2
+          connect_timeout: 1s
+          circuit_breakers: { thresholds: [{ max_requests: 2, max_connections: 1 }] }
+          typed_extension_protocol_options:
+            envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+              "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+              explicit_http_config: { http2_protocol_options: {} }
+          load_assignment:
+            cluster_name: cb_h2
+            endpoints:
+            - lb_endpoints:
+              - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${GOOD} } } }
         - name: grpc_good
           connect_timeout: 1s
           load_assignment:
@@ -472,6 +486,21 @@ class RetryIntegrationTest {
     assertThat(stat("cluster.cb_rq.upstream_rq_pending_overflow") - overflow).isEqualTo(5);
     assertThat(stat("cluster.cb_rq.circuit_breakers.default.rq_open")).isZero();
     assertThat(stat("cluster.cb_rq.circuit_breakers.default.remaining_rq")).isEqualTo(3);
+  }
+
+  @Test
+  void maxRequestsAppliesToHttp2Streams() {
+    long overflow = stat("cluster.cb_h2.upstream_rq_pending_overflow");
+    List<HttpResponse<String>> responses = burst(5, "/h2cb/delay/1000");
+    assertThat(responses.stream().filter(r -> r.statusCode() == 200).count()).isEqualTo(2);
+    assertThat(responses.stream().filter(r -> r.statusCode() == 503))
+        .hasSize(3)
+        .allSatisfy(r -> assertThat(r.headers().firstValue("x-envoy-overloaded")).hasValue("true"));
+    assertThat(stat("cluster.cb_h2.upstream_rq_pending_overflow") - overflow).isEqualTo(3);
+    assertThat(stat("cluster.cb_h2.circuit_breakers.default.rq_open")).isZero();
+    // Streams share the connections: at most one per worker.
+    assertThat(stat("cluster.cb_h2.upstream_cx_http2_total")).isBetween(1L, 2L);
+    assertThat(legate.get("front", "/h2cb/echo").body()).startsWith("GET /echo HTTP/2");
   }
 
   @Test
