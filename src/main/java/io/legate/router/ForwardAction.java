@@ -3,6 +3,7 @@ package io.legate.router;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.AsciiString;
 import java.util.List;
+import java.util.function.Predicate;
 
 /** A route that forwards upstream (Envoy's RouteAction). */
 public final class ForwardAction implements RouteAction {
@@ -18,7 +19,16 @@ public final class ForwardAction implements RouteAction {
       HeaderMutations responseMutations,
       String hostRewriteLiteral) {}
 
-  /** Envoy's retry policy, as far as it is understood here. */
+  /**
+   * Envoy's retry policy, parsed once.
+   *
+   * @param retryOnMask the {@code retry_on} conditions as {@link RetryState} bits (HTTP and gRPC)
+   * @param retriableHeaders {@code retriable_headers}: a response matching any is retriable
+   * @param retriableRequestHeaders {@code retriable_request_headers}: if non-empty, only requests
+   *     matching one of them are retried
+   * @param previousHosts whether {@code envoy.retry_host_predicates.previous_hosts} is configured
+   * @param hostSelectionRetryMaxAttempts {@code host_selection_retry_max_attempts}
+   */
   public record RetryPolicy(
       String retryOn,
       int numRetries,
@@ -26,7 +36,36 @@ public final class ForwardAction implements RouteAction {
       long perTryIdleTimeoutMs,
       List<Integer> retriableStatusCodes,
       long backOffBaseIntervalMs,
-      long backOffMaxIntervalMs) {}
+      long backOffMaxIntervalMs,
+      int retryOnMask,
+      List<Predicate<Http2Headers>> retriableHeaders,
+      List<Predicate<Http2Headers>> retriableRequestHeaders,
+      boolean previousHosts,
+      long hostSelectionRetryMaxAttempts) {
+    /** Envoy's policy for requests whose route has none (used with {@code x-envoy-retry-on}). */
+    public static final RetryPolicy DEFAULT = new RetryPolicy("", 1, 0, 0, List.of(), 25, 250);
+
+    public RetryPolicy {
+      retriableStatusCodes = List.copyOf(retriableStatusCodes);
+      retriableHeaders = List.copyOf(retriableHeaders);
+      retriableRequestHeaders = List.copyOf(retriableRequestHeaders);
+    }
+
+    /** Creates a policy with only the basic fields; retry_on is parsed into its mask. */
+    public RetryPolicy(
+        String retryOn,
+        int numRetries,
+        long perTryTimeoutMs,
+        long perTryIdleTimeoutMs,
+        List<Integer> retriableStatusCodes,
+        long backOffBaseIntervalMs,
+        long backOffMaxIntervalMs) {
+      this(retryOn, numRetries, perTryTimeoutMs, perTryIdleTimeoutMs, retriableStatusCodes,
+          backOffBaseIntervalMs, backOffMaxIntervalMs,
+          RetryState.parseRetryOn(retryOn) | RetryState.parseRetryGrpcOn(retryOn),
+          List.of(), List.of(), false, 0);
+    }
+  }
 
   /** One hash_policy entry: kind is header, cookie, connection_properties or query_parameter. */
   public record HashPolicy(String kind, String name, boolean terminal) {}
@@ -51,6 +90,9 @@ public final class ForwardAction implements RouteAction {
   private final List<HashPolicy> hashPolicies;
   private final long maxStreamDurationMs;
   private final ClusterSelection fixedSelection;
+  private final boolean highPriority;
+  private final boolean includeRequestAttemptCount;
+  private final boolean includeAttemptCountInResponse;
 
   ForwardAction(String cluster, AsciiString clusterHeader, List<Weighted> weighted,
       AsciiString randomValueHeader, String prefixRewrite, int matchedPrefixLength,
@@ -59,6 +101,23 @@ public final class ForwardAction implements RouteAction {
       boolean appendXForwardedHost, long timeoutMs, long idleTimeoutMs,
       int clusterNotFoundResponseCode, RetryPolicy retryPolicy, List<HashPolicy> hashPolicies,
       long maxStreamDurationMs) {
+    this(cluster, clusterHeader, weighted, randomValueHeader, prefixRewrite, matchedPrefixLength,
+        regexRewrite, hostRewriteLiteral, hostRewriteHeader, hostRewritePathRegex, autoHostRewrite,
+        appendXForwardedHost, timeoutMs, idleTimeoutMs, clusterNotFoundResponseCode, retryPolicy,
+        hashPolicies, maxStreamDurationMs, false, false, false);
+  }
+
+  ForwardAction(String cluster, AsciiString clusterHeader, List<Weighted> weighted,
+      AsciiString randomValueHeader, String prefixRewrite, int matchedPrefixLength,
+      Regexes.Substitution regexRewrite, String hostRewriteLiteral, AsciiString hostRewriteHeader,
+      Regexes.Substitution hostRewritePathRegex, boolean autoHostRewrite,
+      boolean appendXForwardedHost, long timeoutMs, long idleTimeoutMs,
+      int clusterNotFoundResponseCode, RetryPolicy retryPolicy, List<HashPolicy> hashPolicies,
+      long maxStreamDurationMs, boolean highPriority, boolean includeRequestAttemptCount,
+      boolean includeAttemptCountInResponse) {
+    this.highPriority = highPriority;
+    this.includeRequestAttemptCount = includeRequestAttemptCount;
+    this.includeAttemptCountInResponse = includeAttemptCountInResponse;
     this.cluster = cluster;
     this.clusterHeader = clusterHeader;
     this.weighted = weighted == null ? null : List.copyOf(weighted);
@@ -246,5 +305,20 @@ public final class ForwardAction implements RouteAction {
   /** Returns max_stream_duration.max_stream_duration in ms, 0 if unset. */
   public long maxStreamDurationMs() {
     return maxStreamDurationMs;
+  }
+
+  /** Returns true if the route's {@code priority} is HIGH (picks the circuit breakers). */
+  public boolean highPriority() {
+    return highPriority;
+  }
+
+  /** Returns the virtual host's {@code include_request_attempt_count}. */
+  public boolean includeRequestAttemptCount() {
+    return includeRequestAttemptCount;
+  }
+
+  /** Returns the virtual host's {@code include_attempt_count_in_response}. */
+  public boolean includeAttemptCountInResponse() {
+    return includeAttemptCountInResponse;
   }
 }

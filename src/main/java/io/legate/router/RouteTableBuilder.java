@@ -44,6 +44,9 @@ final class RouteTableBuilder {
   private final FactoryContext filterContext;
   private final PerFilterConfigs globalPerFilter;
   private boolean filterDisabling;
+  // The virtual host being built: its attempt-count settings reach its routes' actions.
+  private boolean vhIncludeRequestAttemptCount;
+  private boolean vhIncludeAttemptCountInResponse;
 
   RouteTableBuilder(RouteConfiguration config, String path, Predicate<String> clusterExists,
       FactoryContext filterContext) {
@@ -229,7 +232,7 @@ final class RouteTableBuilder {
       throw unsupported(vp + ".request_mirror_policies");
     }
     if (v.hasHedgePolicy()) {
-      throw unsupported(vp + ".hedge_policy");
+      throw new ConfigException(vp + ".hedge_policy", "hedging is not supported");
     }
     if (v.hasRetryPolicyTypedConfig()) {
       throw unsupported(vp + ".retry_policy_typed_config");
@@ -242,6 +245,8 @@ final class RouteTableBuilder {
         v.hasRetryPolicy() ? retryPolicy(v.getRetryPolicy(), vp + ".retry_policy") : null;
     PerFilterConfigs vhPerFilter =
         globalPerFilter.overriddenBy(perFilter(v.getTypedPerFilterConfigMap(), vp));
+    vhIncludeRequestAttemptCount = v.getIncludeRequestAttemptCount();
+    vhIncludeAttemptCountInResponse = v.getIncludeAttemptCountInResponse();
     List<RouteEntry> entries = new ArrayList<>();
     for (int k = 0; k < v.getRoutesCount(); k++) {
       entries.add(route(v.getRoutes(k), vp + ".routes[" + k + "]", k, v.getName(), vhRequest,
@@ -431,7 +436,7 @@ final class RouteTableBuilder {
       throw unsupported(ap + ".request_mirror_policies");
     }
     if (a.hasHedgePolicy()) {
-      throw unsupported(ap + ".hedge_policy");
+      throw new ConfigException(ap + ".hedge_policy", "hedging is not supported");
     }
     if (a.hasInternalRedirectPolicy()) {
       throw unsupported(ap + ".internal_redirect_policy");
@@ -487,7 +492,9 @@ final class RouteTableBuilder {
         ? RouteTable.durationMs(a.getMaxStreamDuration().getMaxStreamDuration()) : 0;
     return new ForwardAction(cluster, clusterHeader, weighted, randomHeader, prefixRewrite,
         matchedLength, regexRewrite, hostLiteral, hostHeader, hostRegex, autoHost,
-        a.getAppendXForwardedHost(), timeout, idle, notFound, retry, hash, maxStream);
+        a.getAppendXForwardedHost(), timeout, idle, notFound, retry, hash, maxStream,
+        a.getPriority() == io.envoyproxy.envoy.config.core.v3.RoutingPriority.HIGH,
+        vhIncludeRequestAttemptCount, vhIncludeAttemptCountInResponse);
   }
 
   private static ForwardAction.RetryPolicy retryPolicy(RetryPolicy p, String pp) {
@@ -502,11 +509,47 @@ final class RouteTableBuilder {
             "retry_policy.max_interval must greater than or equal to the base_interval");
       }
     }
-    return new ForwardAction.RetryPolicy(p.getRetryOn(),
+    if (p.hasPerTryIdleTimeout()) {
+      throw unsupported(pp + ".per_try_idle_timeout");
+    }
+    if (p.hasRetryPriority()) {
+      throw unsupported(pp + ".retry_priority");
+    }
+    if (p.getRetryOptionsPredicatesCount() > 0) {
+      throw unsupported(pp + ".retry_options_predicates");
+    }
+    if (p.hasRateLimitedRetryBackOff()) {
+      throw unsupported(pp + ".rate_limited_retry_back_off");
+    }
+    boolean previousHosts = false;
+    for (int i = 0; i < p.getRetryHostPredicateCount(); i++) {
+      var h = p.getRetryHostPredicate(i);
+      String type = h.hasTypedConfig() ? h.getTypedConfig().getTypeUrl() : "";
+      if (h.getName().equals("envoy.retry_host_predicates.previous_hosts")
+          || type.endsWith("/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate")) {
+        previousHosts = true;
+      } else {
+        throw new ConfigException(pp + ".retry_host_predicate[" + i + "]",
+            "unsupported retry host predicate '" + h.getName() + "'");
+      }
+    }
+    List<Predicate<io.netty.handler.codec.http2.Http2Headers>> retriableHeaders = new ArrayList<>();
+    for (int i = 0; i < p.getRetriableHeadersCount(); i++) {
+      retriableHeaders.add(HeaderMatch.build(p.getRetriableHeaders(i), pp + ".retriable_headers[" + i + "]")::matches);
+    }
+    List<Predicate<io.netty.handler.codec.http2.Http2Headers>> requestHeaders = new ArrayList<>();
+    for (int i = 0; i < p.getRetriableRequestHeadersCount(); i++) {
+      requestHeaders.add(HeaderMatch.build(p.getRetriableRequestHeaders(i),
+          pp + ".retriable_request_headers[" + i + "]")::matches);
+    }
+    String retryOn = p.getRetryOn();
+    return new ForwardAction.RetryPolicy(retryOn,
         p.hasNumRetries() ? p.getNumRetries().getValue() : 1,
         p.hasPerTryTimeout() ? RouteTable.durationMs(p.getPerTryTimeout()) : 0,
         p.hasPerTryIdleTimeout() ? RouteTable.durationMs(p.getPerTryIdleTimeout()) : 0,
-        List.copyOf(p.getRetriableStatusCodesList()), base, max);
+        List.copyOf(p.getRetriableStatusCodesList()), base, max,
+        RetryState.parseRetryOn(retryOn) | RetryState.parseRetryGrpcOn(retryOn),
+        retriableHeaders, requestHeaders, previousHosts, p.getHostSelectionRetryMaxAttempts());
   }
 
   private static AsciiString headerName(String name, String p) {

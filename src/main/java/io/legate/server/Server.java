@@ -370,9 +370,23 @@ public final class Server {
                   h.rqTimeout.sum(),
                   healthFlags(h)));
         }
-        out.add(new AdminServer.ClusterStatus(c.info().name(), false, hosts));
+        io.legate.upstream.CircuitBreakers cb = c.info().circuitBreakers();
+        out.add(
+            new AdminServer.ClusterStatus(
+                c.info().name(),
+                c.info().name(),
+                false,
+                "",
+                thresholds(cb.forPriority(io.legate.upstream.CircuitBreakers.Priority.DEFAULT)),
+                thresholds(cb.forPriority(io.legate.upstream.CircuitBreakers.Priority.HIGH)),
+                hosts));
       }
       return out;
+    }
+
+    private static AdminServer.Thresholds thresholds(io.legate.upstream.CircuitBreakers.ResourceManager rm) {
+      var t = rm.thresholds();
+      return new AdminServer.Thresholds(t.maxConnections(), t.maxPendingRequests(), t.maxRequests(), t.maxRetries());
     }
 
     private String healthFlags(Host h) {

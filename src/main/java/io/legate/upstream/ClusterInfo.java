@@ -73,6 +73,7 @@ public final class ClusterInfo {
   private final HealthCheckConfig healthCheck;
   private final OutlierConfig outlierDetection;
   private final ClientTlsContext tls;
+  private final CircuitBreakers circuitBreakers;
 
   @SuppressWarnings("deprecation") // the deprecated cluster fields are still Envoy config
   private ClusterInfo(Cluster proto, String path, StatsStore store) {
@@ -312,6 +313,7 @@ public final class ClusterInfo {
         proto.hasOutlierDetection()
             ? OutlierConfig.parse(proto.getOutlierDetection(), path + ".outlier_detection")
             : null;
+    this.circuitBreakers = CircuitBreakers.build(proto, path, stats.scope());
   }
 
   /**
@@ -512,6 +514,11 @@ public final class ClusterInfo {
   /** Returns the outlier detection settings, or null when {@code outlier_detection} is unset. */
   public OutlierConfig outlierDetection() {
     return outlierDetection;
+  }
+
+  /** Returns the cluster's circuit breakers ({@code circuit_breakers}, Envoy's defaults if unset). */
+  public CircuitBreakers circuitBreakers() {
+    return circuitBreakers;
   }
 
   /** Returns the proto the cluster was built from (for config_dump only). */

@@ -52,6 +52,8 @@ public final class ClusterStats {
   public final Counter upstreamRqRetrySuccess;
   public final Counter upstreamRqRetryOverflow;
   public final Counter upstreamRqRetryLimitExceeded;
+  public final Counter upstreamRqRetryBackoffExponential;
+  public final Counter retryOrShadowAbandoned;
   public final Histogram upstreamCxConnectMs;
   public final Histogram upstreamCxLengthMs;
   public final Histogram upstreamRqTime;
@@ -114,6 +116,8 @@ public final class ClusterStats {
     upstreamRqRetrySuccess = scope.counter("upstream_rq_retry_success");
     upstreamRqRetryOverflow = scope.counter("upstream_rq_retry_overflow");
     upstreamRqRetryLimitExceeded = scope.counter("upstream_rq_retry_limit_exceeded");
+    upstreamRqRetryBackoffExponential = scope.counter("upstream_rq_retry_backoff_exponential");
+    retryOrShadowAbandoned = scope.counter("retry_or_shadow_abandoned");
     upstreamCxConnectMs = scope.histogram("upstream_cx_connect_ms");
     upstreamCxLengthMs = scope.histogram("upstream_cx_length_ms");
     upstreamRqTime = scope.histogram("upstream_rq_time");

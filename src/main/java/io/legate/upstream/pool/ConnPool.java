@@ -9,7 +9,8 @@ public interface ConnPool {
 
   /**
    * Asks for a stream. Calls {@link UpstreamCallbacks#onReady} or {@link
-   * UpstreamCallbacks#onPoolFailure} later (or at once when an idle connection is at hand).
+   * UpstreamCallbacks#onPoolFailure} later, or at once (an idle connection is at hand, or a circuit
+   * breaker overflows): then it returns null, as nothing is left to cancel.
    */
   Cancellable newStream(UpstreamCallbacks callbacks);
 

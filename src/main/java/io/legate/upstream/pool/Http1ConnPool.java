@@ -4,6 +4,7 @@ import io.legate.http.HttpHeaderNames;
 import io.legate.http.codec.HeaderUtil;
 import io.legate.network.Transport;
 import io.legate.tls.TlsErrors;
+import io.legate.upstream.CircuitBreakers;
 import io.legate.upstream.ClusterInfo;
 import io.legate.upstream.ClusterStats;
 import io.legate.upstream.Host;
@@ -47,17 +48,36 @@ public final class Http1ConnPool implements ConnPool {
   private final Host host;
   private final ClusterInfo cluster;
   private final ClusterStats stats;
+  private final CircuitBreakers.ResourceManager resources;
   private final ArrayDeque<Conn> idle = new ArrayDeque<>();
+  private final ArrayDeque<Pending> pending = new ArrayDeque<>();
   private int open;
+  private int connecting;
   private boolean draining;
 
   public Http1ConnPool(EventLoop loop, Host host, ClusterInfo cluster) {
+    this(loop, host, cluster, cluster.circuitBreakers().forPriority(CircuitBreakers.Priority.DEFAULT));
+  }
+
+  /** Creates a pool whose streams and connections count against {@code resources}. */
+  public Http1ConnPool(EventLoop loop, Host host, ClusterInfo cluster, CircuitBreakers.ResourceManager resources) {
     this.loop = loop;
     this.host = host;
     this.cluster = cluster;
     this.stats = cluster.stats();
+    this.resources = resources;
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>An idle connection is used at once (returning null: the callback has already run); else the
+   * stream waits in the pending queue ({@code max_pending_requests}, else overflow) and a new
+   * connection opens unless {@code max_connections} is reached ({@code upstream_cx_overflow}; the
+   * stream then waits for a connection to come free). A stream is attached only while {@code
+   * max_requests} allows (else overflow). Overflow fails the stream with {@link
+   * UpstreamCallbacks.Reason#OVERFLOW} and counts {@code upstream_rq_pending_overflow}.
+   */
   @Override
   public Cancellable newStream(UpstreamCallbacks callbacks) {
     assert loop.inEventLoop();
@@ -65,12 +85,43 @@ public final class Http1ConnPool implements ConnPool {
       Conn c = idle.pollLast();
       if (c.channel.isActive()) {
         c.attach(callbacks);
-        return c;
+        return null;
       }
     }
-    Conn c = new Conn(callbacks);
-    c.connect();
-    return c;
+    if (!resources.pendingRequests().tryAcquire()) {
+      overflow(callbacks);
+      return null;
+    }
+    Pending p = new Pending(callbacks);
+    pending.addLast(p);
+    connectForPending();
+    return p;
+  }
+
+  private void overflow(UpstreamCallbacks callbacks) {
+    stats.upstreamRqPendingOverflow.inc();
+    callbacks.onPoolFailure(UpstreamCallbacks.Reason.OVERFLOW, null, host);
+  }
+
+  /** Gives a free connection to the next pending stream, if any; returns false if none waits. */
+  private boolean serveNext(Conn c) {
+    Pending p = pending.pollFirst();
+    if (p == null) {
+      return false;
+    }
+    resources.pendingRequests().release();
+    c.attach(p.callbacks);
+    return true;
+  }
+
+  /** Fails every pending stream (a connection could not be made), as Envoy's purge. */
+  private void purgePending(UpstreamCallbacks.Reason reason, String details) {
+    ArrayDeque<Pending> waiting = new ArrayDeque<>(pending);
+    pending.clear();
+    for (Pending p : waiting) {
+      resources.pendingRequests().release();
+      p.callbacks.onPoolFailure(reason, details, host);
+    }
   }
 
   @Override
@@ -86,7 +137,43 @@ public final class Http1ConnPool implements ConnPool {
     return open;
   }
 
-  private final class Conn extends ChannelInboundHandlerAdapter implements UpstreamStream, Cancellable {
+  /** Returns the number of streams waiting for a connection. */
+  public int pendingStreams() {
+    return pending.size();
+  }
+
+  private final class Pending implements Cancellable {
+    final UpstreamCallbacks callbacks;
+
+    Pending(UpstreamCallbacks callbacks) {
+      this.callbacks = callbacks;
+    }
+
+    @Override
+    public void cancel() {
+      if (pending.remove(this)) {
+        resources.pendingRequests().release();
+      }
+    }
+  }
+
+  private void connectForPending() {
+    while (connecting < pending.size()) {
+      if (resources.connections().tryAcquire()) {
+        new Conn().connect();
+        continue;
+      }
+      stats.upstreamCxOverflow.inc();
+      if (open == 0) {
+        // Envoy opens a first connection even at the limit, so that the queue can drain.
+        resources.connections().forceAcquire();
+        new Conn().connect();
+      }
+      return;
+    }
+  }
+
+  private final class Conn extends ChannelInboundHandlerAdapter implements UpstreamStream {
     private Channel channel;
     private SslHandler ssl;
     private UpstreamCallbacks cb;
@@ -100,12 +187,11 @@ public final class Http1ConnPool implements ConnPool {
     private long connectStartNanos;
     private long connectedNanos;
     private long idleSinceNanos;
-
-    Conn(UpstreamCallbacks cb) {
-      this.cb = cb;
-    }
+    private boolean holdsRequest;
+    private boolean cxReleased;
 
     void connect() {
+      connecting++;
       connectStartNanos = System.nanoTime();
       stats.upstreamCxTotal.inc();
       stats.upstreamCxHttp1Total.inc();
@@ -147,6 +233,7 @@ public final class Http1ConnPool implements ConnPool {
     }
 
     private void onConnect(boolean success, Throwable failure, boolean tls) {
+            connecting--;
             if (success) {
               connected = true;
               if (tls) {
@@ -154,12 +241,7 @@ public final class Http1ConnPool implements ConnPool {
               }
               connectedNanos = System.nanoTime();
               stats.upstreamCxConnectMs.record((connectedNanos - connectStartNanos) / 1_000_000);
-              UpstreamCallbacks c = cb;
-              if (c == null) {
-                toIdle();
-              } else {
-                c.onReady(this, host);
-              }
+              free();
             } else {
               Throwable cause = failure;
               boolean timeout = cause instanceof ConnectTimeoutException;
@@ -169,7 +251,7 @@ public final class Http1ConnPool implements ConnPool {
               stats.upstreamCxConnectFail.inc();
               host.cxConnectFail.increment();
               if (tls) {
-                // The connection was up: channelInactive settles the active counts.
+                // The connection was up: channelInactive settles the active counts and the breaker.
                 cluster.tls().stats().connectionError.inc();
                 closing = true;
                 channel.close();
@@ -177,27 +259,44 @@ public final class Http1ConnPool implements ConnPool {
                 stats.upstreamCxActive.dec();
                 host.activeConnections.decrementAndGet();
                 open--;
+                releaseConnection();
               }
-              UpstreamCallbacks c = cb;
-              cb = null;
-              if (c != null) {
-                c.onPoolFailure(
-                    timeout ? UpstreamCallbacks.Reason.CONNECTION_TIMEOUT : UpstreamCallbacks.Reason.CONNECTION_FAILURE,
-                    tls ? TlsErrors.transportFailureReason(cause) : cause == null ? null : cause.getMessage(),
-                    host);
-              }
+              purgePending(
+                  timeout ? UpstreamCallbacks.Reason.CONNECTION_TIMEOUT : UpstreamCallbacks.Reason.CONNECTION_FAILURE,
+                  tls ? TlsErrors.transportFailureReason(cause) : cause == null ? null : cause.getMessage());
             }
     }
 
     void attach(UpstreamCallbacks callbacks) {
+      if (!resources.requests().tryAcquire()) {
+        overflow(callbacks);
+        free();
+        return;
+      }
+      holdsRequest = true;
       this.cb = callbacks;
       callbacks.onReady(this, host);
     }
 
-    @Override
-    public void cancel() {
-      if (!connected) {
-        cb = null; // the connection, once up, goes to the idle list
+    /** The connection is free: it serves the next pending stream or goes idle. */
+    void free() {
+      if (!serveNext(this)) {
+        toIdle();
+      }
+    }
+
+    /** The attached stream is over: gives back its max_requests unit. */
+    private void streamEnded() {
+      if (holdsRequest) {
+        holdsRequest = false;
+        resources.requests().release();
+      }
+    }
+
+    private void releaseConnection() {
+      if (!cxReleased) {
+        cxReleased = true;
+        resources.connections().release();
       }
     }
 
@@ -283,6 +382,7 @@ public final class Http1ConnPool implements ConnPool {
     @Override
     public void reset() {
       cb = null;
+      streamEnded();
       closing = true;
       stats.upstreamCxDestroyLocal.inc();
       channel.close();
@@ -378,23 +478,26 @@ public final class Http1ConnPool implements ConnPool {
       if (!requestComplete) {
         // Response finished before the request: the connection is in an unknown state.
         cb = null;
+        streamEnded();
         closing = true;
         channel.close();
         return;
       }
       cb = null;
+      streamEnded();
       channel.config().setAutoRead(true);
       if (!responseKeepAlive || closing) {
         closing = true;
         channel.close();
       } else {
-        toIdle();
+        free();
       }
     }
 
     private void failStream(UpstreamCallbacks.Reason reason) {
       UpstreamCallbacks c = cb;
       cb = null;
+      streamEnded();
       closing = true;
       channel.close();
       if (c != null) {
@@ -424,11 +527,14 @@ public final class Http1ConnPool implements ConnPool {
       if (!closing) {
         stats.upstreamCxDestroyRemote.inc();
       }
+      releaseConnection();
       UpstreamCallbacks c = cb;
       cb = null;
+      streamEnded();
       if (c != null && connected) {
         c.onReset(UpstreamCallbacks.Reason.CONNECTION_TERMINATION);
       }
+      connectForPending();
       super.channelInactive(ctx);
     }
 

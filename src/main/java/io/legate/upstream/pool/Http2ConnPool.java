@@ -3,6 +3,7 @@ package io.legate.upstream.pool;
 import io.legate.http.codec.HeaderUtil;
 import io.legate.network.Transport;
 import io.legate.tls.TlsErrors;
+import io.legate.upstream.CircuitBreakers;
 import io.legate.upstream.ClusterInfo;
 import io.legate.upstream.ClusterStats;
 import io.legate.upstream.Host;
@@ -38,6 +39,7 @@ import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -53,15 +55,31 @@ public final class Http2ConnPool implements ConnPool {
   private final ClusterInfo cluster;
   private final ClusterStats stats;
   private final List<Conn> conns = new ArrayList<>(1);
+  private final CircuitBreakers.ResourceManager resources;
+  // Streams waiting for a connection that max_connections does not let open.
+  private final ArrayDeque<StreamHandler> waiting = new ArrayDeque<>();
   private boolean draining;
 
   public Http2ConnPool(EventLoop loop, Host host, ClusterInfo cluster) {
+    this(loop, host, cluster, cluster.circuitBreakers().forPriority(CircuitBreakers.Priority.DEFAULT));
+  }
+
+  /** Creates a pool whose streams and connections count against {@code resources}. */
+  public Http2ConnPool(EventLoop loop, Host host, ClusterInfo cluster, CircuitBreakers.ResourceManager resources) {
     this.loop = loop;
     this.host = host;
     this.cluster = cluster;
     this.stats = cluster.stats();
+    this.resources = resources;
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Circuit breakers as {@link Http1ConnPool}: a stream waiting for a connection counts against
+   * {@code max_pending_requests}, an open stream against {@code max_requests}, and a new connection
+   * against {@code max_connections} (at the limit the stream waits for a stream slot to free).
+   */
   @Override
   public Cancellable newStream(UpstreamCallbacks callbacks) {
     assert loop.inEventLoop();
@@ -72,12 +90,70 @@ public final class Http2ConnPool implements ConnPool {
         break;
       }
     }
-    if (target == null) {
-      target = new Conn();
-      conns.add(target);
-      target.connect();
+    if (target != null && target.ready) {
+      return target.request(callbacks);
     }
-    return target.request(callbacks);
+    if (!resources.pendingRequests().tryAcquire()) {
+      overflow(callbacks);
+      return null;
+    }
+    if (target == null) {
+      if (resources.connections().tryAcquire()) {
+        target = newConn();
+      } else {
+        stats.upstreamCxOverflow.inc();
+        if (conns.isEmpty()) {
+          resources.connections().forceAcquire();
+          target = newConn();
+        } else {
+          StreamHandler s = new StreamHandler(null, callbacks);
+          s.holdsPending = true;
+          waiting.addLast(s);
+          return s;
+        }
+      }
+    }
+    StreamHandler s = target.request(callbacks);
+    s.holdsPending = true;
+    return s;
+  }
+
+  private Conn newConn() {
+    Conn c = new Conn();
+    conns.add(c);
+    c.connect();
+    return c;
+  }
+
+  private void overflow(UpstreamCallbacks callbacks) {
+    stats.upstreamRqPendingOverflow.inc();
+    callbacks.onPoolFailure(UpstreamCallbacks.Reason.OVERFLOW, null, host);
+  }
+
+  /** Moves streams waiting for a connection onto connections with free stream slots. */
+  private void serveWaiting() {
+    while (!waiting.isEmpty()) {
+      Conn target = null;
+      for (Conn c : conns) {
+        if (!c.goingAway && c.active + c.pending.size() < c.maxStreams) {
+          target = c;
+          break;
+        }
+      }
+      if (target == null) {
+        if (resources.connections().tryAcquire()) {
+          target = newConn();
+        } else if (conns.isEmpty()) {
+          resources.connections().forceAcquire();
+          target = newConn();
+        } else {
+          return;
+        }
+      }
+      StreamHandler s = waiting.pollFirst();
+      s.conn = target;
+      target.enqueue(s);
+    }
   }
 
   @Override
@@ -175,9 +251,9 @@ public final class Http2ConnPool implements ConnPool {
                 channel.writeAndFlush(new DefaultHttp2WindowUpdateFrame(delta));
               }
               ready = true;
-              List<StreamHandler> waiting = new ArrayList<>(pending);
+              List<StreamHandler> ready = new ArrayList<>(pending);
               pending.clear();
-              for (StreamHandler s : waiting) {
+              for (StreamHandler s : ready) {
                 open(s);
               }
             } else {
@@ -190,16 +266,20 @@ public final class Http2ConnPool implements ConnPool {
               stats.upstreamCxConnectFail.inc();
               host.cxConnectFail.increment();
               if (tls) {
-                // The connection was up: channelInactive settles the active counts.
+                // The connection was up: channelInactive settles the active counts and the breaker.
                 cluster.tls().stats().connectionError.inc();
                 channel.close();
               } else {
                 stats.upstreamCxActive.dec();
                 host.activeConnections.decrementAndGet();
+                releaseConnection();
               }
-              List<StreamHandler> waiting = new ArrayList<>(pending);
+              List<StreamHandler> failed = new ArrayList<>(pending);
               pending.clear();
-              for (StreamHandler s : waiting) {
+              failed.addAll(Http2ConnPool.this.waiting);
+              Http2ConnPool.this.waiting.clear();
+              for (StreamHandler s : failed) {
+                s.releasePending();
                 if (s.cb != null) {
                   s.cb.onPoolFailure(
                       timeout ? UpstreamCallbacks.Reason.CONNECTION_TIMEOUT : UpstreamCallbacks.Reason.CONNECTION_FAILURE,
@@ -210,19 +290,39 @@ public final class Http2ConnPool implements ConnPool {
             }
     }
 
-    Cancellable request(UpstreamCallbacks cb) {
+    private boolean cxReleased;
+
+    void releaseConnection() {
+      if (!cxReleased) {
+        cxReleased = true;
+        resources.connections().release();
+      }
+    }
+
+    StreamHandler request(UpstreamCallbacks cb) {
       StreamHandler s = new StreamHandler(this, cb);
+      enqueue(s);
+      return s;
+    }
+
+    void enqueue(StreamHandler s) {
       if (ready) {
         open(s);
       } else {
         pending.add(s);
       }
-      return s;
     }
 
     void open(StreamHandler s) {
+      s.releasePending();
       if (s.cb == null) {
         return; // cancelled while waiting
+      }
+      if (!resources.requests().tryAcquire()) {
+        UpstreamCallbacks c = s.cb;
+        s.cb = null;
+        overflow(c);
+        return;
       }
       active++;
       new Http2StreamChannelBootstrap(channel)
@@ -250,8 +350,11 @@ public final class Http2ConnPool implements ConnPool {
 
     void streamClosed() {
       active--;
+      resources.requests().release();
       if (active == 0 && (goingAway || draining)) {
         channel.close();
+      } else {
+        serveWaiting();
       }
     }
 
@@ -272,12 +375,14 @@ public final class Http2ConnPool implements ConnPool {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
       conns.remove(this);
+      releaseConnection();
       stats.upstreamCxActive.dec();
       stats.upstreamCxDestroy.inc();
       host.activeConnections.decrementAndGet();
       if (connectedAt != 0) {
         stats.upstreamCxLengthMs.record((System.nanoTime() - connectedAt) / 1_000_000);
       }
+      serveWaiting();
       super.channelInactive(ctx);
     }
 
@@ -288,7 +393,8 @@ public final class Http2ConnPool implements ConnPool {
   }
 
   private final class StreamHandler extends ChannelInboundHandlerAdapter implements UpstreamStream, Cancellable {
-    private final Conn conn;
+    private Conn conn;
+    private boolean holdsPending;
     private UpstreamCallbacks cb;
     private Http2StreamChannel channel;
     private boolean responseStarted;
@@ -299,9 +405,19 @@ public final class Http2ConnPool implements ConnPool {
       this.cb = cb;
     }
 
+    void releasePending() {
+      if (holdsPending) {
+        holdsPending = false;
+        resources.pendingRequests().release();
+      }
+    }
+
     @Override
     public void cancel() {
       cb = null;
+      if (waiting.remove(this) || (conn != null && conn.pending.remove(this))) {
+        releasePending();
+      }
       if (channel != null) {
         channel.close();
       }
@@ -379,9 +495,12 @@ public final class Http2ConnPool implements ConnPool {
           finished = true;
         }
         c.onData(f.content(), f.isEndStream());
-      } else if (msg instanceof Http2ResetFrame) {
+      } else if (msg instanceof Http2ResetFrame rst) {
         cb = null;
-        c.onReset(UpstreamCallbacks.Reason.REMOTE_RESET);
+        c.onReset(
+            rst.errorCode() == Http2Error.REFUSED_STREAM.code()
+                ? UpstreamCallbacks.Reason.REMOTE_REFUSED_STREAM_RESET
+                : UpstreamCallbacks.Reason.REMOTE_RESET);
       } else {
         ReferenceCountUtil.release(msg);
       }
@@ -390,11 +509,14 @@ public final class Http2ConnPool implements ConnPool {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
       // Netty delivers a peer's RST_STREAM to the stream channel as a user event.
-      if (evt instanceof Http2ResetFrame) {
+      if (evt instanceof Http2ResetFrame rst) {
         UpstreamCallbacks c = cb;
         cb = null;
         if (c != null && !finished) {
-          c.onReset(UpstreamCallbacks.Reason.REMOTE_RESET);
+          c.onReset(
+              rst.errorCode() == Http2Error.REFUSED_STREAM.code()
+                  ? UpstreamCallbacks.Reason.REMOTE_REFUSED_STREAM_RESET
+                  : UpstreamCallbacks.Reason.REMOTE_RESET);
         }
         return;
       }

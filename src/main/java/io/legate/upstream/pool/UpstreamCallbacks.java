@@ -16,6 +16,7 @@ public interface UpstreamCallbacks {
     OVERFLOW("overflow"),
     CONNECTION_TERMINATION("connection termination"),
     REMOTE_RESET("remote reset"),
+    REMOTE_REFUSED_STREAM_RESET("remote refused stream reset"),
     PROTOCOL_ERROR("protocol error"),
     LOCAL_RESET("local reset");
 

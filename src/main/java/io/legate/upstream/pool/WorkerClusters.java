@@ -1,5 +1,6 @@
 package io.legate.upstream.pool;
 
+import io.legate.upstream.CircuitBreakers;
 import io.legate.upstream.Cluster;
 import io.legate.upstream.ClusterInfo;
 import io.legate.upstream.Host;
@@ -11,6 +12,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -60,6 +62,8 @@ public final class WorkerClusters {
     private LoadBalancer lb;
     private final Map<Host, ConnPool> http1 = new HashMap<>();
     private final Map<Host, ConnPool> http2 = new HashMap<>();
+    private final Map<Host, ConnPool> http1High = new HashMap<>();
+    private final Map<Host, ConnPool> http2High = new HashMap<>();
 
     Entry(Cluster cluster, EventLoop loop) {
       this.cluster = cluster;
@@ -81,6 +85,8 @@ public final class WorkerClusters {
           Set<Host> live = new HashSet<>(current.hosts());
           drainRemoved(http1, live);
           drainRemoved(http2, live);
+          drainRemoved(http1High, live);
+          drainRemoved(http2High, live);
         }
       }
       return lb.chooseHost(context);
@@ -96,22 +102,32 @@ public final class WorkerClusters {
       }
     }
 
-    /** Returns the pool for a host and protocol, creating it on first use. */
+    /** Returns the pool for a host and protocol at the default priority, creating it on first use. */
     public ConnPool pool(Host host, boolean h2) {
-      Map<Host, ConnPool> pools = h2 ? http2 : http1;
+      return pool(host, h2, CircuitBreakers.Priority.DEFAULT);
+    }
+
+    /**
+     * Returns the pool for a host, protocol and routing priority (each priority has its own pools
+     * and circuit breakers, as in Envoy), creating it on first use.
+     */
+    public ConnPool pool(Host host, boolean h2, CircuitBreakers.Priority priority) {
+      boolean high = priority == CircuitBreakers.Priority.HIGH;
+      Map<Host, ConnPool> pools = h2 ? (high ? http2High : http2) : (high ? http1High : http1);
       ConnPool p = pools.get(host);
       if (p == null) {
-        p = h2 ? new Http2ConnPool(loop, host, cluster.info()) : new Http1ConnPool(loop, host, cluster.info());
+        CircuitBreakers.ResourceManager rm = cluster.info().circuitBreakers().forPriority(priority);
+        p = h2 ? new Http2ConnPool(loop, host, cluster.info(), rm) : new Http1ConnPool(loop, host, cluster.info(), rm);
         pools.put(host, p);
       }
       return p;
     }
 
     void drainAll() {
-      http1.values().forEach(ConnPool::drain);
-      http2.values().forEach(ConnPool::drain);
-      http1.clear();
-      http2.clear();
+      for (Map<Host, ConnPool> pools : List.of(http1, http2, http1High, http2High)) {
+        pools.values().forEach(ConnPool::drain);
+        pools.clear();
+      }
     }
   }
 }

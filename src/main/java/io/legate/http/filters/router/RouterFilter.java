@@ -9,7 +9,9 @@ import io.legate.router.ClusterSelection;
 import io.legate.router.DirectResponseAction;
 import io.legate.router.ForwardAction;
 import io.legate.router.RedirectAction;
+import io.legate.router.RetryState;
 import io.legate.router.Route;
+import io.legate.upstream.CircuitBreakers;
 import io.legate.upstream.Cluster;
 import io.legate.upstream.ClusterInfo;
 import io.legate.upstream.ClusterStats;
@@ -27,6 +29,8 @@ import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.AsciiString;
 import io.netty.util.concurrent.ScheduledFuture;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
@@ -37,10 +41,18 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>As the last decoder filter it consumes what it is given: it returns {@link Status#CONTINUE}
  * (nothing comes after it) and retains the bytes it forwards or buffers.
+ *
+ * <p>Retries follow Envoy's router: a failed attempt (connect failure, reset, per-try timeout, or a
+ * retriable response whose headers were not yet forwarded) is retried after a jittered back-off
+ * while {@link RetryState} allows; the request body is kept for that up to the connection's buffer
+ * limit, past which retries are given up ({@code retry_or_shadow_abandoned}).
  */
 final class RouterFilter implements HttpFilter, UpstreamCallbacks {
   private static final String RESET_BEFORE_HEADERS =
       "upstream connect error or disconnect/reset before headers. reset reason: ";
+  private static final String RETRIED_RESET_BEFORE_HEADERS =
+      "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: ";
+  private static final AsciiString TRUE = AsciiString.cached("true");
 
   private final RouterFilterFactory.RouterConfig config;
   private DecoderCallbacks callbacks;
@@ -64,6 +76,22 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
   private long timeoutMs;
   private ScheduledFuture<?> timer;
   private long upstreamStartNanos;
+  // Attempts and retries.
+  private ForwardAction action;
+  private WorkerClusters.Entry worker;
+  private boolean h2;
+  private CircuitBreakers.Priority priority;
+  private CircuitBreakers.ResourceManager resources;
+  private RetryState retryState;
+  private int attemptCount;
+  private boolean attemptActive;
+  private List<Host> attemptedHosts;
+  private CompositeByteBuf retryBody;
+  private Http2Headers requestTrailers;
+  private long perTryTimeoutMs;
+  private ScheduledFuture<?> perTryTimer;
+  private ScheduledFuture<?> retryTimer;
+  private boolean waitingForPool;
 
   RouterFilter(RouterFilterFactory.RouterConfig config) {
     this.config = config;
@@ -104,7 +132,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       callbacks.sendLocalReply(redirect.status(), "", extra, "redirect");
       return Status.CONTINUE;
     }
-    ForwardAction action = (ForwardAction) route.action();
+    action = (ForwardAction) route.action();
     selection = action.selectCluster(headers, ThreadLocalRandom.current().nextLong());
     Cluster c = selection.clusterName() == null ? null : config.clusters().get(selection.clusterName());
     if (c == null) {
@@ -133,48 +161,201 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       }
     }
     headers.remove(HttpHeaderNames.X_ENVOY_UPSTREAM_RQ_TIMEOUT_MS);
+    ForwardAction.RetryPolicy policy = action.retryPolicy();
+    perTryTimeoutMs = policy == null ? 0 : policy.perTryTimeoutMs();
+    CharSequence perTry = headers.get(HttpHeaderNames.X_ENVOY_UPSTREAM_RQ_PER_TRY_TIMEOUT_MS);
+    if (perTry != null) {
+      try {
+        perTryTimeoutMs = Long.parseLong(perTry.toString().trim());
+      } catch (NumberFormatException ignored) {
+        // Envoy ignores a malformed override.
+      }
+    }
     headers.remove(HttpHeaderNames.X_ENVOY_UPSTREAM_RQ_PER_TRY_TIMEOUT_MS);
+    if (timeoutMs > 0 && perTryTimeoutMs >= timeoutMs) {
+      perTryTimeoutMs = 0; // a per-try timeout not below the global one is ignored, as in Envoy
+    }
+    retryState = RetryState.create(policy, headers);
+    if (retryState != null && retryState.previousHosts()) {
+      attemptedHosts = new ArrayList<>(2);
+    }
+    priority = action.highPriority() ? CircuitBreakers.Priority.HIGH : CircuitBreakers.Priority.DEFAULT;
+    resources = cluster.circuitBreakers().forPriority(priority);
 
-    WorkerClusters.Entry worker = WorkerClusters.current().get(c, callbacks.eventLoop());
-    host = worker.chooseHost(LoadBalancer.LbContext.NONE);
-    if (host == null) {
+    worker = WorkerClusters.current().get(c, callbacks.eventLoop());
+    Host chosen = chooseHost();
+    if (chosen == null) {
       clusterStats.upstreamCxNoneHealthy.inc();
       info.addResponseFlag(ResponseFlag.NO_HEALTHY_UPSTREAM);
+      releaseRetryState();
       callbacks.sendLocalReply(503, "no healthy upstream", null, "no_healthy_upstream");
       return Status.CONTINUE;
     }
-    info.setUpstreamHost(host.addressString());
 
     route.finalizeRequestHeaders(headers, info, selection, !config.suppressEnvoyHeaders());
-    if (action.autoHostRewrite() && !host.hostname().isEmpty()) {
-      headers.authority(host.hostname());
-    }
     if (!config.suppressEnvoyHeaders()) {
-      if (timeoutMs > 0) {
-        headers.set(HttpHeaderNames.X_ENVOY_EXPECTED_RQ_TIMEOUT_MS, Long.toString(timeoutMs));
+      long expected = perTryTimeoutMs > 0 ? perTryTimeoutMs : timeoutMs;
+      if (expected > 0) {
+        headers.set(HttpHeaderNames.X_ENVOY_EXPECTED_RQ_TIMEOUT_MS, Long.toString(expected));
       }
     }
     requestHeaders = headers;
     requestEnded = endStream;
+    if (retryState != null && !endStream) {
+      retryBody = io.netty.buffer.ByteBufAllocator.DEFAULT.compositeBuffer(1024);
+    }
 
-    boolean h2 =
+    h2 =
         switch (cluster.protocol()) {
           case HTTP2 -> true;
           case USE_DOWNSTREAM -> "HTTP/2".equals(info.protocol());
           default -> false;
         };
+    if (endStream) {
+      startTimer();
+    }
+    startAttempt(chosen);
+    return Status.CONTINUE;
+  }
+
+  /** Picks a host, avoiding hosts already tried when the previous_hosts predicate asks to. */
+  private Host chooseHost() {
+    long picks = attemptedHosts == null ? 1 : 1 + Math.max(0, retryState == null ? 0 : retryState.hostSelectionMaxAttempts());
+    Host h = null;
+    for (long i = 0; i < picks; i++) {
+      h = worker.chooseHost(LoadBalancer.LbContext.NONE);
+      if (h == null || attemptedHosts == null || !attemptedHosts.contains(h)) {
+        break;
+      }
+    }
+    return h;
+  }
+
+  /** Starts one attempt on host {@code h}: its stats, then a stream from the host's pool. */
+  private void startAttempt(Host h) {
+    host = h;
+    attemptCount++;
+    callbacks.streamInfo().setUpstreamHost(h.addressString());
+    if (attemptedHosts != null) {
+      attemptedHosts.add(h);
+    }
+    if (attemptCount > 1) {
+      // The previous attempt's stream may still hold the old headers object.
+      requestHeaders = new DefaultHttp2Headers(false).set(requestHeaders);
+    }
+    if (action.autoHostRewrite() && !h.hostname().isEmpty()) {
+      requestHeaders.authority(h.hostname());
+    }
+    if (action.includeRequestAttemptCount()) {
+      requestHeaders.set(RetryState.X_ENVOY_ATTEMPT_COUNT, Integer.toString(attemptCount));
+    }
     clusterStats.upstreamRqTotal.inc();
     clusterStats.upstreamRqActive.inc();
     clusterStats.upstreamRqPendingTotal.inc();
     clusterStats.upstreamRqPendingActive.inc();
-    host.rqTotal.increment();
-    host.activeRequests.incrementAndGet();
+    h.rqTotal.increment();
+    h.activeRequests.incrementAndGet();
+    attemptActive = true;
     upstreamStartNanos = System.nanoTime();
-    if (endStream) {
-      startTimer();
+    waitingForPool = true;
+    ConnPool.Cancellable c = worker.pool(h, h2, priority).newStream(this);
+    if (waitingForPool) {
+      pending = c;
     }
-    pending = worker.pool(host, h2).newStream(this);
-    return Status.CONTINUE;
+  }
+
+  /** Ends the current attempt's accounting (the request as a whole may go on with a retry). */
+  private void endAttempt() {
+    if (perTryTimer != null) {
+      perTryTimer.cancel(false);
+      perTryTimer = null;
+    }
+    if (attemptActive) {
+      attemptActive = false;
+      clusterStats.upstreamRqActive.dec();
+      host.activeRequests.decrementAndGet();
+    }
+  }
+
+  /**
+   * Asks the retry state whether a failed attempt (no response forwarded yet) is retried; if so,
+   * schedules the retry and returns true. Sets UO or URX when a retriable failure cannot be.
+   */
+  private boolean maybeRetryReset(RetryState.ResetKind kind) {
+    if (retryState == null || responseStarted) {
+      return false;
+    }
+    return retryDecision(retryState.wouldRetryFromReset(kind));
+  }
+
+  private boolean retryDecision(boolean wouldRetry) {
+    RetryState.Status st =
+        retryState.shouldRetry(wouldRetry, resources.retries(), clusterStats, ThreadLocalRandom.current());
+    switch (st) {
+      case YES -> {
+        retryTimer = callbacks.eventLoop().schedule(this::doRetry, retryState.backOffMs(), TimeUnit.MILLISECONDS);
+        return true;
+      }
+      case NO_OVERFLOW -> callbacks.streamInfo().addResponseFlag(ResponseFlag.UPSTREAM_OVERFLOW);
+      case NO_RETRY_LIMIT_EXCEEDED -> callbacks.streamInfo().addResponseFlag(ResponseFlag.UPSTREAM_RETRY_LIMIT_EXCEEDED);
+      default -> { }
+    }
+    return false;
+  }
+
+  private void doRetry() {
+    retryTimer = null;
+    if (finished) {
+      return;
+    }
+    Host h = chooseHost();
+    if (h == null) {
+      clusterStats.upstreamCxNoneHealthy.inc();
+      callbacks.streamInfo().addResponseFlag(ResponseFlag.NO_HEALTHY_UPSTREAM);
+      finishUpstream(false);
+      callbacks.sendLocalReply(503, "no healthy upstream", null, "no_healthy_upstream");
+      return;
+    }
+    startAttempt(h);
+  }
+
+  /**
+   * The request body outgrew the buffer limit: retries are given up (Envoy's
+   * retry_or_shadow_abandoned). What was kept goes on to a pending attempt; during a back-off the
+   * request fails with 507.
+   */
+  private void abandonRetries() {
+    clusterStats.retryOrShadowAbandoned.inc();
+    releaseRetryState();
+    CompositeByteBuf kept = retryBody;
+    retryBody = null;
+    if (upstream != null) {
+      kept.release();
+    } else if (waitingForPool) {
+      buffered = kept;
+      bufferedEnd = false;
+    } else {
+      kept.release();
+      finishUpstream(false);
+      callbacks.sendLocalReply(
+          507,
+          "exceeded request buffer limit while retrying upstream",
+          null,
+          "request_payload_exceeded_retry_buffer_limit");
+    }
+  }
+
+  private void releaseRetryState() {
+    if (retryState != null) {
+      retryState.release();
+      retryState = null;
+    }
+  }
+
+  private void startPerTryTimer() {
+    if (perTryTimeoutMs > 0 && perTryTimer == null && upstream != null && !finished && !responseStarted) {
+      perTryTimer = callbacks.eventLoop().schedule(this::onPerTryTimeout, perTryTimeoutMs, TimeUnit.MILLISECONDS);
+    }
   }
 
   @Override
@@ -186,9 +367,32 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       requestEnded = true;
       startTimer();
     }
+    if (retryBody != null) {
+      if (retryBody.readableBytes() + (long) data.readableBytes() > callbacks.bufferLimit()) {
+        abandonRetries();
+        if (finished) {
+          return Status.CONTINUE;
+        }
+      } else {
+        retryBody.addComponent(true, data.retain());
+        if (upstream != null) {
+          upstream.writeData(data.retain(), endStream);
+          if (endStream) {
+            startPerTryTimer();
+          }
+          if (upstream != null && !upstream.isWritable()) {
+            disableDownstream(true);
+          }
+        }
+        return Status.CONTINUE;
+      }
+    }
     if (upstream != null) {
       upstream.writeData(data.retain(), endStream);
-      if (!upstream.isWritable()) {
+      if (endStream) {
+        startPerTryTimer();
+      }
+      if (upstream != null && !upstream.isWritable()) {
         disableDownstream(true);
       }
     } else {
@@ -211,9 +415,13 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     }
     requestEnded = true;
     startTimer();
+    if (retryBody != null) {
+      requestTrailers = trailers;
+    }
     if (upstream != null) {
       upstream.writeTrailers(trailers);
-    } else {
+      startPerTryTimer();
+    } else if (retryBody == null) {
       bufferedTrailers = trailers;
     }
     return Status.CONTINUE;
@@ -237,6 +445,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
   @Override
   public void onReady(UpstreamStream stream, Host h) {
     pending = null;
+    waitingForPool = false;
     if (finished) {
       stream.reset();
       return;
@@ -244,6 +453,24 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     clusterStats.upstreamRqPendingActive.dec();
     host.outlier().putResult(Result.LOCAL_ORIGIN_CONNECT_SUCCESS);
     upstream = stream;
+    if (retryBody != null) {
+      // Every attempt is sent the whole request received so far.
+      boolean hasBody = retryBody.isReadable();
+      stream.writeHeaders(requestHeaders, requestEnded && !hasBody && requestTrailers == null);
+      if (hasBody) {
+        stream.writeData(retryBody.retainedDuplicate(), requestEnded && requestTrailers == null);
+      }
+      if (requestTrailers != null) {
+        stream.writeTrailers(requestTrailers);
+      }
+      if (requestEnded) {
+        startPerTryTimer();
+      }
+      if (downstreamReadDisabled && stream.isWritable()) {
+        disableDownstream(false);
+      }
+      return;
+    }
     boolean headersOnly = requestEnded && buffered == null && bufferedTrailers == null;
     stream.writeHeaders(requestHeaders, headersOnly);
     if (buffered != null) {
@@ -255,6 +482,9 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       stream.writeTrailers(bufferedTrailers);
       bufferedTrailers = null;
     }
+    if (requestEnded) {
+      startPerTryTimer();
+    }
     if (downstreamReadDisabled && stream.isWritable()) {
       disableDownstream(false);
     }
@@ -263,25 +493,33 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
   @Override
   public void onPoolFailure(Reason reason, String details, Host h) {
     pending = null;
+    waitingForPool = false;
     if (finished) {
       return;
     }
     clusterStats.upstreamRqPendingActive.dec();
     StreamInfo info = callbacks.streamInfo();
-    if (reason == Reason.OVERFLOW) {
-      info.addResponseFlag(ResponseFlag.UPSTREAM_OVERFLOW);
-      clusterStats.upstreamRqPendingOverflow.inc();
-    } else {
-      info.addResponseFlag(ResponseFlag.UPSTREAM_CONNECTION_FAILURE);
+    boolean overflow = reason == Reason.OVERFLOW;
+    if (!overflow) {
       clusterStats.upstreamRqPendingFailureEject.inc();
       host.outlier().putResult(Result.LOCAL_ORIGIN_CONNECT_FAILED);
     }
-    String body = RESET_BEFORE_HEADERS + reason.text();
-    if (details != null && reason != Reason.OVERFLOW) {
+    endAttempt();
+    if (maybeRetryReset(overflow ? RetryState.ResetKind.OVERFLOW : RetryState.ResetKind.CONNECT_FAILURE)) {
+      return;
+    }
+    info.addResponseFlag(overflow ? ResponseFlag.UPSTREAM_OVERFLOW : ResponseFlag.UPSTREAM_CONNECTION_FAILURE);
+    String body = (attemptCount > 1 ? RETRIED_RESET_BEFORE_HEADERS : RESET_BEFORE_HEADERS) + reason.text();
+    if (details != null && !overflow) {
       body += ", transport failure reason: " + details;
     }
+    Http2Headers extra = null;
+    if (overflow && !config.suppressEnvoyHeaders()) {
+      extra = new DefaultHttp2Headers(false);
+      extra.set(RetryState.X_ENVOY_OVERLOADED, TRUE);
+    }
     finishUpstream(false);
-    callbacks.sendLocalReply(503, body, null, "upstream_reset_before_response_started{" + reason.text() + "}");
+    callbacks.sendLocalReply(503, body, extra, "upstream_reset_before_response_started{" + reason.text() + "}");
   }
 
   @Override
@@ -289,10 +527,30 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     if (finished) {
       return;
     }
+    CharSequence status0 = headers.status();
+    int code0 = status0 == null ? 0 : AsciiString.of(status0).parseInt();
+    if (retryState != null && !responseStarted) {
+      if (retryDecision(retryState.wouldRetryFromHeaders(headers, code0))) {
+        // This response is not forwarded: the attempt is dropped and retried.
+        host.rqError.increment();
+        if (!endStream || !requestEnded) {
+          upstream.reset();
+        }
+        upstream = null;
+        endAttempt();
+        return;
+      }
+    }
     responseStarted = true;
+    if (perTryTimer != null) {
+      perTryTimer.cancel(false);
+      perTryTimer = null;
+    }
+    if (action != null && action.includeAttemptCountInResponse()) {
+      headers.set(RetryState.X_ENVOY_ATTEMPT_COUNT, Integer.toString(attemptCount));
+    }
     long serviceMs = (System.nanoTime() - upstreamStartNanos) / 1_000_000;
-    CharSequence status = headers.status();
-    int code = status == null ? 0 : AsciiString.of(status).parseInt();
+    int code = code0;
     clusterStats.recordResponse(code);
     host.outlier().putHttpResponseCode(code);
     if (code >= 500) {
@@ -340,21 +598,39 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       return;
     }
     StreamInfo info = callbacks.streamInfo();
-    if (reason == Reason.REMOTE_RESET) {
-      info.addResponseFlag(ResponseFlag.UPSTREAM_REMOTE_RESET);
+    boolean remote = reason == Reason.REMOTE_RESET || reason == Reason.REMOTE_REFUSED_STREAM_RESET;
+    if (remote) {
       clusterStats.upstreamRqRxReset.inc();
-    } else {
-      info.addResponseFlag(ResponseFlag.UPSTREAM_CONNECTION_TERMINATION);
     }
     host.rqError.increment();
     host.outlier().putResult(Result.LOCAL_ORIGIN_CONNECT_FAILED);
     boolean started = responseStarted;
+    if (!started) {
+      endAttempt();
+      if (maybeRetryReset(
+          reason == Reason.CONNECTION_FAILURE || reason == Reason.CONNECTION_TIMEOUT
+              ? RetryState.ResetKind.CONNECT_FAILURE
+              : reason == Reason.REMOTE_REFUSED_STREAM_RESET
+                  ? RetryState.ResetKind.REMOTE_REFUSED_STREAM
+                  : RetryState.ResetKind.REMOTE_RESET)) {
+        return;
+      }
+    }
+    if (remote) {
+      info.addResponseFlag(ResponseFlag.UPSTREAM_REMOTE_RESET);
+    } else {
+      info.addResponseFlag(ResponseFlag.UPSTREAM_CONNECTION_TERMINATION);
+    }
     finishUpstream(false);
     if (started) {
       config.stats().rqResetAfterDownstreamResponseStarted.inc();
       callbacks.resetStream();
     } else {
-      callbacks.sendLocalReply(503, RESET_BEFORE_HEADERS + reason.text(), null, "upstream_reset_before_response_started{" + reason.text() + "}");
+      callbacks.sendLocalReply(
+          503,
+          (attemptCount > 1 ? RETRIED_RESET_BEFORE_HEADERS : RESET_BEFORE_HEADERS) + reason.text(),
+          null,
+          "upstream_reset_before_response_started{" + reason.text() + "}");
     }
   }
 
@@ -371,7 +647,9 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     StreamInfo info = callbacks.streamInfo();
     info.addResponseFlag(ResponseFlag.UPSTREAM_REQUEST_TIMEOUT);
     clusterStats.upstreamRqTimeout.inc();
-    host.rqTimeout.increment();
+    if (attemptActive) {
+      host.rqTimeout.increment();
+    }
     boolean started = responseStarted;
     if (!started) {
       host.outlier().putResult(Result.LOCAL_ORIGIN_TIMEOUT);
@@ -393,7 +671,28 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     }
   }
 
-  /** Ends the upstream side: stats, timer, host accounting. Idempotent. */
+  private void onPerTryTimeout() {
+    perTryTimer = null;
+    if (finished || responseStarted) {
+      return;
+    }
+    clusterStats.upstreamRqPerTryTimeout.inc();
+    host.rqTimeout.increment();
+    if (upstream != null) {
+      clusterStats.upstreamRqTxReset.inc();
+      upstream.reset();
+      upstream = null;
+    }
+    endAttempt();
+    if (maybeRetryReset(RetryState.ResetKind.LOCAL_RESET)) {
+      return;
+    }
+    callbacks.streamInfo().addResponseFlag(ResponseFlag.UPSTREAM_REQUEST_TIMEOUT);
+    finishUpstream(false);
+    callbacks.sendLocalReply(504, "upstream request timeout", null, "upstream_per_try_timeout");
+  }
+
+  /** Ends the upstream side: stats, timers, host accounting, kept body. Idempotent. */
   private void finishUpstream(boolean success) {
     if (finished) {
       return;
@@ -403,17 +702,25 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       timer.cancel(false);
       timer = null;
     }
+    if (retryTimer != null) {
+      retryTimer.cancel(false);
+      retryTimer = null;
+    }
     if (cluster != null) {
-      clusterStats.upstreamRqActive.dec();
+      endAttempt();
       if (success) {
         clusterStats.upstreamRqCompleted.inc();
         clusterStats.upstreamRqTime.record((System.nanoTime() - upstreamStartNanos) / 1_000_000);
       }
-      host.activeRequests.decrementAndGet();
     }
+    releaseRetryState();
     if (buffered != null) {
       buffered.release();
       buffered = null;
+    }
+    if (retryBody != null) {
+      retryBody.release();
+      retryBody = null;
     }
     if (downstreamReadDisabled) {
       disableDownstream(false);
@@ -471,6 +778,10 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     if (buffered != null) {
       buffered.release();
       buffered = null;
+    }
+    if (retryBody != null) {
+      retryBody.release();
+      retryBody = null;
     }
   }
 }
