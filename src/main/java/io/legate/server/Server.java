@@ -101,6 +101,10 @@ public final class Server {
   }
 
   private List<ListenerConfig> build(boolean validateOnly) {
+    if (bootstrap.getStaticResources().getSecretsCount() > 0) {
+      // Refused rather than ignored: a listener or cluster naming one would otherwise run without it.
+      throw new ConfigException("static_resources.secrets", "SDS secrets are not supported yet: give certificates inline or by filename");
+    }
     clusterManager = new ClusterManager(stats, main.next());
     clusterManager.addStaticClusters(bootstrap.getStaticResources().getClustersList(), "static_resources.clusters");
     if (!validateOnly) {

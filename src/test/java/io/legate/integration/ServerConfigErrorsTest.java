@@ -1,0 +1,27 @@
+package io.legate.integration;
+
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.legate.config.ConfigException;
+import io.legate.server.Options;
+import io.legate.server.Server;
+import org.junit.jupiter.api.Test;
+
+/** Config the server refuses as a whole, with the field path. */
+class ServerConfigErrorsTest {
+  @Test
+  void secretsAreRefusedUntilSdsExists() {
+    String yaml =
+        """
+        static_resources:
+          secrets:
+          - name: server_cert
+            tls_certificate:
+              certificate_chain: { filename: /etc/certs/cert.pem }
+              private_key: { filename: /etc/certs/key.pem }
+        """;
+    assertThatThrownBy(() -> Server.validate(new Options(null, yaml, "validate", 1, "warning", "", "", 1)))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("static_resources.secrets: SDS secrets are not supported yet: give certificates inline or by filename");
+  }
+}
