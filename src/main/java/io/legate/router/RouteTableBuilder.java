@@ -482,7 +482,12 @@ final class RouteTableBuilder {
       String hp = ap + ".hash_policy[" + i + "]";
       hash.add(switch (h.getPolicySpecifierCase()) {
         case HEADER -> new ForwardAction.HashPolicy("header", h.getHeader().getHeaderName().toLowerCase(Locale.ROOT), h.getTerminal());
-        case COOKIE -> new ForwardAction.HashPolicy("cookie", h.getCookie().getName(), h.getTerminal());
+        case COOKIE -> {
+          if (h.getCookie().hasTtl()) {
+            throw new ConfigException(hp + ".cookie.ttl", "generating hash cookies is not supported yet");
+          }
+          yield new ForwardAction.HashPolicy("cookie", h.getCookie().getName(), h.getTerminal());
+        }
         case CONNECTION_PROPERTIES -> new ForwardAction.HashPolicy("connection_properties", "source_ip", h.getTerminal());
         case QUERY_PARAMETER -> new ForwardAction.HashPolicy("query_parameter", h.getQueryParameter().getName(), h.getTerminal());
         default -> throw unsupported(hp);

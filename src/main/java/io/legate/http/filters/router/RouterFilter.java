@@ -183,6 +183,17 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     resources = cluster.circuitBreakers().forPriority(priority);
 
     worker = WorkerClusters.current().get(c, callbacks.eventLoop());
+    if (!action.hashPolicies().isEmpty()) {
+      long hash = io.legate.router.RequestHash.compute(action.hashPolicies(), headers, info.downstreamRemoteAddress());
+      if (hash != -1) {
+        lbContext = new LoadBalancer.LbContext() {
+          @Override
+          public long hashKey() {
+            return hash;
+          }
+        };
+      }
+    }
     Host chosen = chooseHost();
     if (chosen == null) {
       clusterStats.upstreamCxNoneHealthy.inc();
@@ -218,12 +229,15 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     return Status.CONTINUE;
   }
 
+  /** The request's hash_policy input for ring hash and Maglev, computed once per request. */
+  private LoadBalancer.LbContext lbContext = LoadBalancer.LbContext.NONE;
+
   /** Picks a host, avoiding hosts already tried when the previous_hosts predicate asks to. */
   private Host chooseHost() {
     long picks = attemptedHosts == null ? 1 : 1 + Math.max(0, retryState == null ? 0 : retryState.hostSelectionMaxAttempts());
     Host h = null;
     for (long i = 0; i < picks; i++) {
-      h = worker.chooseHost(LoadBalancer.LbContext.NONE);
+      h = worker.chooseHost(lbContext);
       if (h == null || attemptedHosts == null || !attemptedHosts.contains(h)) {
         break;
       }
