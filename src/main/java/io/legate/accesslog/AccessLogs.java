@@ -9,6 +9,7 @@ import io.envoyproxy.envoy.extensions.access_loggers.stream.v3.StderrAccessLog;
 import io.envoyproxy.envoy.extensions.access_loggers.stream.v3.StdoutAccessLog;
 import io.legate.config.ConfigException;
 import io.legate.config.ConfigLoader;
+import io.legate.config.JsonStrings;
 import io.legate.formatter.Formatter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -130,39 +131,17 @@ public final class AccessLogs {
             sb.append(',');
           }
           first = false;
-          quote(sb, e.getKey());
+          JsonStrings.quote(sb, e.getKey());
           sb.append(':');
           String v = e.getValue().format(info);
           if (v == null || v.equals("-")) {
             sb.append("null");
           } else {
-            quote(sb, v);
+            JsonStrings.quote(sb, v);
           }
         }
         return sb.append("}\n").toString();
       };
-    }
-
-    private static void quote(StringBuilder sb, String s) {
-      sb.append('"');
-      for (int i = 0; i < s.length(); i++) {
-        char c = s.charAt(i);
-        switch (c) {
-          case '"' -> sb.append("\\\"");
-          case '\\' -> sb.append("\\\\");
-          case '\n' -> sb.append("\\n");
-          case '\r' -> sb.append("\\r");
-          case '\t' -> sb.append("\\t");
-          default -> {
-            if (c < 0x20) {
-              sb.append(String.format("\\u%04x", (int) c));
-            } else {
-              sb.append(c);
-            }
-          }
-        }
-      }
-      sb.append('"');
     }
   }
 }

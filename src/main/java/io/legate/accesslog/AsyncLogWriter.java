@@ -42,19 +42,15 @@ final class AsyncLogWriter {
   }
 
   static AsyncLogWriter file(String path, String fieldPath) {
-    try {
-      return WRITERS.computeIfAbsent(
-          path,
-          k -> {
-            try {
-              return new AsyncLogWriter(path, new FileOutputStream(path, true));
-            } catch (IOException e) {
-              throw new ConfigException(fieldPath, "cannot open access log file '" + path + "': " + e.getMessage());
-            }
-          });
-    } catch (ConfigException e) {
-      throw e;
-    }
+    return WRITERS.computeIfAbsent(
+        path,
+        k -> {
+          try {
+            return new AsyncLogWriter(path, new FileOutputStream(path, true));
+          } catch (IOException e) {
+            throw new ConfigException(fieldPath, "cannot open access log file '" + path + "': " + e.getMessage());
+          }
+        });
   }
 
   void write(String line) {

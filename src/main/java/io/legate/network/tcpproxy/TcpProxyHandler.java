@@ -1,13 +1,12 @@
 package io.legate.network.tcpproxy;
 
-import io.legate.network.Transport;
 import io.legate.upstream.Cluster;
 import io.legate.upstream.ClusterInfo;
 import io.legate.upstream.ClusterStats;
 import io.legate.upstream.Host;
 import io.legate.upstream.LoadBalancer;
+import io.legate.upstream.pool.UpstreamConnections;
 import io.legate.upstream.pool.WorkerClusters;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -15,7 +14,6 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.timeout.IdleStateEvent;
@@ -98,11 +96,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     host.cxTotal.increment();
     host.activeConnections.incrementAndGet();
     long start = System.nanoTime();
-    new Bootstrap()
-        .group(downstream.eventLoop())
-        .channel(Transport.clientChannel())
-        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, info.connectTimeoutMs()))
-        .option(ChannelOption.TCP_NODELAY, true)
+    UpstreamConnections.bootstrap(downstream.eventLoop(), info)
         .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .option(ChannelOption.AUTO_READ, false)
         .handler(new Upstream())
@@ -120,11 +114,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                   } else {
                     clusterStats.upstreamCxActive.dec();
                     host.activeConnections.decrementAndGet();
-                    host.cxConnectFail.increment();
-                    clusterStats.upstreamCxConnectFail.inc();
-                    if (f.cause() instanceof ConnectTimeoutException) {
-                      clusterStats.upstreamCxConnectTimeout.inc();
-                    }
+                    UpstreamConnections.recordConnectFailure(clusterStats, host, f.cause());
                     if (attempts < config.maxConnectAttempts && downstream.isActive()) {
                       connect();
                     } else {

@@ -2,23 +2,18 @@ package io.legate.upstream.pool;
 
 import io.legate.http.HttpHeaderNames;
 import io.legate.http.codec.HeaderUtil;
-import io.legate.network.Transport;
 import io.legate.tls.TlsErrors;
 import io.legate.upstream.CircuitBreakers;
 import io.legate.upstream.ClusterInfo;
 import io.legate.upstream.ClusterStats;
 import io.legate.upstream.Host;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
-import io.netty.channel.WriteBufferWaterMark;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
@@ -199,14 +194,8 @@ public final class Http1ConnPool implements ConnPool {
       host.cxTotal.increment();
       host.activeConnections.incrementAndGet();
       open++;
-      int limit = cluster.perConnectionBufferLimitBytes();
       ChannelFuture f =
-          new Bootstrap()
-              .group(loop)
-              .channel(Transport.clientChannel())
-              .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, cluster.connectTimeoutMs()))
-              .option(ChannelOption.TCP_NODELAY, true)
-              .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(limit / 2, limit))
+          UpstreamConnections.pooledBootstrap(loop, cluster)
               .handler(
                   new io.netty.channel.ChannelInitializer<Channel>() {
                     @Override
@@ -244,12 +233,7 @@ public final class Http1ConnPool implements ConnPool {
               free();
             } else {
               Throwable cause = failure;
-              boolean timeout = cause instanceof ConnectTimeoutException;
-              if (timeout) {
-                stats.upstreamCxConnectTimeout.inc();
-              }
-              stats.upstreamCxConnectFail.inc();
-              host.cxConnectFail.increment();
+              boolean timeout = UpstreamConnections.recordConnectFailure(stats, host, cause);
               if (tls) {
                 // The connection was up: channelInactive settles the active counts and the breaker.
                 cluster.tls().stats().connectionError.inc();

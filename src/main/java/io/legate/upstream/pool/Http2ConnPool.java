@@ -1,23 +1,18 @@
 package io.legate.upstream.pool;
 
 import io.legate.http.codec.HeaderUtil;
-import io.legate.network.Transport;
 import io.legate.tls.TlsErrors;
 import io.legate.upstream.CircuitBreakers;
 import io.legate.upstream.ClusterInfo;
 import io.legate.upstream.ClusterStats;
 import io.legate.upstream.Host;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
-import io.netty.channel.WriteBufferWaterMark;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
@@ -190,18 +185,12 @@ public final class Http2ConnPool implements ConnPool {
       stats.upstreamCxActive.inc();
       host.cxTotal.increment();
       host.activeConnections.incrementAndGet();
-      int limit = cluster.perConnectionBufferLimitBytes();
       Http2Settings settings =
           Http2Settings.defaultSettings()
               .pushEnabled(false)
               .initialWindowSize(cluster.http2InitialStreamWindowSize());
       ChannelFuture f =
-          new Bootstrap()
-              .group(loop)
-              .channel(Transport.clientChannel())
-              .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, cluster.connectTimeoutMs()))
-              .option(ChannelOption.TCP_NODELAY, true)
-              .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(limit / 2, limit))
+          UpstreamConnections.pooledBootstrap(loop, cluster)
               .handler(
                   new ChannelInitializer<Channel>() {
                     @Override
@@ -259,12 +248,7 @@ public final class Http2ConnPool implements ConnPool {
             } else {
               conns.remove(this);
               Throwable cause = failure;
-              boolean timeout = cause instanceof ConnectTimeoutException;
-              if (timeout) {
-                stats.upstreamCxConnectTimeout.inc();
-              }
-              stats.upstreamCxConnectFail.inc();
-              host.cxConnectFail.increment();
+              boolean timeout = UpstreamConnections.recordConnectFailure(stats, host, cause);
               if (tls) {
                 // The connection was up: channelInactive settles the active counts and the breaker.
                 cluster.tls().stats().connectionError.inc();
