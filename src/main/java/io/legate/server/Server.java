@@ -195,6 +195,12 @@ public final class Server {
     return adminAddress;
   }
 
+  /** Returns the clusters (static and dynamic). */
+  public ClusterManager clusterManager() {
+    return clusterManager;
+  }
+
+  /** Returns the process's stats. */
   public StatsStore stats() {
     return stats;
   }

@@ -25,12 +25,22 @@ public final class ClusterManager {
   private final EventLoop mainLoop;
   private final DnsResolver dnsResolver;
   private final boolean ownsResolver;
+  private final io.legate.grpc.GrpcChannels grpcChannels = new io.legate.grpc.GrpcChannels(this);
   private volatile Map<String, Cluster> clusters = Map.of();
   private final Set<String> staticNames = new HashSet<>();
   private final Map<Cluster, HealthChecker> healthCheckers =
       Collections.synchronizedMap(new java.util.WeakHashMap<>());
   private final Map<Cluster, OutlierDetector> outlierDetectors =
       Collections.synchronizedMap(new java.util.WeakHashMap<>());
+
+  /**
+   * Returns the gRPC channels to services named by {@code envoy_grpc} clusters or {@code google_grpc}
+   * targets (ext_authz, rate limit service, access log service, tracers); closed by {@link
+   * #shutdown()}.
+   */
+  public io.legate.grpc.GrpcChannels grpcChannels() {
+    return grpcChannels;
+  }
 
   /** Creates a manager whose DNS clusters use the system's name servers and {@code /etc/hosts}. */
   public ClusterManager(StatsStore stats, EventLoop mainLoop) {
@@ -204,6 +214,7 @@ public final class ClusterManager {
 
   /** Shuts every cluster down and closes the shared resolver. */
   public synchronized void shutdown() {
+    grpcChannels.close();
     for (Cluster c : clusters.values()) {
       c.shutdown();
     }
