@@ -59,6 +59,8 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
   private boolean http10;
   private boolean headRequest;
   private boolean responseChunked;
+  /** Whether the response of the stream in progress has begun (its headers are written). */
+  private boolean responseStarted;
   private boolean closeAfterResponse;
   private final ArrayDeque<Object> pipelined = new ArrayDeque<>();
   private boolean readDisabled;
@@ -137,8 +139,11 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
 
   private void handle(Object msg) {
     if (msg instanceof HttpRequest req) {
+      // The decoder emits a full request only for a message it could not parse: onRequest answers
+      // it (and releases it); there is no content to pass on.
+      boolean invalidFull = msg instanceof HttpContent && req.decoderResult().isFailure();
       onRequest(req);
-      if (msg instanceof HttpContent c) {
+      if (!invalidFull && msg instanceof HttpContent c) {
         onContent(c);
       }
     } else if (msg instanceof HttpContent c) {
@@ -156,7 +161,10 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     if (result.isFailure()) {
       ReferenceCountUtil.release(req);
       Throwable cause = result.cause();
-      int status = cause instanceof TooLongHttpHeaderException ? 431 : cause instanceof TooLongHttpLineException ? 431 : 400;
+      int status =
+          cause instanceof TooLongHttpHeaderException || cause instanceof TooLongHttpLineException
+              ? 431
+              : unsupportedTransferCoding(cause) ? 501 : 400;
       if (cause instanceof TooLongFrameException && status == 431) {
         config.stats.downstreamRqTooLarge.inc();
       }
@@ -164,7 +172,14 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
       return;
     }
     HttpHeaders in = req.headers();
-    http10 = req.protocolVersion().equals(HttpVersion.HTTP_1_0);
+    HttpVersion version = req.protocolVersion();
+    if (version.majorVersion() != 1 || version.minorVersion() > 1) {
+      // Netty accepts any HTTP/x.y; Envoy's codec speaks HTTP/1.0 and HTTP/1.1 only.
+      ReferenceCountUtil.release(req);
+      protocolError(400);
+      return;
+    }
+    http10 = version.equals(HttpVersion.HTTP_1_0);
     headRequest = req.method().name().equals("HEAD");
     keepAlive = HttpUtil.isKeepAlive(req);
     if (http10 && !config.acceptHttp10) {
@@ -282,20 +297,41 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     }
   }
 
+  /**
+   * Returns whether the decoder refused the request for a transfer coding other than a final
+   * {@code chunked}: Envoy answers those 501 (RFC 9112 §6.1), other framing errors 400.
+   */
+  private static boolean unsupportedTransferCoding(Throwable cause) {
+    String m = cause == null ? null : cause.getMessage();
+    return m != null
+        && (m.startsWith("The final transfer coding must be chunked")
+            || m.startsWith("chunked must be the last encoding"));
+  }
+
+  /**
+   * Answers a request the codec cannot accept with {@code status} and closes the connection, as
+   * Envoy's codec does; when the response of the stream in progress has already begun, the
+   * connection is only closed (a second response cannot be written). The stream in progress, if
+   * any, is reset after the error response is queued.
+   */
   private void protocolError(int status) {
     config.stats.downstreamCxProtocolError.inc();
     closeAfterResponse = true;
-    if (stream != null) {
-      ActiveStream s = stream;
-      stream = null;
+    ctx.channel().config().setAutoRead(false);
+    ActiveStream s = stream;
+    stream = null;
+    if (!responseStarted) {
+      FullHttpResponse r =
+          new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status), Unpooled.EMPTY_BUFFER);
+      r.headers().set(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH, 0);
+      r.headers().set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+      ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+    } else {
+      ctx.close();
+    }
+    if (s != null) {
       s.onDownstreamReset();
     }
-    FullHttpResponse r =
-        new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status), Unpooled.EMPTY_BUFFER);
-    r.headers().set(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH, 0);
-    r.headers().set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-    ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
-    ctx.channel().config().setAutoRead(false);
   }
 
   // ---------------------------------------------------------------- DownstreamStream
@@ -311,6 +347,9 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     HttpHeaders out = r.headers();
     HeaderUtil.copyToHttp1(headers, out);
     int code = status.code();
+    if (code >= 200) {
+      responseStarted = true;
+    }
     boolean noBody = code < 200 || code == 204 || code == 304;
     if (!requestDone) {
       // Answered before the request finished: this connection cannot be reused safely.
@@ -394,6 +433,7 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
   @Override
   public void streamComplete(boolean requestComplete) {
     stream = null;
+    responseStarted = false;
     readDisabled = false;
     if (!requestComplete) {
       closeAfterResponse = true;

@@ -11,7 +11,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.ByteToMessageDecoder;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2FrameCodec;
@@ -52,7 +51,7 @@ public final class HttpServerPipeline {
     }
     p.addLast(
         "http1",
-        new HttpServerCodec(
+        new Http1ServerCodec(
             new io.netty.handler.codec.http.HttpDecoderConfig()
                     .setMaxInitialLineLength(Math.max(4096, config.maxRequestHeadersBytes))
                     .setMaxHeaderSize(config.maxRequestHeadersBytes)
