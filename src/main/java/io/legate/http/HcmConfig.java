@@ -64,6 +64,12 @@ public final class HcmConfig {
   public final long h2MaxConcurrentStreams;
   public final int h2InitialStreamWindowSize;
   public final int h2InitialConnectionWindowSize;
+  /** {@code http2_protocol_options.max_outbound_control_frames} (Envoy's default 1000). */
+  public final int h2MaxOutboundControlFrames;
+  /** {@code http2_protocol_options.max_consecutive_inbound_frames_with_empty_payload} (default 1). */
+  public final int h2MaxConsecutiveEmptyFrames;
+  /** The process-wide HTTP/2 codec stats ({@code http2.*}). */
+  public final io.legate.http.codec.Http2CodecStats h2Stats;
   public final boolean normalizePath;
   public final boolean mergeSlashes;
   public final PathWithEscapedSlashesAction escapedSlashesAction;
@@ -181,6 +187,13 @@ public final class HcmConfig {
         h2.hasInitialStreamWindowSize() ? h2.getInitialStreamWindowSize().getValue() : 268435456;
     this.h2InitialConnectionWindowSize =
         h2.hasInitialConnectionWindowSize() ? h2.getInitialConnectionWindowSize().getValue() : 268435456;
+    this.h2MaxOutboundControlFrames =
+        h2.hasMaxOutboundControlFrames() ? h2.getMaxOutboundControlFrames().getValue() : 1000;
+    this.h2MaxConsecutiveEmptyFrames =
+        h2.hasMaxConsecutiveInboundFramesWithEmptyPayload()
+            ? h2.getMaxConsecutiveInboundFramesWithEmptyPayload().getValue()
+            : 1;
+    this.h2Stats = io.legate.http.codec.Http2CodecStats.of(stats);
     this.normalizePath = proto.hasNormalizePath() && proto.getNormalizePath().getValue();
     this.mergeSlashes = proto.getMergeSlashes();
     this.escapedSlashesAction = proto.getPathWithEscapedSlashesAction();

@@ -46,10 +46,13 @@ public final class HcmStats {
   public final Counter noCluster;
   public final Counter rqTotal;
   public final Counter rqResetAfterDownstreamResponseStarted;
+  /** {@code downstream_rq_too_many_premature_resets}: HTTP/2 connections closed for rapid reset. */
+  public final Counter downstreamRqTooManyPrematureResets;
 
   public HcmStats(StatsStore.Scope s) {
     downstreamCxTotal = s.counter("downstream_cx_total");
     downstreamCxHttp1Total = s.counter("downstream_cx_http1_total");
+    downstreamRqTooManyPrematureResets = s.counter("downstream_rq_too_many_premature_resets");
     downstreamCxHttp2Total = s.counter("downstream_cx_http2_total");
     downstreamCxActive = s.gauge("downstream_cx_active");
     downstreamCxHttp1Active = s.gauge("downstream_cx_http1_active");

@@ -21,12 +21,25 @@ import io.netty.util.ReferenceCountUtil;
 /** One downstream HTTP/2 stream (a Netty child channel) bridged to an {@link ActiveStream}. */
 final class Http2ServerStreamHandler extends ChannelInboundHandlerAdapter implements DownstreamStream {
   private final ConnectionInfo conn;
+  private final HttpServerPipeline.PrematureResets resets;
   private ChannelHandlerContext ctx;
   private ActiveStream stream;
   private boolean done;
+  private long startNanos;
+  private boolean responded;
+  private boolean counted;
 
-  Http2ServerStreamHandler(ConnectionInfo conn) {
+  Http2ServerStreamHandler(ConnectionInfo conn, HttpServerPipeline.PrematureResets resets) {
     this.conn = conn;
+    this.resets = resets;
+  }
+
+  /** Counts the stream's end once, for the rapid-reset defence. */
+  private void closed() {
+    if (!counted && startNanos != 0) {
+      counted = true;
+      resets.streamClosed(System.nanoTime() - startNanos, responded);
+    }
   }
 
   @Override
@@ -55,6 +68,7 @@ final class Http2ServerStreamHandler extends ChannelInboundHandlerAdapter implem
         if (te != null && !te.toString().trim().equalsIgnoreCase("trailers")) {
           h.remove(HttpHeaderNames.TE);
         }
+        startNanos = System.nanoTime();
         stream = new ActiveStream(conn, this);
         stream.decodeHeaders(h, f.isEndStream());
       } else {
@@ -71,9 +85,11 @@ final class Http2ServerStreamHandler extends ChannelInboundHandlerAdapter implem
     } else if (msg instanceof Http2ResetFrame) {
       ActiveStream s = stream;
       done = true;
+      conn.config().h2Stats.rxReset().inc();
       if (s != null) {
         s.onDownstreamReset();
       }
+      closed();
     } else {
       ReferenceCountUtil.release(msg);
     }
@@ -86,9 +102,11 @@ final class Http2ServerStreamHandler extends ChannelInboundHandlerAdapter implem
       ActiveStream s = stream;
       boolean wasDone = done;
       done = true;
+      conn.config().h2Stats.rxReset().inc();
       if (s != null && !wasDone) {
         s.onDownstreamReset();
       }
+      closed();
       return;
     }
     super.userEventTriggered(ctx, evt);
@@ -118,6 +136,10 @@ final class Http2ServerStreamHandler extends ChannelInboundHandlerAdapter implem
 
   @Override
   public void writeHeaders(Http2Headers headers, boolean endStream) {
+    if (!responded) {
+      CharSequence status = headers.status();
+      responded = status != null && (status.length() != 3 || status.charAt(0) != '1');
+    }
     HeaderUtil.sanitizeHttp2(headers);
     ctx.writeAndFlush(new DefaultHttp2HeadersFrame(headers, endStream));
   }
@@ -136,7 +158,9 @@ final class Http2ServerStreamHandler extends ChannelInboundHandlerAdapter implem
   @Override
   public void reset() {
     done = true;
+    conn.config().h2Stats.txReset().inc();
     ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.INTERNAL_ERROR));
+    closed();
   }
 
   @Override
@@ -151,6 +175,7 @@ final class Http2ServerStreamHandler extends ChannelInboundHandlerAdapter implem
       ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
     }
     done = true;
+    closed();
   }
 
   @Override

@@ -71,6 +71,14 @@ public final class HttpServerPipeline {
             .initialSettings(settings)
             .validateHeaders(true)
             .autoAckSettingsFrame(true)
+            // Floods (Envoy's http2_protocol_options limits): a peer that does not read the
+            // PING/SETTINGS acks and resets it provokes, or sends runs of empty frames, loses the
+            // connection with GOAWAY ENHANCE_YOUR_CALM.
+            .encoderEnforceMaxQueuedControlFrames(config.h2MaxOutboundControlFrames)
+            .decoderEnforceMaxConsecutiveEmptyDataFrames(config.h2MaxConsecutiveEmptyFrames)
+            // Rapid reset is judged as Envoy does (premature resets per connection, below), not
+            // by Netty's resets-per-window rule.
+            .decoderEnforceMaxRstFramesPerWindow(0, 0)
             .build();
     Channel parent = p.channel();
     ConnectionInfo conn =
@@ -85,16 +93,78 @@ public final class HttpServerPipeline {
       p.addLast("idle", new IdleStateHandler(0, 0, config.idleTimeoutMs, TimeUnit.MILLISECONDS));
     }
     p.addLast("h2", codec);
+    codec.connection().addListener(new FloodStats(config.h2Stats));
+    PrematureResets resets = new PrematureResets(parent, config.stats);
     p.addLast(
         "h2-mux",
         new Http2MultiplexHandler(
             new ChannelInitializer<Http2StreamChannel>() {
               @Override
               protected void initChannel(Http2StreamChannel ch) {
-                ch.pipeline().addLast(new Http2ServerStreamHandler(conn));
+                ch.pipeline().addLast(new Http2ServerStreamHandler(conn, resets));
               }
             }));
     p.addLast("h2-conn", new Http2ConnectionStats(config, codec));
+  }
+
+  /** Counts the connections the codec closed for a flood, from the GOAWAY it sent. */
+  private static final class FloodStats extends io.netty.handler.codec.http2.Http2ConnectionAdapter {
+    private final Http2CodecStats stats;
+
+    FloodStats(Http2CodecStats stats) {
+      this.stats = stats;
+    }
+
+    @Override
+    public void onGoAwaySent(int lastStreamId, long errorCode, ByteBuf debugData) {
+      if (errorCode != io.netty.handler.codec.http2.Http2Error.ENHANCE_YOUR_CALM.code()) {
+        return;
+      }
+      String why = debugData.toString(java.nio.charset.StandardCharsets.US_ASCII);
+      if (why.contains("control frames")) {
+        stats.outboundControlFlood().inc();
+      } else if (why.contains("empty data frames")) {
+        stats.inboundEmptyFramesFlood().inc();
+      }
+    }
+  }
+
+  /**
+   * Envoy's defence against rapid reset (CVE-2023-44487): a connection whose streams mostly end
+   * "prematurely" — within a second of starting and without a response status — is closed. The
+   * judgement starts once half of 500 streams were premature, then applies whenever at least
+   * half of the closed streams were.
+   */
+  static final class PrematureResets {
+    static final int TOTAL_STREAM_COUNT = 500;
+    static final long MIN_STREAM_LIFETIME_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private final Channel connection;
+    private final HcmStats stats;
+    private long closed;
+    private long premature;
+
+    PrematureResets(Channel connection, HcmStats stats) {
+      this.connection = connection;
+      this.stats = stats;
+    }
+
+    /** Records a closed stream (on the connection's event loop). */
+    void streamClosed(long lifetimeNanos, boolean responded) {
+      closed++;
+      if (!responded && lifetimeNanos <= MIN_STREAM_LIFETIME_NANOS) {
+        premature++;
+      }
+      if (premature == 0) {
+        return;
+      }
+      boolean tooMany =
+          closed < TOTAL_STREAM_COUNT ? premature * 2 >= TOTAL_STREAM_COUNT : premature * 2 >= closed;
+      if (tooMany && connection.isActive()) {
+        stats.downstreamRqTooManyPrematureResets.inc();
+        connection.close();
+        premature = 0; // count the connection once
+      }
+    }
   }
 
   /** Per-connection stats and the connection window for HTTP/2. */
@@ -142,6 +212,11 @@ public final class HttpServerPipeline {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
       config.stats.downstreamCxProtocolError.inc();
+      if (io.netty.handler.codec.http2.Http2CodecUtil.getEmbeddedHttp2Exception(cause) != null) {
+        // The codec answers its own errors with the right GOAWAY and closes; closing here
+        // first would replace that GOAWAY with a graceful one.
+        return;
+      }
       ctx.close();
     }
   }
