@@ -133,6 +133,12 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     if (!sanitizeRequest(headers)) {
       return;
     }
+    if (config.overload.stopAcceptingRequests()) {
+      config.stats.downstreamRqOverloadClose.inc();
+      info.addResponseFlag(ResponseFlag.OVERLOAD_MANAGER);
+      sendLocalReply(503, "envoy overloaded", null, "overload");
+      return;
+    }
     if (config.routeBasedFilterChain) {
       skip = filterSkips(route());
     }

@@ -68,6 +68,8 @@ public final class HcmConfig {
   public final int h2MaxOutboundControlFrames;
   /** {@code http2_protocol_options.max_consecutive_inbound_frames_with_empty_payload} (default 1). */
   public final int h2MaxConsecutiveEmptyFrames;
+  /** The server's overload manager (stop_accepting_requests, disable_http_keepalive). */
+  public final io.legate.server.OverloadManager overload;
   /** The process-wide HTTP/2 codec stats ({@code http2.*}). */
   public final io.legate.http.codec.Http2CodecStats h2Stats;
   public final boolean normalizePath;
@@ -194,6 +196,7 @@ public final class HcmConfig {
             ? h2.getMaxConsecutiveInboundFramesWithEmptyPayload().getValue()
             : 1;
     this.h2Stats = io.legate.http.codec.Http2CodecStats.of(stats);
+    this.overload = server.overload();
     this.normalizePath = proto.hasNormalizePath() && proto.getNormalizePath().getValue();
     this.mergeSlashes = proto.getMergeSlashes();
     this.escapedSlashesAction = proto.getPathWithEscapedSlashesAction();

@@ -48,11 +48,17 @@ public final class HcmStats {
   public final Counter rqResetAfterDownstreamResponseStarted;
   /** {@code downstream_rq_too_many_premature_resets}: HTTP/2 connections closed for rapid reset. */
   public final Counter downstreamRqTooManyPrematureResets;
+  /** {@code downstream_rq_overload_close}: requests refused by stop_accepting_requests. */
+  public final Counter downstreamRqOverloadClose;
+  /** {@code downstream_cx_overload_disable_keepalive}: connections closed by disable_http_keepalive. */
+  public final Counter downstreamCxOverloadDisableKeepalive;
 
   public HcmStats(StatsStore.Scope s) {
     downstreamCxTotal = s.counter("downstream_cx_total");
     downstreamCxHttp1Total = s.counter("downstream_cx_http1_total");
     downstreamRqTooManyPrematureResets = s.counter("downstream_rq_too_many_premature_resets");
+    downstreamRqOverloadClose = s.counter("downstream_rq_overload_close");
+    downstreamCxOverloadDisableKeepalive = s.counter("downstream_cx_overload_disable_keepalive");
     downstreamCxHttp2Total = s.counter("downstream_cx_http2_total");
     downstreamCxActive = s.gauge("downstream_cx_active");
     downstreamCxHttp1Active = s.gauge("downstream_cx_http1_active");

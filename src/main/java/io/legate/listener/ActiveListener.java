@@ -93,6 +93,16 @@ public final class ActiveListener {
   private void onAccept(SocketChannel ch) {
     Generation g = current;
     ListenerConfig config = g.config();
+    io.legate.server.OverloadManager overload = config.overload;
+    if (!overload.admitConnection()) {
+      // Envoy's global downstream connection limit / overload action: refused on accept.
+      config.downstreamGlobalCxOverflow.inc();
+      ch.close();
+      return;
+    }
+    if (overload.countsConnections()) {
+      ch.closeFuture().addListener(f -> overload.connectionClosed());
+    }
     if (config.tlsInspector) {
       ch.pipeline()
           .addLast(

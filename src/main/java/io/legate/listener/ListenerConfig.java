@@ -53,6 +53,10 @@ public final class ListenerConfig {
   public final Counter downstreamCxDestroy;
   public final Histogram downstreamCxLengthMs;
   public final Counter noFilterChainMatch;
+  /** {@code downstream_global_cx_overflow}: connections refused by the global connection limit or an overload action. */
+  public final Counter downstreamGlobalCxOverflow;
+  /** The server's overload manager (connection admission). */
+  public final io.legate.server.OverloadManager overload;
   public final StatsStore.Scope scope;
   /** Whether the tls_inspector listener filter is configured. */
   public final boolean tlsInspector;
@@ -160,6 +164,8 @@ public final class ListenerConfig {
     downstreamCxDestroy = scope.counter("downstream_cx_destroy");
     downstreamCxLengthMs = scope.histogram("downstream_cx_length_ms");
     noFilterChainMatch = scope.counter("no_filter_chain_match");
+    downstreamGlobalCxOverflow = scope.counter("downstream_global_cx_overflow");
+    overload = server.overload();
     tlsStats = new TlsStats(scope);
     List<Chain> list = new ArrayList<>();
     for (int i = 0; i < l.getFilterChainsCount(); i++) {

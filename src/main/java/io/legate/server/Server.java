@@ -107,6 +107,9 @@ public final class Server {
     }
     clusterManager = new ClusterManager(stats, main.next());
     clusterManager.addStaticClusters(bootstrap.getStaticResources().getClustersList(), "static_resources.clusters");
+    if (bootstrap.hasOverloadManager()) {
+      serverState.setOverload(new OverloadManager(bootstrap.getOverloadManager(), stats));
+    }
     if (!validateOnly) {
       listenerManager =
           new ListenerManager(main, workers, connections, TimeUnit.SECONDS.toMillis(Math.max(0, options.drainTimeSeconds())), stats);
@@ -151,6 +154,7 @@ public final class Server {
     } catch (Exception e) {
       Log.warn("config", "dynamic configuration did not initialize: " + rootMessage(e));
     }
+    serverState.overload().start(main);
     stats.gauge("server.live").set(1);
     stats.gauge("server.state").set(0);
     stats.gauge("server.total_connections");

@@ -8,6 +8,7 @@ package io.legate.server;
 public final class ServerState {
   private final String localClusterName;
   private volatile boolean healthCheckFailed;
+  private volatile OverloadManager overload = OverloadManager.NONE;
 
   /** Creates a state with an empty local cluster name. */
   public ServerState() {
@@ -27,6 +28,16 @@ public final class ServerState {
   /** Sets whether the server is failing health checks. */
   public void setHealthCheckFailed(boolean failed) {
     this.healthCheckFailed = failed;
+  }
+
+  /** Returns the overload manager (never null: {@link OverloadManager#NONE} when not configured). */
+  public OverloadManager overload() {
+    return overload;
+  }
+
+  /** Sets the overload manager, before the listeners start. */
+  public void setOverload(OverloadManager overload) {
+    this.overload = overload;
   }
 
   /** Returns the local service cluster name (Envoy's local_info cluster name), possibly "". */

@@ -355,6 +355,10 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
       // Answered before the request finished: this connection cannot be reused safely.
       closeAfterResponse = true;
     }
+    if (code >= 200 && !closeAfterResponse && keepAlive && config.overload.disableHttpKeepalive()) {
+      config.stats.downstreamCxOverloadDisableKeepalive.inc();
+      closeAfterResponse = true;
+    }
     if (!noBody && !out.contains(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH)) {
       if (endStream) {
         if (!headRequest) {
