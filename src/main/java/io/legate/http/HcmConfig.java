@@ -68,6 +68,10 @@ public final class HcmConfig {
   public final int h2MaxOutboundControlFrames;
   /** {@code http2_protocol_options.max_consecutive_inbound_frames_with_empty_payload} (default 1). */
   public final int h2MaxConsecutiveEmptyFrames;
+  /** {@code common_http_protocol_options.max_requests_per_connection}; 0 = unlimited. */
+  public final long maxRequestsPerConnection;
+  /** {@code common_http_protocol_options.max_connection_duration} in ms; 0 = unlimited. */
+  public final long maxConnectionDurationMs;
   /** The server's overload manager (stop_accepting_requests, disable_http_keepalive). */
   public final io.legate.server.OverloadManager overload;
   /** The process-wide HTTP/2 codec stats ({@code http2.*}). */
@@ -170,6 +174,10 @@ public final class HcmConfig {
     this.idleTimeoutMs = common.hasIdleTimeout() ? millis(common.getIdleTimeout()) : 3_600_000L;
     this.maxHeadersCount = common.hasMaxHeadersCount() ? common.getMaxHeadersCount().getValue() : 100;
     this.maxStreamDurationMs = common.hasMaxStreamDuration() ? millis(common.getMaxStreamDuration()) : 0;
+    this.maxRequestsPerConnection =
+        common.hasMaxRequestsPerConnection() ? common.getMaxRequestsPerConnection().getValue() : 0;
+    this.maxConnectionDurationMs =
+        common.hasMaxConnectionDuration() ? millis(common.getMaxConnectionDuration()) : 0;
     this.headersWithUnderscoresAction = common.getHeadersWithUnderscoresAction();
     int kb = proto.hasMaxRequestHeadersKb() ? proto.getMaxRequestHeadersKb().getValue() : 60;
     if (kb < 1 || kb > 8192) {

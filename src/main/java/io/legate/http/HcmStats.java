@@ -48,6 +48,10 @@ public final class HcmStats {
   public final Counter rqResetAfterDownstreamResponseStarted;
   /** {@code downstream_rq_too_many_premature_resets}: HTTP/2 connections closed for rapid reset. */
   public final Counter downstreamRqTooManyPrematureResets;
+  /** {@code downstream_cx_max_requests_reached}: connections closed after max_requests_per_connection. */
+  public final Counter downstreamCxMaxRequestsReached;
+  /** {@code downstream_cx_max_duration_reached}: connections drained after max_connection_duration. */
+  public final Counter downstreamCxMaxDurationReached;
   /** {@code downstream_rq_overload_close}: requests refused by stop_accepting_requests. */
   public final Counter downstreamRqOverloadClose;
   /** {@code downstream_cx_overload_disable_keepalive}: connections closed by disable_http_keepalive. */
@@ -58,6 +62,8 @@ public final class HcmStats {
     downstreamCxHttp1Total = s.counter("downstream_cx_http1_total");
     downstreamRqTooManyPrematureResets = s.counter("downstream_rq_too_many_premature_resets");
     downstreamRqOverloadClose = s.counter("downstream_rq_overload_close");
+    downstreamCxMaxRequestsReached = s.counter("downstream_cx_max_requests_reached");
+    downstreamCxMaxDurationReached = s.counter("downstream_cx_max_duration_reached");
     downstreamCxOverloadDisableKeepalive = s.counter("downstream_cx_overload_disable_keepalive");
     downstreamCxHttp2Total = s.counter("downstream_cx_http2_total");
     downstreamCxActive = s.gauge("downstream_cx_active");

@@ -84,6 +84,11 @@ public final class H2Client implements AutoCloseable {
     }
   }
 
+  /** Waits up to {@code ms} for the proxy to close the connection; returns whether it did. */
+  public boolean awaitClosed(long ms) {
+    return channel.closeFuture().awaitUninterruptibly(ms);
+  }
+
   public Response get(String path) {
     return send("GET", path, "localhost", null, null);
   }

@@ -61,6 +61,11 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
   private boolean responseChunked;
   /** Whether the response of the stream in progress has begun (its headers are written). */
   private boolean responseStarted;
+  /** Requests started on this connection (max_requests_per_connection). */
+  private long requests;
+  /** Whether max_connection_duration passed: the connection closes after the response in progress. */
+  private boolean durationReached;
+  private io.netty.util.concurrent.ScheduledFuture<?> durationTimer;
   private boolean closeAfterResponse;
   private final ArrayDeque<Object> pipelined = new ArrayDeque<>();
   private boolean readDisabled;
@@ -96,10 +101,29 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     config.stats.downstreamCxHttp1Total.inc();
     config.stats.downstreamCxActive.inc();
     config.stats.downstreamCxHttp1Active.inc();
+    if (config.maxConnectionDurationMs > 0) {
+      durationTimer =
+          ctx.executor()
+              .schedule(this::onMaxConnectionDuration, config.maxConnectionDurationMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private void onMaxConnectionDuration() {
+    durationTimer = null;
+    config.stats.downstreamCxMaxDurationReached.inc();
+    durationReached = true;
+    if (stream == null && pipelined.isEmpty()) {
+      closeAfterResponse = true;
+      ctx.close();
+    }
   }
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    if (durationTimer != null) {
+      durationTimer.cancel(false);
+      durationTimer = null;
+    }
     config.stats.downstreamCxActive.dec();
     config.stats.downstreamCxHttp1Active.dec();
     config.stats.downstreamCxDestroy.inc();
@@ -256,6 +280,7 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
       headersTimer.requestComplete();
     }
     responseChunked = false;
+    requests++;
     stream = new ActiveStream(http10 ? conn10 : conn11, this);
     stream.decodeHeaders(h, bodyless);
   }
@@ -355,9 +380,16 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
       // Answered before the request finished: this connection cannot be reused safely.
       closeAfterResponse = true;
     }
-    if (code >= 200 && !closeAfterResponse && keepAlive && config.overload.disableHttpKeepalive()) {
-      config.stats.downstreamCxOverloadDisableKeepalive.inc();
-      closeAfterResponse = true;
+    if (code >= 200 && !closeAfterResponse && keepAlive) {
+      if (durationReached) {
+        closeAfterResponse = true;
+      } else if (config.maxRequestsPerConnection > 0 && requests >= config.maxRequestsPerConnection) {
+        config.stats.downstreamCxMaxRequestsReached.inc();
+        closeAfterResponse = true;
+      } else if (config.overload.disableHttpKeepalive()) {
+        config.stats.downstreamCxOverloadDisableKeepalive.inc();
+        closeAfterResponse = true;
+      }
     }
     if (!noBody && !out.contains(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH)) {
       if (endStream) {

@@ -70,6 +70,7 @@ final class Http2ServerStreamHandler extends ChannelInboundHandlerAdapter implem
         }
         startNanos = System.nanoTime();
         stream = new ActiveStream(conn, this);
+        resets.streamStarted();
         stream.decodeHeaders(h, f.isEndStream());
       } else {
         stream.decodeTrailers(h);

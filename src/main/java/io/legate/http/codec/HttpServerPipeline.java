@@ -94,7 +94,21 @@ public final class HttpServerPipeline {
     }
     p.addLast("h2", codec);
     codec.connection().addListener(new FloodStats(config.h2Stats));
-    PrematureResets resets = new PrematureResets(parent, config.stats);
+    PrematureResets resets = new PrematureResets(parent, config.stats, config.maxRequestsPerConnection);
+    if (config.maxConnectionDurationMs > 0) {
+      io.netty.util.concurrent.ScheduledFuture<?> t =
+          parent.eventLoop()
+              .schedule(
+                  () -> {
+                    if (parent.isActive()) {
+                      config.stats.downstreamCxMaxDurationReached.inc();
+                      parent.close(); // graceful: GOAWAY, then close when the open streams are done
+                    }
+                  },
+                  config.maxConnectionDurationMs,
+                  TimeUnit.MILLISECONDS);
+      parent.closeFuture().addListener(f -> t.cancel(false));
+    }
     p.addLast(
         "h2-mux",
         new Http2MultiplexHandler(
@@ -143,14 +157,35 @@ public final class HttpServerPipeline {
     private long closed;
     private long premature;
 
-    PrematureResets(Channel connection, HcmStats stats) {
+    private final long maxRequests;
+
+    PrematureResets(Channel connection, HcmStats stats, long maxRequests) {
       this.connection = connection;
       this.stats = stats;
+      this.maxRequests = maxRequests;
+    }
+
+    private long started;
+
+    /**
+     * Records a new stream; the connection starts draining (GOAWAY, then closes once its streams
+     * finish) when it reaches {@code max_requests_per_connection}.
+     */
+    void streamStarted() {
+      started++;
+      if (maxRequests > 0 && started == maxRequests) {
+        stats.downstreamCxMaxRequestsReached.inc();
+        // Tell the client to open no more streams; the connection closes once the open ones end.
+        connection.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame(io.netty.handler.codec.http2.Http2Error.NO_ERROR));
+      }
     }
 
     /** Records a closed stream (on the connection's event loop). */
     void streamClosed(long lifetimeNanos, boolean responded) {
       closed++;
+      if (maxRequests > 0 && started >= maxRequests && closed >= started && connection.isActive()) {
+        connection.close();
+      }
       if (!responded && lifetimeNanos <= MIN_STREAM_LIFETIME_NANOS) {
         premature++;
       }
