@@ -190,6 +190,37 @@ class HostileInputIntegrationTest {
   }
 
   @Test
+  void aSlowReaderDoesNotMakeTheProxyBufferTheBody() throws Exception {
+    int size = 32 << 20;
+    long before = legate.stat("cluster.up.upstream_cx_rx_bytes_total");
+    try (Socket s = new Socket()) {
+      s.setReceiveBufferSize(64 << 10);
+      s.connect(new InetSocketAddress("127.0.0.1", legate.port("edge")), 5000);
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(("GET /size/" + size + " HTTP/1.1\r\nHost: a\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      InputStream in = s.getInputStream();
+      byte[] buf = new byte[64 << 10];
+      long read = 0;
+      while (read < (1 << 20)) {
+        read += in.read(buf);
+      }
+      // Stall: a proxy without flow control would now pull the whole body from the upstream.
+      Thread.sleep(1500);
+      long pulled = legate.stat("cluster.up.upstream_cx_rx_bytes_total") - before;
+      System.out.printf("slow reader: %d KiB taken from the upstream after the client read 1 MiB of %d MiB%n", pulled >> 10, size >> 20);
+      assertThat(pulled)
+          .as("bytes taken from the upstream while the client stalls (bounded by socket buffers and the 1 MiB connection buffer limit)")
+          .isLessThan(12L << 20);
+      // Then read everything: nothing was lost.
+      int n;
+      while (read < size && (n = in.read(buf)) > 0) {
+        read += n;
+      }
+      assertThat(read).isGreaterThanOrEqualTo(size);
+    }
+  }
+
+  @Test
   void aValidRequestAfterTheCorpusStillWorks() {
     Exchange e = exchange("GET /ok HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
     assertThat(e.response()).startsWith("HTTP/1.1 200 OK\r\n");
