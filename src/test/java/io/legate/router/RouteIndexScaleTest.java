@@ -50,26 +50,4 @@ class RouteIndexScaleTest {
     assertThat(evaluations(big, "/SVC9998/x", "default")).isEqualTo(2);
     assertThat(evaluations(big, "/svc9998/x", "r9998")).isEqualTo(1);
   }
-
-  @Test
-  void roughTiming() {
-    RouteTable small = table(10, false);
-    RouteTable big = table(10_000, false);
-    long smallNs = time(small, "/svc9/x");
-    long bigNs = time(big, "/svc9999/x");
-    System.out.printf("route lookup: 20 routes %d ns, 20000 routes %d ns%n", smallNs, bigNs);
-  }
-
-  private static long time(RouteTable t, String path) {
-    var h = req(path);
-    for (int i = 0; i < 200_000; i++) {
-      t.route(h, i);
-    }
-    long start = System.nanoTime();
-    int n = 500_000;
-    for (int i = 0; i < n; i++) {
-      t.route(h, i);
-    }
-    return (System.nanoTime() - start) / n;
-  }
 }
