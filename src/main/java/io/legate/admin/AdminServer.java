@@ -48,12 +48,19 @@ public final class AdminServer {
    * address (port 0 picks a free port). The future fails with the bind error.
    */
   public CompletableFuture<InetSocketAddress> start(InetSocketAddress address, EventLoopGroup group) {
+    return start(address, group, -1);
+  }
+
+  /**
+   * Binds as {@link #start(InetSocketAddress, EventLoopGroup)}, or accepts on {@code inheritedFd},
+   * a listening socket handed over by a hot restart's previous process (epoll only).
+   */
+  public CompletableFuture<InetSocketAddress> start(InetSocketAddress address, EventLoopGroup group, int inheritedFd) {
     Objects.requireNonNull(address, "address");
     Objects.requireNonNull(group, "group");
     CompletableFuture<InetSocketAddress> result = new CompletableFuture<>();
     ServerBootstrap bootstrap = new ServerBootstrap()
         .group(group)
-        .channel(serverChannelClass(group))
         .option(ChannelOption.SO_REUSEADDR, true)
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
@@ -64,7 +71,13 @@ public final class AdminServer {
                 .addLast(new AdminHandler(endpoints));
           }
         });
-    ChannelFuture bind = bootstrap.bind(address);
+    ChannelFuture bind;
+    if (inheritedFd >= 0 && serverChannelClass(group) == EpollServerSocketChannel.class) {
+      bootstrap.channelFactory(() -> new EpollServerSocketChannel(inheritedFd));
+      bind = bootstrap.register();
+    } else {
+      bind = bootstrap.channel(serverChannelClass(group)).bind(address);
+    }
     bind.addListener(f -> {
       if (f.isSuccess()) {
         channel = bind.channel();
@@ -74,6 +87,11 @@ public final class AdminServer {
       }
     });
     return result;
+  }
+
+  /** Returns the listening socket's descriptor (for a hot restart), or -1. */
+  public int listenFd() {
+    return channel instanceof EpollServerSocketChannel e && e.isOpen() ? e.fd().intValue() : -1;
   }
 
   /** Closes the listening socket; connections in flight finish on their own. */

@@ -52,6 +52,8 @@ public final class HcmStats {
   public final Counter downstreamCxMaxRequestsReached;
   /** {@code downstream_cx_max_duration_reached}: connections drained after max_connection_duration. */
   public final Counter downstreamCxMaxDurationReached;
+  /** {@code downstream_cx_drain_close}: connections closed because the server drains. */
+  public final Counter downstreamCxDrainClose;
   /** {@code downstream_rq_overload_close}: requests refused by stop_accepting_requests. */
   public final Counter downstreamRqOverloadClose;
   /** {@code downstream_cx_overload_disable_keepalive}: connections closed by disable_http_keepalive. */
@@ -62,6 +64,7 @@ public final class HcmStats {
     downstreamCxHttp1Total = s.counter("downstream_cx_http1_total");
     downstreamRqTooManyPrematureResets = s.counter("downstream_rq_too_many_premature_resets");
     downstreamRqOverloadClose = s.counter("downstream_rq_overload_close");
+    downstreamCxDrainClose = s.counter("downstream_cx_drain_close");
     downstreamCxMaxRequestsReached = s.counter("downstream_cx_max_requests_reached");
     downstreamCxMaxDurationReached = s.counter("downstream_cx_max_duration_reached");
     downstreamCxOverloadDisableKeepalive = s.counter("downstream_cx_overload_disable_keepalive");

@@ -61,10 +61,17 @@ public final class ActiveListener {
    * clients wait in the backlog rather than being refused.
    */
   public ChannelFuture bind(EventLoopGroup acceptor, EventLoopGroup workers) {
+    return bind(acceptor, workers, -1);
+  }
+
+  /**
+   * Binds the listener, or, when {@code inheritedFd} is a listening socket handed over by a hot
+   * restart's previous process, accepts on that socket (epoll transport only).
+   */
+  public ChannelFuture bind(EventLoopGroup acceptor, EventLoopGroup workers, int inheritedFd) {
     ServerBootstrap b =
         new ServerBootstrap()
             .group(acceptor, workers)
-            .channel(Transport.serverChannel())
             .option(ChannelOption.SO_BACKLOG, 1024)
             .option(ChannelOption.SO_REUSEADDR, true)
             .childOption(ChannelOption.TCP_NODELAY, true)
@@ -75,7 +82,13 @@ public final class ActiveListener {
                     onAccept(ch);
                   }
                 });
-    ChannelFuture f = b.bind(config().address);
+    ChannelFuture f;
+    if (inheritedFd >= 0 && io.legate.network.Transport.nativeEpoll()) {
+      b.channelFactory(() -> new io.netty.channel.epoll.EpollServerSocketChannel(inheritedFd));
+      f = b.register();
+    } else {
+      f = b.channel(Transport.serverChannel()).bind(config().address);
+    }
     serverChannel = f.channel();
     CompletableFuture<Void> ready = config().ready();
     if (!ready.isDone()) {
@@ -226,6 +239,18 @@ public final class ActiveListener {
   }
 
   /** Stops accepting. Existing connections stay. */
+  /**
+   * Returns the listening socket's file descriptor (to hand over in a hot restart), or -1 when
+   * there is none or the transport is not epoll.
+   */
+  public int listenFd() {
+    Channel ch = serverChannel;
+    if (ch instanceof io.netty.channel.epoll.EpollServerSocketChannel e && e.isOpen()) {
+      return e.fd().intValue();
+    }
+    return -1;
+  }
+
   public void stopAccepting() {
     if (serverChannel != null) {
       serverChannel.close();

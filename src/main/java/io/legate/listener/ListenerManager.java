@@ -71,9 +71,16 @@ public final class ListenerManager {
     return al;
   }
 
+  private volatile ListenSockets inherited = ListenSockets.NONE;
+
+  /** Sets where listeners find sockets handed over by a hot restart (before any is bound). */
+  public void setInheritedSockets(ListenSockets sockets) {
+    this.inherited = sockets;
+  }
+
   private ActiveListener bind(ListenerConfig lc, String path) {
     ActiveListener al = new ActiveListener(lc, connections);
-    ChannelFuture f = al.bind(acceptors, workers).awaitUninterruptibly();
+    ChannelFuture f = al.bind(acceptors, workers, inherited.inherited(lc.name, lc.address)).awaitUninterruptibly();
     if (!f.isSuccess()) {
       String why = rootMessage(f.cause());
       if (f.cause() instanceof BindException || why.contains("Address already in use")) {

@@ -42,6 +42,18 @@ public final class Main implements Callable<Integer> {
   @Option(names = "--drain-time-s", paramLabel = "SECONDS", description = "How long to drain on shutdown (default 600, as Envoy).")
   int drainTimeSeconds = 600;
 
+  @Option(names = "--restart-epoch", paramLabel = "N", description = "Hot restart epoch: 0 for the first process; N takes the listening sockets of epoch N-1 and tells it to drain.")
+  int restartEpoch = 0;
+
+  @Option(names = "--base-id", paramLabel = "N", description = "Distinguishes the hot-restart sockets of Legates sharing a host (default 0).")
+  int baseId = 0;
+
+  @Option(names = "--parent-shutdown-time-s", paramLabel = "SECONDS", description = "Longest time the previous epoch may drain after a hot restart (default 900).")
+  int parentShutdownTimeSeconds = 900;
+
+  @Option(names = "--socket-path", paramLabel = "PATH", description = "Prefix of the hot-restart domain sockets (default <tmpdir>/legate_domain_socket).")
+  String socketPath = Options.DEFAULT_SOCKET_PATH;
+
   @Option(names = "--version", description = "Print the version and exit.")
   boolean version;
 
@@ -92,7 +104,9 @@ public final class Main implements Callable<Integer> {
       quickStart = true;
     }
     Options options =
-        new Options(configPath, configYaml, mode, concurrency, logLevel, serviceCluster, serviceNode, drainTimeSeconds);
+        new Options(
+            configPath, configYaml, mode, concurrency, logLevel, serviceCluster, serviceNode, drainTimeSeconds,
+            restartEpoch, baseId, parentShutdownTimeSeconds, socketPath);
     String source = configPath != null ? configPath.toString() : quickStart ? "quick start" : "--config-yaml";
     if (mode.equals("validate")) {
       try {

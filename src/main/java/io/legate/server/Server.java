@@ -56,6 +56,7 @@ public final class Server {
   private EventLoopGroup workers;
   private ClusterManager clusterManager;
   private AdminServer admin;
+  private HotRestart hotRestart;
   private InetSocketAddress adminAddress;
   private volatile String state = "PRE_INITIALIZING";
   private final ServerState serverState;
@@ -130,13 +131,18 @@ public final class Server {
     workers = Transport.group(concurrency, "legate-worker");
     state = "INITIALIZING";
     List<ListenerConfig> configs = build(false);
+    hotRestart = HotRestart.start(options, main, () -> this);
+    if (hotRestart != null) {
+      listenerManager.setInheritedSockets(hotRestart.inheritedSockets());
+    }
     stats.gauge("server.concurrency").set(concurrency);
     stats.gauge("cluster_manager.active_clusters").set(clusterManager.clusters().size());
     if (bootstrap.hasAdmin() && bootstrap.getAdmin().hasAddress()) {
       InetSocketAddress a = ListenerConfig.socketAddress(bootstrap.getAdmin().getAddress(), "admin.address");
       admin = new AdminServer(new AdminContext());
       try {
-        adminAddress = admin.start(a, main).get(10, TimeUnit.SECONDS);
+        int fd = hotRestart == null ? -1 : hotRestart.inheritedSockets().inherited("admin", a);
+        adminAddress = admin.start(a, main, fd).get(10, TimeUnit.SECONDS);
       } catch (Exception e) {
         throw new ConfigException("admin.address", "cannot bind " + a + ": " + rootMessage(e));
       }
@@ -168,6 +174,14 @@ public final class Server {
         TimeUnit.SECONDS);
     state = "LIVE";
     Log.info("main", "all listeners started; " + Transport.name() + " transport, " + concurrency + " workers");
+    if (hotRestart != null) {
+      hotRestart.drainParent();
+    }
+  }
+
+  /** Returns the admin listener's socket descriptor, for a hot restart to hand over; -1 if none. */
+  int adminListenFd() {
+    return admin == null ? -1 : admin.listenFd();
   }
 
   private static String rootMessage(Throwable t) {
@@ -225,6 +239,19 @@ public final class Server {
    * everything, complete {@link #terminated()} with 0. Safe to call from any thread, more than once.
    */
   public void drainAndStop() {
+    drain(options.drainTimeSeconds(), false);
+  }
+
+  /**
+   * Drains for a hot restart: the next epoch accepts on the same sockets, so this process stops
+   * accepting, tells its connections to close (HTTP/1.1 {@code Connection: close} on the next
+   * response, HTTP/2 GOAWAY) and exits once they are gone or after {@code seconds}.
+   */
+  void drainForRestart(int seconds) {
+    drain(seconds, true);
+  }
+
+  private void drain(int seconds, boolean waitForConnections) {
     synchronized (this) {
       if (draining) {
         return;
@@ -233,15 +260,23 @@ public final class Server {
     }
     state = "DRAINING";
     stats.gauge("server.state").set(1);
-    Log.info("main", "draining: no new connections; waiting up to " + options.drainTimeSeconds() + "s for active requests");
+    Log.info("main", "draining: no new connections; waiting up to " + seconds + "s for active "
+        + (waitForConnections ? "connections" : "requests"));
     for (ActiveListener l : listeners()) {
       l.stopAccepting();
     }
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(Math.max(0, options.drainTimeSeconds()));
+    if (admin != null && waitForConnections) {
+      admin.stop();
+    }
+    for (io.netty.channel.Channel ch : connections) {
+      ch.eventLoop().execute(() -> ch.pipeline().fireUserEventTriggered(io.legate.http.DrainEvent.INSTANCE));
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(Math.max(0, seconds));
     Thread t =
         new Thread(
             () -> {
-              while (System.nanoTime() < deadline && activeRequests() > 0) {
+              while (System.nanoTime() < deadline
+                  && (activeRequests() > 0 || (waitForConnections && !connections.isEmpty()))) {
                 try {
                   Thread.sleep(20);
                 } catch (InterruptedException e) {
@@ -268,6 +303,9 @@ public final class Server {
   /** Closes everything at once. */
   public void shutdownNow() {
     try {
+      if (hotRestart != null) {
+        hotRestart.close();
+      }
       if (xds != null) {
         xds.shutdown();
       }

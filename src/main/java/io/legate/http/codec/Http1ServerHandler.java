@@ -65,6 +65,8 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
   private long requests;
   /** Whether max_connection_duration passed: the connection closes after the response in progress. */
   private boolean durationReached;
+  /** Whether the server drains: the next response closes the connection. */
+  private boolean draining;
   private io.netty.util.concurrent.ScheduledFuture<?> durationTimer;
   private boolean closeAfterResponse;
   private final ArrayDeque<Object> pipelined = new ArrayDeque<>();
@@ -383,6 +385,9 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     if (code >= 200 && !closeAfterResponse && keepAlive) {
       if (durationReached) {
         closeAfterResponse = true;
+      } else if (draining) {
+        config.stats.downstreamCxDrainClose.inc();
+        closeAfterResponse = true;
       } else if (config.maxRequestsPerConnection > 0 && requests >= config.maxRequestsPerConnection) {
         config.stats.downstreamCxMaxRequestsReached.inc();
         closeAfterResponse = true;
@@ -521,6 +526,13 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
 
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+    if (evt instanceof io.legate.http.DrainEvent) {
+      // The next response says Connection: close. An idle connection is left for the client's
+      // next request (closing it now would race with a request already on its way); the server
+      // closes what remains when the drain time ends.
+      draining = true;
+      return;
+    }
     if (evt instanceof IdleStateEvent) {
       if (stream == null && pipelined.isEmpty()) {
         config.stats.downstreamCxIdleTimeout.inc();

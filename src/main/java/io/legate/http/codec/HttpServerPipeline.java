@@ -236,6 +236,11 @@ public final class HttpServerPipeline {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+      if (evt instanceof io.legate.http.DrainEvent) {
+        config.stats.downstreamCxDrainClose.inc();
+        ctx.channel().close(); // graceful: GOAWAY, then close once the open streams end
+        return;
+      }
       if (evt instanceof io.netty.handler.timeout.IdleStateEvent) {
         config.stats.downstreamCxIdleTimeout.inc();
         ctx.close();
