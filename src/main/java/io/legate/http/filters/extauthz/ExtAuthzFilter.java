@@ -1,0 +1,150 @@
+package io.legate.http.filters.extauthz;
+
+import io.legate.http.ResponseFlag;
+import io.legate.http.filter.DecoderCallbacks;
+import io.legate.http.filter.HttpFilter;
+import io.legate.router.Route;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.util.AsciiString;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Envoy's ext_authz filter on one stream: asks the authorization service, holding the request (not
+ * the worker) until it answers; then continues with the service's header changes, or answers with
+ * its denial (flag UAEX), or on an error answers {@code status_on_error} unless {@code
+ * failure_mode_allow}.
+ */
+final class ExtAuthzFilter implements HttpFilter {
+  static final AsciiString FAILURE_MODE_ALLOWED = AsciiString.cached("x-envoy-auth-failure-mode-allowed");
+  private static final AsciiString TRUE = AsciiString.cached("true");
+  static final String DENIED_DETAILS = "ext_authz_denied";
+  static final String ERROR_DETAILS = "ext_authz_error";
+
+  private enum State {
+    INIT,
+    CALLING,
+    COMPLETE,
+    RESPONDED
+  }
+
+  private final ExtAuthzConfig config;
+  private DecoderCallbacks callbacks;
+  private State state = State.INIT;
+  private boolean stopped;
+  private Http2Headers headers;
+  private AuthzClient.Call call;
+  private List<AuthzResult.HeaderOp> responseHeaders;
+
+  ExtAuthzFilter(ExtAuthzConfig config) {
+    this.config = config;
+  }
+
+  @Override
+  public void setDecoderCallbacks(DecoderCallbacks callbacks) {
+    this.callbacks = callbacks;
+  }
+
+  @Override
+  public Status decodeHeaders(Http2Headers headers, boolean endStream) {
+    Route route = callbacks.route();
+    Map<String, String> extensions = Map.of();
+    if (route != null && route.perFilterConfig(config.filterName) instanceof ExtAuthzPerRouteSettings s) {
+      if (s.disabled()) {
+        return Status.CONTINUE;
+      }
+      extensions = s.contextExtensions();
+    }
+    this.headers = headers;
+    state = State.CALLING;
+    AuthzClient.Call c = config.client.check(headers, callbacks, extensions, this::onComplete);
+    if (state == State.CALLING) {
+      call = c;
+    }
+    if (state == State.COMPLETE) {
+      return Status.CONTINUE;
+    }
+    stopped = true;
+    return Status.STOP_ITERATION;
+  }
+
+  private void onComplete(AuthzResult r) {
+    call = null;
+    if (state != State.CALLING) {
+      return;
+    }
+    switch (r.kind()) {
+      case OK -> {
+        config.ok.inc();
+        for (AsciiString name : r.headersToRemove()) {
+          headers.remove(name);
+        }
+        for (AuthzResult.HeaderOp op : r.upstreamHeaders()) {
+          op.apply(headers);
+        }
+        if (!r.clientHeaders().isEmpty()) {
+          responseHeaders = r.clientHeaders();
+        }
+        proceed();
+      }
+      case DENIED -> {
+        config.denied.inc();
+        state = State.RESPONDED;
+        callbacks.streamInfo().addResponseFlag(ResponseFlag.UNAUTHORIZED_EXTERNAL_SERVICE);
+        Http2Headers extra = null;
+        if (!r.clientHeaders().isEmpty()) {
+          extra = new DefaultHttp2Headers(false);
+          for (AuthzResult.HeaderOp op : r.clientHeaders()) {
+            op.apply(extra);
+          }
+        }
+        callbacks.sendLocalReply(r.status(), r.body(), extra, DENIED_DETAILS);
+      }
+      default -> {
+        config.error.inc();
+        if (r.timeout()) {
+          config.timeout.inc();
+        }
+        if (config.failureModeAllow) {
+          config.failureModeAllowed.inc();
+          if (config.failureModeAllowHeaderAdd) {
+            headers.set(FAILURE_MODE_ALLOWED, TRUE);
+          }
+          proceed();
+        } else {
+          state = State.RESPONDED;
+          callbacks.streamInfo().addResponseFlag(ResponseFlag.UNAUTHORIZED_EXTERNAL_SERVICE);
+          callbacks.sendLocalReply(config.statusOnError, "", null, ERROR_DETAILS);
+        }
+      }
+    }
+  }
+
+  private void proceed() {
+    state = State.COMPLETE;
+    if (stopped) {
+      callbacks.continueDecoding();
+    }
+  }
+
+  @Override
+  public Status encodeHeaders(Http2Headers headers, boolean endStream) {
+    if (responseHeaders != null) {
+      for (AuthzResult.HeaderOp op : responseHeaders) {
+        op.apply(headers);
+      }
+    }
+    return Status.CONTINUE;
+  }
+
+  @Override
+  public void onDestroy() {
+    if (call != null) {
+      AuthzClient.Call c = call;
+      call = null;
+      c.cancel();
+    }
+    state = State.RESPONDED;
+  }
+}
