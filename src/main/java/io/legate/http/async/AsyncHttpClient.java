@@ -1,5 +1,6 @@
 package io.legate.http.async;
 
+import io.legate.network.Transport;
 import io.legate.upstream.Cluster;
 import io.legate.upstream.ClusterManager;
 import io.legate.upstream.Host;
@@ -12,11 +13,9 @@ import io.legate.upstream.pool.WorkerClusters;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.EventLoop;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.EventLoopGroup;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.AsciiString;
-import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -31,7 +30,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class AsyncHttpClient {
   private static final AsciiString HTTP = AsciiString.cached("http");
-  private static volatile MultiThreadIoEventLoopGroup background;
+  private static volatile EventLoopGroup background;
 
   private AsyncHttpClient() {}
 
@@ -63,12 +62,12 @@ public final class AsyncHttpClient {
    * background refreshes); its thread is a daemon, started on first use.
    */
   public static EventLoop backgroundLoop() {
-    MultiThreadIoEventLoopGroup g = background;
+    EventLoopGroup g = background;
     if (g == null) {
       synchronized (AsyncHttpClient.class) {
         g = background;
         if (g == null) {
-          g = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("legate-async-http", true), NioIoHandler.newFactory());
+          g = Transport.group(1, "legate-async-http");
           background = g;
         }
       }
@@ -119,7 +118,12 @@ public final class AsyncHttpClient {
       headers.scheme(HTTP);
     }
     RealCall call = new RealCall(loop, headers, body, maxResponseBytes, callback);
-    call.start(cluster, timeoutMs);
+    try {
+      call.start(cluster, timeoutMs);
+    } catch (RuntimeException e) {
+      call.abandon();
+      call.fail(false, "local error: " + e.getMessage());
+    }
     return call;
   }
 
