@@ -151,6 +151,61 @@ class ExtAuthzIntegrationTest {
                         allowed_upstream_headers: { patterns: [ { exact: x-auth-user } ] }
                         allowed_client_headers: { patterns: [ { exact: x-deny-reason } ] }
       %4$s
+        - name: grpcbody
+          address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+          filter_chains:
+          - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": %1$s
+                stat_prefix: grpcbody
+                route_config:
+                  virtual_hosts:
+                  - name: main
+                    domains: ["*"]
+                    routes:
+                    - match: { prefix: /delayed }
+                      route: { cluster: up1 }
+                      typed_per_filter_config:
+                        fault:
+                          "@type": type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault
+                          delay: { fixed_delay: 0.3s, percentage: { numerator: 100 } }
+                    - match: { prefix: / }
+                      route: { cluster: up1 }
+                http_filters:
+                - name: fault
+                  typed_config:
+                    "@type": type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault
+                - name: authz
+                  typed_config:
+                    "@type": %2$s
+                    grpc_service: { envoy_grpc: { cluster_name: authz_grpc }, timeout: 1s }
+                    with_request_body: { max_request_bytes: 10 }
+      %4$s
+        - name: httpbody
+          address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+          filter_chains:
+          - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": %1$s
+                stat_prefix: httpbody
+                route_config:
+                  virtual_hosts:
+                  - name: main
+                    domains: ["*"]
+                    routes:
+                    - match: { prefix: / }
+                      route: { cluster: up1 }
+                http_filters:
+                - name: authz
+                  typed_config:
+                    "@type": %2$s
+                    with_request_body: { max_request_bytes: 4, allow_partial_message: true }
+                    http_service:
+                      server_uri: { uri: "http://authz.local", cluster: authz_http, timeout: 1s }
+                      path_prefix: /check
+      %4$s
         clusters:
         - name: up1
           type: STATIC
@@ -243,9 +298,10 @@ class ExtAuthzIntegrationTest {
     httpServer.createContext("/check", ex -> {
       StringBuilder sb = new StringBuilder(ex.getRequestMethod() + " " + ex.getRequestURI() + "\n");
       ex.getRequestHeaders().forEach((k, v) -> sb.append(k.toLowerCase()).append(": ").append(String.join(",", v)).append('\n'));
+      sb.append("\n").append(new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
       lastHttpCheck.set(sb.toString());
       String user = ex.getRequestHeaders().getFirst("x-user");
-      if ("alice".equals(user)) {
+      if ("alice".equals(user) || ex.getRequestURI().getPath().startsWith("/check/body")) {
         ex.getResponseHeaders().add("x-auth-user", "alice");
         ex.getResponseHeaders().add("x-other", "not-forwarded");
         ex.sendResponseHeaders(200, -1);
@@ -382,6 +438,47 @@ class ExtAuthzIntegrationTest {
     assertThat(r.headers().firstValue("x-deny-reason")).hasValue("no-user");
     assertThat(r.headers().firstValue("x-hidden")).isEmpty();
     assertThat(r.headers().firstValue("x-upstream")).isEmpty();
+  }
+
+  static HttpResponse<String> post(String listener, String path, String body) {
+    return legate.send(java.net.http.HttpRequest.newBuilder(legate.uri(listener, path))
+        .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)).build());
+  }
+
+  @Test
+  void grpcWithRequestBodySendsTheBody() {
+    HttpResponse<String> r = post("grpcbody", "/allow/body", "hello");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).startsWith("POST /allow/body HTTP/1.1\n").endsWith("\n\nhello");
+    var http = lastCheck.get().getAttributes().getRequest().getHttp();
+    assertThat(http.getBody()).isEqualTo("hello");
+    assertThat(http.getHeadersMap()).containsEntry("x-envoy-auth-partial-body", "false");
+  }
+
+  @Test
+  void bodyReachesTheCheckWhenAnEarlierFilterHeldTheRequest() {
+    HttpResponse<String> r = post("grpcbody", "/delayed", "0123456789");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).endsWith("\n\n0123456789");
+    assertThat(lastCheck.get().getAttributes().getRequest().getHttp().getBody()).isEqualTo("0123456789");
+  }
+
+  @Test
+  void bodyAboveMaxRequestBytesIs413() {
+    HttpResponse<String> r = post("grpcbody", "/allow", "0123456789A");
+    assertThat(r.statusCode()).isEqualTo(413);
+    assertThat(r.body()).isEqualTo("Payload Too Large");
+  }
+
+  @Test
+  void httpWithPartialBody() {
+    HttpResponse<String> r = post("httpbody", "/body", "abcdefgh");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).endsWith("\n\nabcdefgh");
+    assertThat(lastHttpCheck.get()).startsWith("POST /check/body\n")
+        .contains("\ncontent-length: 4\n")
+        .contains("\nx-envoy-auth-partial-body: true\n")
+        .endsWith("\n\nabcd");
   }
 
   @Test

@@ -16,7 +16,10 @@ interface AuthzClient {
   /**
    * Starts a check. {@code done} runs exactly once on the stream's worker, possibly before this
    * returns, unless the call is cancelled first.
+   *
+   * @param body the request body to send ({@code with_request_body}), or null
+   * @param partialBody whether {@code body} is only the first part of the request's body
    */
   Call check(Http2Headers headers, DecoderCallbacks callbacks, Map<String, String> contextExtensions,
-      Consumer<AuthzResult> done);
+      byte[] body, boolean partialBody, Consumer<AuthzResult> done);
 }

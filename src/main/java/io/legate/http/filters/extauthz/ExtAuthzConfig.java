@@ -32,6 +32,9 @@ final class ExtAuthzConfig {
   final boolean failureModeAllow;
   final boolean failureModeAllowHeaderAdd;
   final int statusOnError;
+  /** {@code with_request_body.max_request_bytes}, or -1 when the body is not sent. */
+  final int maxRequestBytes;
+  final boolean allowPartialMessage;
   final Counter ok;
   final Counter denied;
   final Counter error;
@@ -39,7 +42,9 @@ final class ExtAuthzConfig {
   final Counter failureModeAllowed;
 
   ExtAuthzConfig(String filterName, AuthzClient client, boolean failureModeAllow, boolean failureModeAllowHeaderAdd,
-      int statusOnError, StatsStore.Scope scope) {
+      int statusOnError, int maxRequestBytes, boolean allowPartialMessage, StatsStore.Scope scope) {
+    this.maxRequestBytes = maxRequestBytes;
+    this.allowPartialMessage = allowPartialMessage;
     this.filterName = filterName;
     this.client = client;
     this.failureModeAllow = failureModeAllow;
@@ -55,8 +60,14 @@ final class ExtAuthzConfig {
   /** Parses and validates the config; {@code path} is the field path of the ExtAuthz message. */
   static ExtAuthzConfig parse(ExtAuthz c, String path, String filterName, StatsStore.Scope hcmScope,
       ClusterManager clusters) {
+    int maxRequestBytes = -1;
+    boolean allowPartial = false;
     if (c.hasWithRequestBody()) {
-      throw new ConfigException(path + ".with_request_body", "sending the request body is not supported");
+      maxRequestBytes = c.getWithRequestBody().getMaxRequestBytes();
+      if (maxRequestBytes <= 0) {
+        throw new ConfigException(path + ".with_request_body.max_request_bytes", "must be greater than 0");
+      }
+      allowPartial = c.getWithRequestBody().getAllowPartialMessage();
     }
     if (c.hasFilterEnabled()) {
       throw new ConfigException(path + ".filter_enabled", "filter_enabled is not supported");
@@ -73,7 +84,7 @@ final class ExtAuthzConfig {
         GrpcChannels.validate(c.getGrpcService(), path + ".grpc_service", clusters);
         long timeoutMs = GrpcChannels.timeoutMillis(c.getGrpcService(), DEFAULT_TIMEOUT_MS);
         client = new GrpcAuthzClient(clusters == null ? null : clusters.grpcChannels(), c.getGrpcService(), timeoutMs,
-            allowed, disallowed);
+            allowed, disallowed, c.hasWithRequestBody() && c.getWithRequestBody().getPackAsBytes());
       }
       case HTTP_SERVICE -> client = new HttpAuthzClient(clusters,
           httpSettings(c.getHttpService(), path + ".http_service", clusters, allowed));
@@ -89,7 +100,7 @@ final class ExtAuthzConfig {
     StatsStore.Scope scope =
         hcmScope.scope("ext_authz." + (c.getStatPrefix().isEmpty() ? "" : c.getStatPrefix() + "."));
     return new ExtAuthzConfig(filterName, client, c.getFailureModeAllow(), c.getFailureModeAllowHeaderAdd(),
-        statusOnError, scope);
+        statusOnError, maxRequestBytes, allowPartial, scope);
   }
 
   private static HttpAuthzClient.Settings httpSettings(HttpService h, String path, ClusterManager clusters,

@@ -4,6 +4,10 @@ import io.legate.http.ResponseFlag;
 import io.legate.http.filter.DecoderCallbacks;
 import io.legate.http.filter.HttpFilter;
 import io.legate.router.Route;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.AsciiString;
@@ -36,6 +40,8 @@ final class ExtAuthzFilter implements HttpFilter {
   private Http2Headers headers;
   private AuthzClient.Call call;
   private List<AuthzResult.HeaderOp> responseHeaders;
+  private Map<String, String> extensions = Map.of();
+  private CompositeByteBuf body;
 
   ExtAuthzFilter(ExtAuthzConfig config) {
     this.config = config;
@@ -49,24 +55,81 @@ final class ExtAuthzFilter implements HttpFilter {
   @Override
   public Status decodeHeaders(Http2Headers headers, boolean endStream) {
     Route route = callbacks.route();
-    Map<String, String> extensions = Map.of();
+    boolean withBody = config.maxRequestBytes > 0;
     if (route != null && route.perFilterConfig(config.filterName) instanceof ExtAuthzPerRouteSettings s) {
       if (s.disabled()) {
         return Status.CONTINUE;
       }
       extensions = s.contextExtensions();
+      withBody &= !s.disableBodyBuffering();
     }
     this.headers = headers;
     state = State.CALLING;
-    AuthzClient.Call c = config.client.check(headers, callbacks, extensions, this::onComplete);
-    if (state == State.CALLING) {
-      call = c;
+    if (withBody && !endStream) {
+      body = Unpooled.compositeBuffer(64);
+      stopped = true;
+      return Status.STOP_ITERATION_WATCH_DATA;
     }
+    startCheck(null, false);
     if (state == State.COMPLETE) {
       return Status.CONTINUE;
     }
     stopped = true;
     return Status.STOP_ITERATION;
+  }
+
+  private void startCheck(byte[] bytes, boolean partial) {
+    AuthzClient.Call c = config.client.check(headers, callbacks, extensions, bytes, partial, this::onComplete);
+    if (state == State.CALLING) {
+      call = c;
+    }
+  }
+
+  @Override
+  public Status decodeData(ByteBuf data, boolean endStream) {
+    if (body == null) {
+      return Status.CONTINUE;
+    }
+    int room = config.maxRequestBytes - body.readableBytes();
+    if (data.readableBytes() > room) {
+      if (!config.allowPartialMessage) {
+        releaseBody();
+        state = State.RESPONDED;
+        callbacks.sendLocalReply(413, "Payload Too Large", null, "request_payload_too_large");
+        return Status.CONTINUE;
+      }
+      body.addComponent(true, data.retainedSlice(data.readerIndex(), room));
+      sendBody(true);
+    } else {
+      body.addComponent(true, data.retainedSlice());
+      if (endStream) {
+        sendBody(false);
+      } else if (config.allowPartialMessage && body.readableBytes() >= config.maxRequestBytes) {
+        sendBody(true);
+      }
+    }
+    return Status.CONTINUE;
+  }
+
+  @Override
+  public Status decodeTrailers(Http2Headers trailers) {
+    if (body != null) {
+      sendBody(false);
+    }
+    return Status.CONTINUE;
+  }
+
+  private void sendBody(boolean partial) {
+    byte[] bytes = ByteBufUtil.getBytes(body);
+    releaseBody();
+    startCheck(bytes, partial);
+  }
+
+  private void releaseBody() {
+    if (body != null) {
+      body.release();
+      body = null;
+    }
   }
 
   private void onComplete(AuthzResult r) {
@@ -140,6 +203,7 @@ final class ExtAuthzFilter implements HttpFilter {
 
   @Override
   public void onDestroy() {
+    releaseBody();
     if (call != null) {
       AuthzClient.Call c = call;
       call = null;

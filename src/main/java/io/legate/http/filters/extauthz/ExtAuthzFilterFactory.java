@@ -40,13 +40,14 @@ public final class ExtAuthzFilterFactory extends HttpFilterConfigFactory<ExtAuth
         if (!c.getDisabled()) {
           throw new ConfigException(path + ".disabled", "must be true when set");
         }
-        yield new ExtAuthzPerRouteSettings(true, Map.of());
+        yield new ExtAuthzPerRouteSettings(true, Map.of(), false);
       }
       case CHECK_SETTINGS -> {
         if (c.getCheckSettings().hasWithRequestBody()) {
           throw new ConfigException(path + ".check_settings.with_request_body", "sending the request body is not supported");
         }
-        yield new ExtAuthzPerRouteSettings(false, Map.copyOf(new TreeMap<>(c.getCheckSettings().getContextExtensionsMap())));
+        yield new ExtAuthzPerRouteSettings(false, Map.copyOf(new TreeMap<>(c.getCheckSettings().getContextExtensionsMap())),
+            c.getCheckSettings().getDisableRequestBodyBuffering());
       }
       default -> throw new ConfigException(path, "one of disabled or check_settings must be set");
     };

@@ -36,14 +36,17 @@ import java.util.function.Consumer;
  * on a gRPC thread and is handed back to the stream's worker.
  */
 final class GrpcAuthzClient implements AuthzClient {
+  static final String PARTIAL_BODY = "x-envoy-auth-partial-body";
   private final GrpcChannels channels;
   private final GrpcService service;
   private final long timeoutMs;
   private final NameMatcher allowedHeaders;
   private final NameMatcher disallowedHeaders;
+  private final boolean packAsBytes;
 
   GrpcAuthzClient(GrpcChannels channels, GrpcService service, long timeoutMs, NameMatcher allowedHeaders,
-      NameMatcher disallowedHeaders) {
+      NameMatcher disallowedHeaders, boolean packAsBytes) {
+    this.packAsBytes = packAsBytes;
     this.channels = channels;
     this.service = service;
     this.timeoutMs = timeoutMs;
@@ -53,9 +56,9 @@ final class GrpcAuthzClient implements AuthzClient {
 
   @Override
   public Call check(Http2Headers headers, DecoderCallbacks callbacks, Map<String, String> contextExtensions,
-      Consumer<AuthzResult> done) {
+      byte[] body, boolean partialBody, Consumer<AuthzResult> done) {
     CheckRequest request = checkRequest(headers, callbacks.streamInfo(), contextExtensions, allowedHeaders,
-        disallowedHeaders);
+        disallowedHeaders, body, partialBody, packAsBytes);
     EventLoop loop = callbacks.eventLoop();
     ManagedChannel channel;
     try {
@@ -135,9 +138,12 @@ final class GrpcAuthzClient implements AuthzClient {
     return new AuthzResult(AuthzResult.Kind.DENIED, false, status, body, List.of(), List.of(), client);
   }
 
-  /** Builds the CheckRequest for a request: peers, time, method, path, host, scheme, headers, protocol. */
+  /**
+   * Builds the CheckRequest for a request: peers, time, method, path, host, scheme, headers,
+   * protocol, and the body when one is given (with {@code x-envoy-auth-partial-body}).
+   */
   static CheckRequest checkRequest(Http2Headers h, StreamInfo info, Map<String, String> contextExtensions,
-      NameMatcher allowed, NameMatcher disallowed) {
+      NameMatcher allowed, NameMatcher disallowed, byte[] body, boolean partialBody, boolean packAsBytes) {
     AttributeContext.HttpRequest.Builder http = AttributeContext.HttpRequest.newBuilder();
     CharSequence id = h.get(HttpHeaderNames.X_REQUEST_ID);
     if (id != null) {
@@ -169,6 +175,14 @@ final class GrpcAuthzClient implements AuthzClient {
         continue;
       }
       hs.merge(name, e.getValue().toString(), (a, b) -> a + "," + b);
+    }
+    if (body != null) {
+      hs.put(PARTIAL_BODY, partialBody ? "true" : "false");
+      if (packAsBytes) {
+        http.setRawBody(com.google.protobuf.ByteString.copyFrom(body));
+      } else {
+        http.setBody(new String(body, java.nio.charset.StandardCharsets.UTF_8));
+      }
     }
     http.putAllHeaders(hs);
     long ms = info.startTimeMillis();

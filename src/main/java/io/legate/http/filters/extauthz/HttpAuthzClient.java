@@ -22,6 +22,7 @@ final class HttpAuthzClient implements AuthzClient {
   static final AsciiString HEADERS_TO_REMOVE = AsciiString.cached("x-envoy-auth-headers-to-remove");
   private static final AsciiString CONTENT_LENGTH = AsciiString.cached("content-length");
   private static final AsciiString ZERO = AsciiString.cached("0");
+  private static final AsciiString PARTIAL_BODY = AsciiString.cached("x-envoy-auth-partial-body");
   private static final int MAX_RESPONSE_BYTES = 1 << 20;
   private static final NameMatcher ALWAYS_SENT = NameMatcher.exact(List.of("authorization"));
   private static final NameMatcher NOT_TO_CLIENT =
@@ -52,7 +53,7 @@ final class HttpAuthzClient implements AuthzClient {
 
   @Override
   public Call check(Http2Headers headers, DecoderCallbacks callbacks, Map<String, String> contextExtensions,
-      Consumer<AuthzResult> done) {
+      byte[] body, boolean partialBody, Consumer<AuthzResult> done) {
     Http2Headers req = new DefaultHttp2Headers(false);
     req.method(headers.method());
     CharSequence path = headers.path();
@@ -69,12 +70,19 @@ final class HttpAuthzClient implements AuthzClient {
         req.add(name, e.getValue());
       }
     }
-    req.set(CONTENT_LENGTH, ZERO);
+    io.netty.buffer.ByteBuf content = null;
+    if (body != null) {
+      req.set(CONTENT_LENGTH, Integer.toString(body.length));
+      req.set(PARTIAL_BODY, partialBody ? "true" : "false");
+      content = io.netty.buffer.Unpooled.wrappedBuffer(body);
+    } else {
+      req.set(CONTENT_LENGTH, ZERO);
+    }
     for (Map.Entry<AsciiString, String> e : s.headersToAdd()) {
       req.set(e.getKey(), e.getValue());
     }
     AsyncHttpClient.Call call =
-        AsyncHttpClient.send(callbacks.eventLoop(), clusters, s.cluster(), req, null, s.timeoutMs(), MAX_RESPONSE_BYTES,
+        AsyncHttpClient.send(callbacks.eventLoop(), clusters, s.cluster(), req, content, s.timeoutMs(), MAX_RESPONSE_BYTES,
             new AsyncHttpClient.Callback() {
               @Override
               public void onSuccess(AsyncHttpClient.Response r) {

@@ -30,11 +30,15 @@ class ExtAuthzFilterTest {
     Consumer<AuthzResult> pending;
     Map<String, String> extensions;
     boolean cancelled;
+    byte[] body;
+    boolean partial;
 
     @Override
     public Call check(Http2Headers headers, io.legate.http.filter.DecoderCallbacks callbacks,
-        Map<String, String> contextExtensions, Consumer<AuthzResult> done) {
+        Map<String, String> contextExtensions, byte[] body, boolean partial, Consumer<AuthzResult> done) {
       extensions = contextExtensions;
+      this.body = body;
+      this.partial = partial;
       if (immediate != null) {
         done.accept(immediate);
       } else {
@@ -47,7 +51,8 @@ class ExtAuthzFilterTest {
   final FakeClient client = new FakeClient();
 
   ExtAuthzConfig config(boolean failureModeAllow, int statusOnError) {
-    return new ExtAuthzConfig("authz", client, failureModeAllow, true, statusOnError, stats.scope("http.t.ext_authz."));
+    return new ExtAuthzConfig("authz", client, failureModeAllow, true, statusOnError, -1, false,
+        stats.scope("http.t.ext_authz."));
   }
 
   static Http2Headers request() {
@@ -168,6 +173,74 @@ class ExtAuthzFilterTest {
     assertThat(o.upstreamHeaders()).containsExactly(
         new AuthzResult.HeaderOp(AsciiString.of("x-c"), "3", AuthzResult.Op.ADD_IF_ABSENT));
     assertThat(o.headersToRemove()).containsExactly(AsciiString.of("x-d"));
+  }
+
+  ExtAuthzConfig bodyConfig(boolean allowPartial) {
+    return new ExtAuthzConfig("authz", client, false, false, 403, 5, allowPartial, stats.scope("http.t.ext_authz."));
+  }
+
+  static io.netty.buffer.ByteBuf bytes(String s) {
+    return io.netty.buffer.Unpooled.copiedBuffer(s, java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  HttpFilter.Status feed(ExtAuthzFilter f, String s, boolean end) {
+    io.netty.buffer.ByteBuf b = bytes(s);
+    try {
+      return f.decodeData(b, end);
+    } finally {
+      b.release();
+    }
+  }
+
+  @Test
+  void withRequestBodyWatchesTheBodyThenChecks() {
+    ExtAuthzFilter f = new ExtAuthzFilter(bodyConfig(false));
+    f.setDecoderCallbacks(cb);
+    assertThat(f.decodeHeaders(request(), false)).isEqualTo(HttpFilter.Status.STOP_ITERATION_WATCH_DATA);
+    feed(f, "ab", false);
+    assertThat(client.pending).isNull();
+    feed(f, "cde", true);
+    assertThat(new String(client.body, java.nio.charset.StandardCharsets.UTF_8)).isEqualTo("abcde");
+    assertThat(client.partial).isFalse();
+    client.pending.accept(ok());
+    assertThat(cb.continueDecodingCalls).isEqualTo(1);
+  }
+
+  @Test
+  void bodyAboveTheLimitIs413WithoutPartialMessages() {
+    ExtAuthzFilter f = new ExtAuthzFilter(bodyConfig(false));
+    f.setDecoderCallbacks(cb);
+    f.decodeHeaders(request(), false);
+    feed(f, "abcdef", false);
+    assertThat(client.pending).isNull();
+    assertThat(cb.localReply.status()).isEqualTo(413);
+    assertThat(cb.localReply.body()).isEqualTo("Payload Too Large");
+    assertThat(cb.localReply.details()).isEqualTo("request_payload_too_large");
+    f.onDestroy();
+  }
+
+  @Test
+  void partialMessageSendsTheFirstBytes() {
+    ExtAuthzFilter f = new ExtAuthzFilter(bodyConfig(true));
+    f.setDecoderCallbacks(cb);
+    f.decodeHeaders(request(), false);
+    feed(f, "abcdefgh", false);
+    assertThat(new String(client.body, java.nio.charset.StandardCharsets.UTF_8)).isEqualTo("abcde");
+    assertThat(client.partial).isTrue();
+    feed(f, "ij", true);
+    f.onDestroy();
+    assertThat(client.cancelled).isTrue();
+  }
+
+  @Test
+  void trailersEndTheBody() {
+    ExtAuthzFilter f = new ExtAuthzFilter(bodyConfig(false));
+    f.setDecoderCallbacks(cb);
+    f.decodeHeaders(request(), false);
+    feed(f, "xy", false);
+    f.decodeTrailers(new DefaultHttp2Headers(false));
+    assertThat(new String(client.body, java.nio.charset.StandardCharsets.UTF_8)).isEqualTo("xy");
+    f.onDestroy();
   }
 
   static ExtAuthz parse(String json) throws Exception {
