@@ -370,6 +370,7 @@ class ExtAuthzIntegrationTest {
     assertThat(r.headers().firstValue("x-deny-reason")).hasValue("nope");
     assertThat(r.headers().firstValue("x-upstream")).isEmpty();
     assertThat(legate.stat("http.grpc.ext_authz.denied")).isEqualTo(before + 1);
+    assertThat(legate.stat("cluster.up1.ext_authz.denied")).isGreaterThanOrEqualTo(1);
   }
 
   @Test
@@ -406,6 +407,7 @@ class ExtAuthzIntegrationTest {
     assertThat(r.body()).contains("\nx-envoy-auth-failure-mode-allowed: true\n");
     assertThat(legate.stat("http.grpcopen.ext_authz.failure_mode_allowed")).isEqualTo(1);
     assertThat(legate.stat("http.grpcopen.ext_authz.error")).isEqualTo(1);
+    assertThat(legate.stat("cluster.up1.ext_authz.failure_mode_allowed")).isEqualTo(1);
   }
 
   @Test

@@ -40,6 +40,25 @@ final class ExtAuthzConfig {
   final Counter error;
   final Counter timeout;
   final Counter failureModeAllowed;
+  private final StatsStore store;
+  private final java.util.concurrent.ConcurrentHashMap<String, ClusterCounters> clusterCounters =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** The routed cluster's {@code cluster.<name>.ext_authz.*} counters, as Envoy charges them. */
+  record ClusterCounters(Counter ok, Counter denied, Counter error, Counter timeout, Counter failureModeAllowed) {}
+
+  /** Returns the counters of a cluster, created on the first request routed to it. */
+  ClusterCounters clusterCounters(String cluster) {
+    ClusterCounters c = clusterCounters.get(cluster);
+    if (c == null) {
+      c = clusterCounters.computeIfAbsent(cluster, n -> {
+        String p = "cluster." + n + ".ext_authz.";
+        return new ClusterCounters(store.counter(p + "ok"), store.counter(p + "denied"), store.counter(p + "error"),
+            store.counter(p + "timeout"), store.counter(p + "failure_mode_allowed"));
+      });
+    }
+    return c;
+  }
 
   ExtAuthzConfig(String filterName, AuthzClient client, boolean failureModeAllow, boolean failureModeAllowHeaderAdd,
       int statusOnError, int maxRequestBytes, boolean allowPartialMessage, StatsStore.Scope scope) {
@@ -55,6 +74,7 @@ final class ExtAuthzConfig {
     this.error = scope.counter("error");
     this.timeout = scope.counter("timeout");
     this.failureModeAllowed = scope.counter("failure_mode_allowed");
+    this.store = scope.store();
   }
 
   /** Parses and validates the config; {@code path} is the field path of the ExtAuthz message. */
@@ -120,9 +140,11 @@ final class ExtAuthzConfig {
     } catch (URISyntaxException e) {
       throw new ConfigException(path + ".server_uri.uri", "invalid URI '" + h.getServerUri().getUri() + "'");
     }
-    long timeoutMs = h.getServerUri().hasTimeout()
-        ? h.getServerUri().getTimeout().getSeconds() * 1000 + h.getServerUri().getTimeout().getNanos() / 1_000_000
-        : DEFAULT_TIMEOUT_MS;
+    if (!h.getServerUri().hasTimeout()) {
+      throw new ConfigException(path + ".server_uri.timeout", "is required");
+    }
+    long timeoutMs =
+        h.getServerUri().getTimeout().getSeconds() * 1000 + h.getServerUri().getTimeout().getNanos() / 1_000_000;
     AuthorizationRequest ar = h.getAuthorizationRequest();
     NameMatcher allowedRequest = topAllowed;
     if (ar.hasAllowedHeaders()) {

@@ -3,6 +3,7 @@ package io.legate.http.filters.extauthz;
 import io.legate.http.ResponseFlag;
 import io.legate.http.filter.DecoderCallbacks;
 import io.legate.http.filter.HttpFilter;
+import io.legate.router.ForwardAction;
 import io.legate.router.Route;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
@@ -42,6 +43,7 @@ final class ExtAuthzFilter implements HttpFilter {
   private List<AuthzResult.HeaderOp> responseHeaders;
   private Map<String, String> extensions = Map.of();
   private CompositeByteBuf body;
+  private ExtAuthzConfig.ClusterCounters cluster;
 
   ExtAuthzFilter(ExtAuthzConfig config) {
     this.config = config;
@@ -64,6 +66,9 @@ final class ExtAuthzFilter implements HttpFilter {
       withBody &= !s.disableBodyBuffering();
     }
     this.headers = headers;
+    if (route != null && route.action() instanceof ForwardAction fa && fa.clusterName() != null) {
+      cluster = config.clusterCounters(fa.clusterName());
+    }
     state = State.CALLING;
     if (withBody && !endStream) {
       body = Unpooled.compositeBuffer(64);
@@ -140,6 +145,9 @@ final class ExtAuthzFilter implements HttpFilter {
     switch (r.kind()) {
       case OK -> {
         config.ok.inc();
+        if (cluster != null) {
+          cluster.ok().inc();
+        }
         for (AsciiString name : r.headersToRemove()) {
           headers.remove(name);
         }
@@ -153,6 +161,9 @@ final class ExtAuthzFilter implements HttpFilter {
       }
       case DENIED -> {
         config.denied.inc();
+        if (cluster != null) {
+          cluster.denied().inc();
+        }
         state = State.RESPONDED;
         callbacks.streamInfo().addResponseFlag(ResponseFlag.UNAUTHORIZED_EXTERNAL_SERVICE);
         Http2Headers extra = null;
@@ -166,11 +177,20 @@ final class ExtAuthzFilter implements HttpFilter {
       }
       default -> {
         config.error.inc();
+        if (cluster != null) {
+          cluster.error().inc();
+        }
         if (r.timeout()) {
           config.timeout.inc();
+          if (cluster != null) {
+            cluster.timeout().inc();
+          }
         }
         if (config.failureModeAllow) {
           config.failureModeAllowed.inc();
+          if (cluster != null) {
+            cluster.failureModeAllowed().inc();
+          }
           if (config.failureModeAllowHeaderAdd) {
             headers.set(FAILURE_MODE_ALLOWED, TRUE);
           }

@@ -265,6 +265,7 @@ final class JwtAuthnConfig {
         p.getPadForwardPayloadHeader(),
         List.copyOf(locations),
         List.copyOf(claims),
+        p.getClearRouteCache(),
         jwks);
   }
 
@@ -299,7 +300,10 @@ final class JwtAuthnConfig {
     if (uri.getRawQuery() != null) {
       p = p + "?" + uri.getRawQuery();
     }
-    long timeoutMs = u.hasTimeout() ? millis(u.getTimeout()) : 0;
+    if (!u.hasTimeout()) {
+      throw new ConfigException(path + ".http_uri.timeout", "is required");
+    }
+    long timeoutMs = millis(u.getTimeout());
     long cacheMs = r.hasCacheDuration() ? millis(r.getCacheDuration()) : DEFAULT_CACHE_DURATION_MS;
     boolean async = r.hasAsyncFetch();
     long refetchMs = async && r.getAsyncFetch().hasFailedRefetchDuration()

@@ -120,7 +120,12 @@ final class JwtAuthnFilter implements HttpFilter {
   }
 
   private void verify() {
-    onComplete(new Verification(headers, config.clockSeconds.getAsLong()).verify(requirement));
+    Verification v = new Verification(headers, config.clockSeconds.getAsLong());
+    JwtStatus status = v.verify(requirement);
+    if (status == JwtStatus.OK && v.clearRouteCache()) {
+      callbacks.clearRouteCache();
+    }
+    onComplete(status);
   }
 
   private void onComplete(JwtStatus status) {

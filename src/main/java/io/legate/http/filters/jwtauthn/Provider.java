@@ -12,6 +12,7 @@ import java.util.Set;
  * @param audiences the allowed audiences, sanitised (no scheme, no trailing slash); empty for any
  * @param forwardPayloadHeader where to put the payload (base64url) on success, or null
  * @param claimToHeaders claims copied to request headers on success
+ * @param clearRouteCache whether the route is matched again after a success changed headers
  */
 record Provider(
     String name,
@@ -24,6 +25,7 @@ record Provider(
     boolean padForwardPayloadHeader,
     List<Extractor.Location> locations,
     List<ClaimToHeader> claimToHeaders,
+    boolean clearRouteCache,
     JwksSource jwks) {
 
   /** A claim (dotted path into nested objects) copied to a header. */

@@ -19,6 +19,7 @@ import java.util.Set;
 final class Verification {
   private final Http2Headers headers;
   private final long nowSeconds;
+  private boolean clearRouteCache;
 
   Verification(Http2Headers headers, long nowSeconds) {
     this.headers = headers;
@@ -156,7 +157,14 @@ final class Verification {
     return any;
   }
 
+  /** Returns whether a provider with {@code clear_route_cache} changed the request's headers. */
+  boolean clearRouteCache() {
+    return clearRouteCache;
+  }
+
   private void onSuccess(Provider prov, Extractor.Token token, String payload, JWTClaimsSet claims) {
+    clearRouteCache |= prov.clearRouteCache()
+        && (!prov.forward() || prov.forwardPayloadHeader() != null || !prov.claimToHeaders().isEmpty());
     if (!prov.forward()) {
       token.remove(headers);
     }

@@ -109,9 +109,15 @@ class JwtAuthnFilterTest {
   final FakeFilterCallbacks cb = new FakeFilterCallbacks();
 
   JwtAuthnConfig config(boolean forward) throws Exception {
+    return config(forward, b -> {});
+  }
+
+  JwtAuthnConfig config(boolean forward, java.util.function.Consumer<JwtAuthentication.Builder> change)
+      throws Exception {
     String j = new com.google.gson.Gson().toJson(jwks);
     JwtAuthentication.Builder b = JwtAuthentication.newBuilder();
     JsonFormat.parser().merge(CONFIG.formatted(j, forward, j), b);
+    change.accept(b);
     return JwtAuthnConfig.parse(b.build(), "f", "jwt", stats.scope("http.test."), null, () -> NOW, System::nanoTime);
   }
 
@@ -307,6 +313,38 @@ class JwtAuthnFilterTest {
     Http2Headers h2 = request("/optional", "x-jwt-payload", "forged");
     assertThat(run(c, h2)).isEqualTo(HttpFilter.Status.CONTINUE);
     assertThat(h2.contains("x-jwt-payload")).isFalse();
+  }
+
+  @Test
+  void corsPreflightIsBypassedWhenConfigured() throws Exception {
+    JwtAuthnConfig c = config(true, b -> b.setBypassCorsPreflight(true));
+    Http2Headers h = request("/x", "origin", "https://app", "access-control-request-method", "GET");
+    h.method("OPTIONS");
+    assertThat(run(c, h)).isEqualTo(HttpFilter.Status.CONTINUE);
+    assertThat(stats.counter("http.test.jwt_authn.cors_preflight_bypassed").value()).isEqualTo(1);
+    Http2Headers plain = request("/x");
+    plain.method("OPTIONS");
+    run(c, plain);
+    assertThat(cb.localReply.body()).isEqualTo("Jwt is missing");
+  }
+
+  @Test
+  void stripFailureResponseSendsNoBodyNorChallenge() throws Exception {
+    run(config(true, b -> b.setStripFailureResponse(true)), request("/x"));
+    assertThat(cb.localReply.status()).isEqualTo(401);
+    assertThat(cb.localReply.body()).isEmpty();
+    assertThat(cb.localReply.extraHeaders()).isNull();
+    assertThat(cb.localReply.details()).isEqualTo("jwt_authn_access_denied{Jwt_is_missing}");
+  }
+
+  @Test
+  void remoteJwksNeedsATimeout() throws Exception {
+    JwtAuthentication.Builder b = JwtAuthentication.newBuilder();
+    JsonFormat.parser().merge(
+        "{\"providers\":{\"r\":{\"remote_jwks\":{\"http_uri\":{\"uri\":\"http://k/j\",\"cluster\":\"c\"}}}}}", b);
+    assertThatThrownBy(() -> JwtAuthnConfig.parse(b.build(), "f", "jwt", stats.scope("http.test."), null, () -> NOW, System::nanoTime))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("f.providers[\"r\"].remote_jwks.http_uri.timeout: is required");
   }
 
   @Test
