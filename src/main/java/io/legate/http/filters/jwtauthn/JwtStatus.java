@@ -9,6 +9,7 @@ enum JwtStatus {
   JWT_BAD_FORMAT("Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"),
   JWT_HEADER_BAD_BASE64("Jwt header is an invalid Base64url encoded"),
   JWT_HEADER_BAD_JSON("Jwt header is an invalid JSON"),
+  JWT_HEADER_BAD_ALG("Jwt header [alg] field is required and must be a string"),
   JWT_HEADER_NOT_IMPLEMENTED_ALG("Jwt header [alg] is not supported"),
   JWT_PAYLOAD_BAD_BASE64("Jwt payload is an invalid Base64url encoded"),
   JWT_PAYLOAD_BAD_JSON("Jwt payload is an invalid JSON"),

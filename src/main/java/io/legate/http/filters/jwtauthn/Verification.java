@@ -2,6 +2,7 @@ package io.legate.http.filters.jwtauthn;
 
 import com.nimbusds.jose.JWSHeader;
 import com.nimbusds.jose.util.Base64URL;
+import com.nimbusds.jose.util.JSONObjectUtils;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
 import io.netty.handler.codec.http2.Http2Headers;
@@ -98,7 +99,7 @@ final class Verification {
     try {
       JWSHeader.parse(h);
     } catch (ParseException e) {
-      return JwtStatus.JWT_HEADER_BAD_JSON;
+      return headerError(h);
     }
     JWTClaimsSet claims;
     try {
@@ -142,6 +143,21 @@ final class Verification {
     }
     onSuccess(prov, token, p.toString(), claims);
     return JwtStatus.OK;
+  }
+
+  /** Tells why a header is not a usable JWS header, in Envoy's terms. */
+  private static JwtStatus headerError(Base64URL h) {
+    Map<String, Object> json;
+    try {
+      json = JSONObjectUtils.parse(h.decodeToString());
+    } catch (ParseException | RuntimeException e) {
+      return JwtStatus.JWT_HEADER_BAD_JSON;
+    }
+    Object alg = json.get("alg");
+    if (!(alg instanceof String)) {
+      return JwtStatus.JWT_HEADER_BAD_ALG;
+    }
+    return JwtStatus.JWT_HEADER_NOT_IMPLEMENTED_ALG;
   }
 
   private static Provider byIssuer(List<Provider> providers, String iss, Extractor.Token token) {

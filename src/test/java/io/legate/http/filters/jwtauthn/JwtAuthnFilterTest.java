@@ -24,6 +24,7 @@ import io.legate.stats.StatsStore;
 import io.legate.testing.FakeFilterCallbacks;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Headers;
+import java.util.Base64;
 import java.util.Date;
 import java.util.List;
 import java.util.Map;
@@ -247,6 +248,19 @@ class JwtAuthnFilterTest {
     assertThat(cb.localReply.status()).isEqualTo(401);
     assertThat(cb.localReply.body())
         .isEqualTo("Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections");
+  }
+
+  @Test
+  void unsignedTokenIsAnUnsupportedAlgorithm() throws Exception {
+    String header = Base64.getUrlEncoder().withoutPadding().encodeToString("{\"alg\":\"none\"}".getBytes());
+    String noAlg = Base64.getUrlEncoder().withoutPadding().encodeToString("{\"typ\":\"JWT\"}".getBytes());
+    String payload = rs256(claims("https://issuer1").build()).split("\\.")[1];
+    JwtAuthnConfig c = config(true);
+    run(c, request("/x", "authorization", "Bearer " + header + "." + payload + "."));
+    assertThat(cb.localReply.body()).isEqualTo("Jwt header [alg] is not supported");
+    cb.localReply = null;
+    run(c, request("/x", "authorization", "Bearer " + noAlg + "." + payload + ".c2ln"));
+    assertThat(cb.localReply.body()).isEqualTo("Jwt header [alg] field is required and must be a string");
   }
 
   @Test
