@@ -7,6 +7,7 @@ import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.AsciiString;
+import java.lang.ref.WeakReference;
 import java.nio.charset.StandardCharsets;
 import java.text.ParseException;
 import java.util.ArrayList;
@@ -99,19 +100,27 @@ final class RemoteJwksSource implements JwksSource {
     }
   }
 
-  /** Starts the background fetch loop ({@code async_fetch}). */
+  /**
+   * Starts the background fetch loop ({@code async_fetch}). The timers hold this source weakly:
+   * once a replaced config drops it, its refreshes stop.
+   */
   void startBackground() {
     EventLoop loop = AsyncHttpClient.backgroundLoop();
-    loop.execute(() -> backgroundFetch(loop));
+    WeakReference<RemoteJwksSource> self = new WeakReference<>(this);
+    loop.execute(() -> backgroundFetch(self, loop));
   }
 
-  private void backgroundFetch(EventLoop loop) {
-    send(loop, () -> {});
+  private static void backgroundFetch(WeakReference<RemoteJwksSource> self, EventLoop loop) {
+    RemoteJwksSource s = self.get();
+    if (s != null) {
+      s.send(loop, () -> {});
+    }
   }
 
   private void scheduleBackground(EventLoop loop, boolean ok) {
     long delayMs = ok ? TimeUnit.NANOSECONDS.toMillis(cacheDurationNanos) : failedRefetchMs;
-    loop.schedule(() -> backgroundFetch(loop), Math.max(1, delayMs), TimeUnit.MILLISECONDS);
+    WeakReference<RemoteJwksSource> self = new WeakReference<>(this);
+    loop.schedule(() -> backgroundFetch(self, loop), Math.max(1, delayMs), TimeUnit.MILLISECONDS);
   }
 
   private void send(EventLoop loop, Runnable after) {
