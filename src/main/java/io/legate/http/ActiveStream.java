@@ -58,6 +58,8 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
   private final ArrayDeque<Item> decodeQueue = new ArrayDeque<>(2);
   private final ArrayDeque<Item> encodeQueue = new ArrayDeque<>(2);
   private boolean decodePaused;
+  /** The filter whose headers stop lets data through to it (STOP_ITERATION_WATCH_DATA), or -1. */
+  private int watchIndex = -1;
   private boolean encodePaused;
   private boolean requestComplete;
   private boolean responseStarted;
@@ -412,6 +414,42 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     } else {
       decodeQueue.addLast(it);
     }
+    deliverWatched();
+  }
+
+  /**
+   * Passes held request data and trailers through the filters up to the one that stopped the
+   * headers with STOP_ITERATION_WATCH_DATA; they then wait for it to continue.
+   */
+  private void deliverWatched() {
+    while (watchIndex >= 0 && !destroyed) {
+      Item target = null;
+      for (Item q : decodeQueue) {
+        if (q.kind != Kind.HEADERS && q.next <= watchIndex) {
+          target = q;
+          break;
+        }
+      }
+      if (target == null) {
+        return;
+      }
+      int to = watchIndex;
+      int from = target.next;
+      target.next = to + 1;
+      for (int i = from; i <= to; i++) {
+        if (destroyed || responseComplete || watchIndex != to) {
+          return;
+        }
+        if (skip != null && skip[i]) {
+          continue;
+        }
+        if (target.kind == Kind.DATA) {
+          filters[i].decodeData(target.data, target.end);
+        } else {
+          filters[i].decodeTrailers(target.headers);
+        }
+      }
+    }
   }
 
   /** Runs an item through the decoder filters; returns false if a filter stopped on it. */
@@ -430,9 +468,12 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
             case DATA -> filters[i].decodeData(it.data, it.end);
             case TRAILERS -> filters[i].decodeTrailers(it.headers);
           };
-      if (s == HttpFilter.Status.STOP_ITERATION) {
+      if (s != HttpFilter.Status.CONTINUE) {
         it.next = i + 1;
         decodePaused = true;
+        if (s == HttpFilter.Status.STOP_ITERATION_WATCH_DATA && it.kind == Kind.HEADERS) {
+          watchIndex = i;
+        }
         return false;
       }
     }
@@ -452,6 +493,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       return;
     }
     decodePaused = false;
+    watchIndex = -1;
     while (!decodeQueue.isEmpty() && !decodePaused && !destroyed) {
       // Taken off the queue while it runs: a stream destroyed meanwhile must not release it twice.
       Item it = decodeQueue.pollFirst();
@@ -459,6 +501,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
         decodeQueue.addFirst(it);
       }
     }
+    deliverWatched();
   }
 
   // ---------------------------------------------------------------- encoder chain

@@ -21,7 +21,16 @@ public interface HttpFilter {
      * Stop here; the filter calls {@code continueDecoding()}/{@code continueEncoding()} later. Data
      * and trailers arriving meanwhile are buffered by the chain and delivered on continue.
      */
-    STOP_ITERATION
+    STOP_ITERATION,
+    /**
+     * Returned from {@code decodeHeaders} only: stops like {@link #STOP_ITERATION}, but request
+     * data and trailers arriving meanwhile still pass through the filters up to and including this
+     * one (Envoy's StopIteration for headers), which may read them or keep a retained copy; the
+     * chain then holds them for the filters after this one until {@code continueDecoding()}. What
+     * those filters return for them is ignored. For filters that look at the body before deciding
+     * (ext_authz's {@code with_request_body}).
+     */
+    STOP_ITERATION_WATCH_DATA
   }
 
   /** Called once before any other callback. */
