@@ -107,22 +107,65 @@ public final class ClusterManager {
    * Adds or replaces a cluster as {@link #addOrUpdateCluster(io.envoyproxy.envoy.config.cluster.v3.Cluster)},
    * naming it {@code path} in error messages (the CDS resource name, for a NACK).
    */
-  public synchronized Cluster addOrUpdateCluster(
+  public Cluster addOrUpdateCluster(
       io.envoyproxy.envoy.config.cluster.v3.Cluster proto, String path) {
-    if (staticNames.contains(proto.getName())) {
-      throw new ConfigException(
-          "cluster manager: cannot update static cluster '" + proto.getName() + "'");
+    return addOrUpdateCluster(proto, path, c -> {}, old -> {});
+  }
+
+  /**
+   * Adds or replaces a dynamic cluster, as Envoy's cluster manager: a new cluster is published at
+   * once; a replacement warms first (its first EDS assignment, DNS answer or health checks) while
+   * the old one keeps serving, and takes its place only then, so that no request finds a cluster
+   * without hosts.
+   *
+   * @param prime called with the new cluster before it initializes (e.g. to give an EDS cluster
+   *     the last known assignment of its service)
+   * @param replaced called with the old cluster once the new one serves in its place (to drain it)
+   */
+  public Cluster addOrUpdateCluster(
+      io.envoyproxy.envoy.config.cluster.v3.Cluster proto,
+      String path,
+      java.util.function.Consumer<Cluster> prime,
+      java.util.function.Consumer<Cluster> replaced) {
+    Cluster c;
+    Cluster old;
+    synchronized (this) {
+      if (staticNames.contains(proto.getName())) {
+        throw new ConfigException(
+            "cluster manager: cannot update static cluster '" + proto.getName() + "'");
+      }
+      c = create(proto, path);
+      old = clusters.get(proto.getName());
+      if (old == null) {
+        publish(proto.getName(), c);
+      }
     }
-    Cluster c = create(proto, path);
-    Map<String, Cluster> next = new LinkedHashMap<>(clusters);
-    Cluster old = next.put(proto.getName(), c);
-    clusters = Collections.unmodifiableMap(next);
-    c.initialize();
+    prime.accept(c);
+    CompletableFuture<Void> warm = c.initialize();
     if (old != null) {
-      old.shutdown();
+      warm.whenComplete(
+          (v, e) -> {
+            synchronized (ClusterManager.this) {
+              if (clusters.get(proto.getName()) != old) {
+                // removed or replaced again meanwhile: this one never serves
+                c.shutdown();
+                return;
+              }
+              publish(proto.getName(), c);
+            }
+            old.shutdown();
+            replaced.accept(old);
+          });
     }
     return c;
   }
+
+  private void publish(String name, Cluster c) {
+    Map<String, Cluster> next = new LinkedHashMap<>(clusters);
+    next.put(name, c);
+    clusters = Collections.unmodifiableMap(next);
+  }
+
 
   /** Removes a dynamic cluster; returns whether it existed. Static clusters are not removed. */
   public synchronized boolean removeCluster(String name) {

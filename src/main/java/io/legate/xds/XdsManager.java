@@ -480,11 +480,16 @@ public final class XdsManager {
         continue;
       }
       Cluster previous = clusters.get(c.getName());
-      Cluster fresh = clusters.addOrUpdateCluster(c, c.getName());
+      // A replacement warms with the last assignment of its EDS service (Envoy's EDS cache: the
+      // control plane need not send it again) and serves once warm; the old one then drains.
+      Cluster fresh = clusters.addOrUpdateCluster(c, c.getName(), this::primeFromEdsCache, this::drainOnWorkers);
+      if (previous != null) {
+        warmingClusters.add(fresh);
+        fresh.initialize().whenComplete((v, e) -> warmingClusters.remove(fresh));
+      }
       warming.add(fresh.initialize());
       if (previous != null) {
         clusterModified.inc();
-        drainOnWorkers(previous);
       } else {
         clusterAdded.inc();
       }
@@ -526,6 +531,21 @@ public final class XdsManager {
       default -> throw new ConfigException(path + ".eds_cluster_config.eds_config", "unsupported EDS config source");
     }
     return cs;
+  }
+
+  /** Replacement clusters still warming (not yet serving): EDS updates reach them too. */
+  private final Set<Cluster> warmingClusters = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /** The last ClusterLoadAssignment accepted per EDS service name. */
+  private final Map<String, ClusterLoadAssignment> edsCache = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private void primeFromEdsCache(Cluster c) {
+    if (c instanceof EdsCluster eds) {
+      ClusterLoadAssignment cla = edsCache.get(eds.info().edsServiceName());
+      if (cla != null) {
+        eds.updateLoadAssignment(cla);
+      }
+    }
   }
 
   private void drainOnWorkers(Cluster old) {
@@ -601,11 +621,14 @@ public final class XdsManager {
       if (only != null && !only.contains(name)) {
         continue;
       }
-      for (Cluster c : clusters.clusters()) {
+      List<Cluster> targets = new ArrayList<>(clusters.clusters());
+      targets.addAll(warmingClusters);
+      for (Cluster c : targets) {
         if (c instanceof EdsCluster eds && eds.info().edsServiceName().equals(name)) {
           commits.add(() -> eds.updateLoadAssignment(cla));
         }
       }
+      commits.add(() -> edsCache.put(name, cla));
     }
     for (Runnable r : commits) {
       r.run();

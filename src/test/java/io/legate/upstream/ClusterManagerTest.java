@@ -149,8 +149,14 @@ class ClusterManagerTest {
     io.legate.upstream.Cluster first = cm.addOrUpdateCluster(staticCluster("dyn", "10.0.0.2"));
     first.initialize().get(5, TimeUnit.SECONDS);
     io.legate.upstream.Cluster second = cm.addOrUpdateCluster(staticCluster("dyn", "10.0.0.3"));
+    // The replacement serves once it has warmed; until then the first one does.
     second.initialize().get(5, TimeUnit.SECONDS);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (cm.get("dyn") != second && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+    }
     assertThat(cm.get("dyn")).isSameAs(second);
+    assertThat(first.isShutdown()).isTrue();
     assertThat(second.prioritySet().hosts()).extracting(Host::addressString)
         .containsExactly("10.0.0.3:80");
     assertThatThrownBy(() -> cm.addOrUpdateCluster(staticCluster("boot", "10.0.0.4")))
