@@ -41,9 +41,19 @@ public final class AccessLogs {
   }
 
   static AccessLog build(io.envoyproxy.envoy.config.accesslog.v3.AccessLog p, String path) {
-    if (p.hasFilter()) {
-      throw new ConfigException(path + ".filter", "access log filters are not supported yet");
+    if (!p.hasFilter()) {
+      return logger(p, path);
     }
+    AccessLogFilters.Check filter = AccessLogFilters.build(p.getFilter(), path + ".filter");
+    AccessLog log = logger(p, path);
+    return info -> {
+      if (filter.test(info, System.nanoTime())) {
+        log.log(info);
+      }
+    };
+  }
+
+  private static AccessLog logger(io.envoyproxy.envoy.config.accesslog.v3.AccessLog p, String path) {
     if (p.getConfigTypeCase() != ConfigTypeCase.TYPED_CONFIG) {
       throw new ConfigException(path + ".typed_config", "an access logger needs a typed_config");
     }

@@ -578,6 +578,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
         }
       }
       case TRAILERS -> {
+        info.setResponseTrailers(it.headers);
         downstream.writeTrailers(it.headers);
         onResponseComplete();
       }

@@ -58,6 +58,16 @@ public enum ResponseFlag {
     return sb.toString();
   }
 
+  /** Returns the flag whose short code is {@code code} (e.g. "UH"), or null. */
+  public static ResponseFlag byCode(String code) {
+    for (ResponseFlag f : values()) {
+      if (f.code.equals(code)) {
+        return f;
+      }
+    }
+    return null;
+  }
+
   /** Returns this flag's bit. */
   public long bit() {
     return 1L << ordinal();

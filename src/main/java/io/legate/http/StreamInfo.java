@@ -23,6 +23,8 @@ public final class StreamInfo {
   private long bytesReceived;
   private long bytesSent;
   private String responseCodeDetails;
+  private boolean healthCheck;
+  private Http2Headers responseTrailers;
 
   public StreamInfo(
       long startTimeMillis,
@@ -135,6 +137,25 @@ public final class StreamInfo {
 
   public void addBytesSent(long n) {
     bytesSent += n;
+  }
+
+  /** Returns the response trailers, or null when the response had none. */
+  public Http2Headers responseTrailers() {
+    return responseTrailers;
+  }
+
+  public void setResponseTrailers(Http2Headers trailers) {
+    this.responseTrailers = trailers;
+  }
+
+  /** Returns whether the health_check filter recognised the request as a health check. */
+  public boolean healthCheck() {
+    return healthCheck;
+  }
+
+  /** Marks the request as a health check (Envoy's {@code is_health_check}). */
+  public void setHealthCheck(boolean healthCheck) {
+    this.healthCheck = healthCheck;
   }
 
   public String responseCodeDetails() {

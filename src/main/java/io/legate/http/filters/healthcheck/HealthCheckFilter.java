@@ -59,6 +59,7 @@ final class HealthCheckFilter implements HttpFilter {
       }
     }
     healthCheckRequest = true;
+    decoder.streamInfo().setHealthCheck(true);
     boolean handling =
         !config.passThrough()
             || config.failing().getAsBoolean()
