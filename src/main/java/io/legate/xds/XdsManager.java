@@ -102,6 +102,8 @@ public final class XdsManager {
   private final Map<String, Map<String, SecretProvider>> secretSinks = new HashMap<>();
   private final Map<SecretProvider, UpdateStats> secretStats = new java.util.concurrent.ConcurrentHashMap<>();
   private final List<Runnable> deferredChecks = new ArrayList<>();
+  private final Map<SecretProvider, Map<Path, String>> secretFiles = new LinkedHashMap<>();
+  private boolean secretFilesPolled;
   private boolean initialized;
   private final Map<String, Channel> channels = new HashMap<>();
   private final Map<String, RdsProvider> routeProviders = new LinkedHashMap<>();
@@ -869,6 +871,9 @@ public final class XdsManager {
       }
       if (!updates.isEmpty()) {
         SecretManager.apply(updates, version).run();
+        for (SecretProvider p : updates.keySet()) {
+          watchSecretFiles(p);
+        }
       }
     } catch (RuntimeException e) {
       for (SecretProvider p : count ? touched : List.<SecretProvider>of()) {
@@ -878,6 +883,77 @@ public final class XdsManager {
     }
     for (SecretProvider p : count ? touched : List.<SecretProvider>of()) {
       secretStats.get(p).updateSuccess.inc();
+    }
+  }
+
+  /**
+   * Notes the files a dynamic secret reads ({@code filename} data sources), so that a change of one
+   * of them (a write, or a ConfigMap's symlink swap, as {@code watched_directory}) rebuilds the
+   * contexts using the secret, as Envoy does. Config thread only.
+   */
+  private void watchSecretFiles(SecretProvider p) {
+    Secret secret = p.secret();
+    List<String> names = new ArrayList<>();
+    if (secret.hasTlsCertificate()) {
+      var tc = secret.getTlsCertificate();
+      for (var ds : List.of(tc.getCertificateChain(), tc.getPrivateKey())) {
+        if (ds.hasFilename()) {
+          names.add(ds.getFilename());
+        }
+      }
+    } else if (secret.hasValidationContext()) {
+      var vc = secret.getValidationContext();
+      for (var ds : List.of(vc.getTrustedCa(), vc.getCrl())) {
+        if (ds.hasFilename()) {
+          names.add(ds.getFilename());
+        }
+      }
+    }
+    if (names.isEmpty()) {
+      secretFiles.remove(p);
+      return;
+    }
+    Map<Path, String> stamps = new LinkedHashMap<>();
+    for (String n : names) {
+      stamps.put(Path.of(n), stamp(Path.of(n)));
+    }
+    secretFiles.put(p, stamps);
+    if (!secretFilesPolled && !validateOnly) {
+      secretFilesPolled = true;
+      timer.scheduleWithFixedDelay(() -> configThread.execute(this::pollSecretFiles), FILE_POLL_MS, FILE_POLL_MS, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private static String stamp(Path f) {
+    try {
+      var a = Files.readAttributes(f, java.nio.file.attribute.BasicFileAttributes.class);
+      return a.lastModifiedTime().toMillis() + "/" + a.size() + "/" + a.fileKey();
+    } catch (java.io.IOException e) {
+      return "missing";
+    }
+  }
+
+  private void pollSecretFiles() {
+    for (Map.Entry<SecretProvider, Map<Path, String>> e : List.copyOf(secretFiles.entrySet())) {
+      boolean changed = false;
+      for (Map.Entry<Path, String> f : e.getValue().entrySet()) {
+        String now = stamp(f.getKey());
+        if (!now.equals(f.getValue())) {
+          f.setValue(now);
+          changed = true;
+        }
+      }
+      if (!changed) {
+        continue;
+      }
+      SecretProvider p = e.getKey();
+      try {
+        SecretManager.apply(Map.of(p, p.secret()), p.version()).run();
+        Log.info("xds", "secret '" + p.name() + "': files changed, TLS contexts rebuilt");
+      } catch (RuntimeException ex) {
+        stats.counter("sds." + p.name() + ".key_rotation_failed").inc();
+        Log.warn("xds", "secret '" + p.name() + "': files changed but do not build: " + ex.getMessage());
+      }
     }
   }
 

@@ -75,6 +75,18 @@ class SdsIntegrationTest {
                       resource_api_version: V3
                       path_config_source: { path: "${SDS_FILE}", watched_directory: { path: "${SDS_DIR}" } }
             filters: [ ${HCM_FILE} ]
+        - name: watched
+          address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+          filter_chains:
+          - transport_socket:
+              name: envoy.transport_sockets.tls
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+                common_tls_context:
+                  tls_certificate_sds_secret_configs:
+                  - name: watched_cert
+                    sds_config: { resource_api_version: V3, path_config_source: { path: "${WATCHED_FILE}" } }
+            filters: [ ${HCM_FILE} ]
         clusters:
         - name: tls_up
           type: STATIC
@@ -108,6 +120,7 @@ class SdsIntegrationTest {
   static TestCerts.Leaf second;
   static TestCerts.Leaf upstream;
   static Path sdsDir;
+  static Path certDir;
   static HttpsServer up;
   static Legate legate;
 
@@ -133,7 +146,26 @@ class SdsIntegrationTest {
     writeVersion("..v1", first);
     Files.createSymbolicLink(sdsDir.resolve("..data"), Path.of("..v1"));
     Files.createSymbolicLink(sdsDir.resolve("secret.yaml"), Path.of("..data/secret.yaml"));
+    // a secret file that names certificate files, themselves swapped under a ..data symlink
+    certDir = Files.createTempDirectory("legate-sds-certs");
+    copyLeaf("..c1", first);
+    Files.createSymbolicLink(certDir.resolve("..data"), Path.of("..c1"));
+    Files.createSymbolicLink(certDir.resolve("tls.crt"), Path.of("..data/tls.crt"));
+    Files.createSymbolicLink(certDir.resolve("tls.key"), Path.of("..data/tls.key"));
+    Path watched = Files.createTempFile("legate-sds-watched", ".yaml");
+    Files.writeString(
+        watched,
+        """
+        resources:
+        - "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret
+          name: watched_cert
+          tls_certificate:
+            certificate_chain: { filename: "%s" }
+            private_key: { filename: "%s" }
+            watched_directory: { path: "%s" }
+        """.formatted(certDir.resolve("tls.crt"), certDir.resolve("tls.key"), certDir));
     legate = Legate.start(CONFIG, Map.ofEntries(
+        Map.entry("WATCHED_FILE", watched),
         Map.entry("S_CERT", staticLeaf.certPem()), Map.entry("S_KEY", staticLeaf.keyPem()),
         Map.entry("CA", certs.caPem), Map.entry("UP", up.getAddress().getPort()),
         Map.entry("SDS_FILE", sdsDir.resolve("secret.yaml")), Map.entry("SDS_DIR", sdsDir),
@@ -166,9 +198,19 @@ class SdsIntegrationTest {
 
   /** Swaps ..data to {@code dir} atomically, as the kubelet does. */
   static void swapTo(String dir) throws Exception {
-    Path tmp = sdsDir.resolve("..data_tmp");
+    swap(sdsDir, dir);
+  }
+
+  static void swap(Path base, String dir) throws Exception {
+    Path tmp = base.resolve("..data_tmp");
     Files.createSymbolicLink(tmp, Path.of(dir));
-    Files.move(tmp, sdsDir.resolve("..data"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    Files.move(tmp, base.resolve("..data"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  static void copyLeaf(String dir, TestCerts.Leaf leaf) throws Exception {
+    Files.createDirectories(certDir.resolve(dir));
+    Files.copy(leaf.certPem(), certDir.resolve(dir).resolve("tls.crt"));
+    Files.copy(leaf.keyPem(), certDir.resolve(dir).resolve("tls.key"));
   }
 
   static BigInteger serialOf(TestCerts.Leaf leaf) throws Exception {
@@ -279,6 +321,33 @@ class SdsIntegrationTest {
         }
         swapTo("..v2");
       }
+    }
+  }
+
+  @Test
+  void certificateFilesNamedByASecretRotateWhenTheirDirectoryIsSwapped() throws Exception {
+    try (Conn old = new Conn("watched")) {
+      assertThat(old.serial()).isEqualTo(serialOf(first));
+      copyLeaf("..c2", second);
+      swap(certDir, "..c2");
+      eventually(() -> {
+        try (Conn fresh = new Conn("watched")) {
+          return fresh.serial().equals(serialOf(second));
+        } catch (Exception e) {
+          return false;
+        }
+      });
+      assertThat(old.get("/")).isEqualTo("200 file-chain");
+      // a key that does not match: counted, and the current certificate keeps serving
+      Files.createDirectories(certDir.resolve("..c3"));
+      Files.copy(first.certPem(), certDir.resolve("..c3/tls.crt"));
+      Files.copy(second.keyPem(), certDir.resolve("..c3/tls.key"));
+      swap(certDir, "..c3");
+      eventually(() -> counter("sds.watched_cert.key_rotation_failed") == 1);
+      try (Conn fresh = new Conn("watched")) {
+        assertThat(fresh.serial()).isEqualTo(serialOf(second));
+      }
+      assertThat(counter("sds.watched_cert.update_success")).isEqualTo(1);
     }
   }
 

@@ -64,7 +64,7 @@ class SdsAdsIntegrationTest {
                 common_tls_context:
                   tls_certificate_sds_secret_configs:
                   - name: server_cert
-                    sds_config: {ads: {}, resource_api_version: V3}
+                    sds_config: ${SDS_CONFIG}
             filters:
             - name: envoy.filters.network.http_connection_manager
               typed_config:
@@ -99,9 +99,11 @@ class SdsAdsIntegrationTest {
             }
           }
         };
+    V3DiscoveryServer server = new V3DiscoveryServer(callbacks, cache);
     controlPlane =
         NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-            .addService(new V3DiscoveryServer(callbacks, cache).getAggregatedDiscoveryServiceImpl())
+            .addService(server.getAggregatedDiscoveryServiceImpl())
+            .addService(server.getSecretDiscoveryServiceImpl())
             .build()
             .start();
   }
@@ -143,13 +145,19 @@ class SdsAdsIntegrationTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"GRPC", "DELTA_GRPC"})
-  void listenerWarmsUntilItsCertificateArrivesThenRotates(String api) throws Exception {
+  @ValueSource(strings = {"ads GRPC", "ads DELTA_GRPC", "api GRPC", "api DELTA_GRPC"})
+  void listenerWarmsUntilItsCertificateArrivesThenRotates(String source) throws Exception {
+    String api = source.substring(4);
+    String sdsConfig =
+        source.startsWith("ads")
+            ? "{ads: {}, resource_api_version: V3}"
+            : "{resource_api_version: V3, api_config_source: {api_type: " + api
+                + ", transport_api_version: V3, grpc_services: [{envoy_grpc: {cluster_name: xds_cluster}}]}}";
     TestCerts certs = TestCerts.get();
     TestCerts.Leaf one = certs.leaf("sds-ads-1", "RSA", "ads.test", "dns:ads.test");
     TestCerts.Leaf two = certs.leaf("sds-ads-2", "EC", "ads.test", "dns:ads.test");
     push("v0", List.of());
-    try (Legate legate = Legate.start(BOOTSTRAP, Map.of("CP", controlPlane.getPort(), "API", api))) {
+    try (Legate legate = Legate.start(BOOTSTRAP, Map.of("CP", controlPlane.getPort(), "API", api, "SDS_CONFIG", sdsConfig))) {
       Server s = legate.server();
       int port = s.listenerAddress("tls").getPort();
       eventually(() -> !secretRequests.isEmpty());
