@@ -73,8 +73,8 @@ public final class ClientTlsContext implements SecretProvider.Dependent, SecretM
     }
     ClientTlsContext t =
         new ClientTlsContext(c, cp, sources, ctx.getSni().isEmpty() ? null : ctx.getSni(), List.copyOf(c.getAlpnProtocolsList()), stats);
-    t.snapshot = t.buildSnapshot();
     sources.register(t);
+    t.snapshot = t.buildSnapshot();
     secrets.track(t);
     return t;
   }

@@ -99,8 +99,8 @@ public final class ServerTlsContext implements SecretProvider.Dependent, SecretM
             requireClient,
             sources.hasValidation(),
             stats);
-    t.snapshot = t.buildSnapshot();
     sources.register(t);
+    t.snapshot = t.buildSnapshot();
     secrets.track(t);
     return t;
   }

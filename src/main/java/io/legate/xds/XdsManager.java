@@ -71,10 +71,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
- * Dynamic configuration (Envoy's {@code dynamic_resources}): CDS, EDS, LDS and RDS from files or
- * from a control plane (ADS or one gRPC stream per type), applied in Envoy's order: clusters first,
- * then, once they are warm (their first endpoints or {@code initial_fetch_timeout}), listeners, whose
- * routes they wait for.
+ * Dynamic configuration (Envoy's {@code dynamic_resources}): CDS, EDS, LDS, RDS and SDS from files
+ * or from a control plane (ADS or one gRPC stream per type, state-of-the-world {@code GRPC} or
+ * incremental {@code DELTA_GRPC}: only the wire protocol differs, updates are applied by the same
+ * code), applied in Envoy's order: clusters first, then, once they are warm (their first endpoints
+ * and secrets, or {@code initial_fetch_timeout}), listeners, which wait for their routes and secrets.
  *
  * <p>Each update is built whole into new immutable objects before anything is published: a resource
  * that fails validation refuses the whole update (a NACK whose {@code error_detail} is the
