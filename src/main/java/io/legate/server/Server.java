@@ -455,6 +455,16 @@ public final class Server {
       xds.dumpRoutes(rd);
       out.add(ld.build());
       out.add(rd.build());
+      io.envoyproxy.envoy.admin.v3.SecretsConfigDump.Builder sd = io.envoyproxy.envoy.admin.v3.SecretsConfigDump.newBuilder();
+      for (var secret : bootstrap.getStaticResources().getSecretsList()) {
+        sd.addStaticSecrets(
+            io.envoyproxy.envoy.admin.v3.SecretsConfigDump.StaticSecret.newBuilder()
+                .setName(secret.getName())
+                .setLastUpdated(ts)
+                .setSecret(Any.pack(SecretManager.redacted(secret))));
+      }
+      xds.dumpSecrets(sd);
+      out.add(sd.build());
       return out;
     }
 

@@ -177,6 +177,29 @@ public final class SecretManager {
     };
   }
 
+  /** Returns {@code s} with its private key (and password) replaced by {@code [redacted]}, as Envoy's config dump. */
+  public static Secret redacted(Secret s) {
+    if (!s.hasTlsCertificate()) {
+      return s;
+    }
+    var tc = s.getTlsCertificate().toBuilder();
+    if (tc.hasPrivateKey()) {
+      tc.setPrivateKey(redact(tc.getPrivateKey()));
+    }
+    if (tc.hasPassword()) {
+      tc.setPassword(redact(tc.getPassword()));
+    }
+    return s.toBuilder().setTlsCertificate(tc).build();
+  }
+
+  private static DataSource redact(DataSource ds) {
+    return switch (ds.getSpecifierCase()) {
+      case FILENAME -> ds; // a path is not the secret
+      case INLINE_BYTES -> DataSource.newBuilder().setInlineBytes(com.google.protobuf.ByteString.copyFromUtf8("[redacted]")).build();
+      default -> DataSource.newBuilder().setInlineString("[redacted]").build();
+    };
+  }
+
   void track(Certified c) {
     contexts.add(c);
   }

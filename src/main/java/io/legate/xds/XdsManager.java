@@ -998,6 +998,19 @@ public final class XdsManager {
     }
   }
 
+  /** Adds {@code dynamic_active_secrets} and {@code dynamic_warming_secrets} to a secrets dump, private keys redacted. */
+  public synchronized void dumpSecrets(io.envoyproxy.envoy.admin.v3.SecretsConfigDump.Builder b) {
+    for (SecretProvider p : secretProviders.values()) {
+      var d = io.envoyproxy.envoy.admin.v3.SecretsConfigDump.DynamicSecret.newBuilder().setName(p.name());
+      if (p.secret() == null) {
+        b.addDynamicWarmingSecrets(d);
+        continue;
+      }
+      b.addDynamicActiveSecrets(
+          d.setVersionInfo(p.version()).setLastUpdated(ts(p.lastUpdatedMillis())).setSecret(Any.pack(SecretManager.redacted(p.secret()))));
+    }
+  }
+
   /** Adds {@code dynamic_route_configs} to a routes dump. */
   public synchronized void dumpRoutes(RoutesConfigDump.Builder b) {
     for (RdsProvider p : routeProviders.values()) {

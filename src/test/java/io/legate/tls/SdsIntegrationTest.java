@@ -387,6 +387,17 @@ class SdsIntegrationTest {
   }
 
   @Test
+  void configDumpListsStaticAndDynamicSecrets() {
+    String dump = legate.send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + legate.adminPort() + "/config_dump")).build()).body();
+    int at = dump.indexOf("\"@type\": \"type.googleapis.com/envoy.admin.v3.SecretsConfigDump\"");
+    assertThat(at).as(dump).isPositive();
+    String secrets = dump.substring(at);
+    assertThat(secrets).contains("\"static_secrets\"", "\"name\": \"static_cert\"", "\"name\": \"ca\"",
+        "\"dynamic_active_secrets\"", "\"name\": \"server_cert\"", "\"name\": \"watched_cert\"");
+  }
+
+  @Test
   void unknownStaticSecretsAndSessionTicketKeysAreRefused() {
     String listener =
         """
