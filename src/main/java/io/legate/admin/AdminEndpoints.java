@@ -85,6 +85,7 @@ final class AdminEndpoints {
     this.context = context;
     add("/", "Admin home page", false, List.of(), this::home);
     add("/clusters", "upstream cluster status", false, List.of(), this::clusters);
+    add("/certs", "print certs on machine", false, List.of(), this::certs);
     add("/config_dump", "dump current Envoy configs (experimental)", false,
         List.of(
             new Param("resource", "The resource to dump", List.of()),
@@ -184,6 +185,14 @@ final class AdminEndpoints {
       }
     }
     return out.toString();
+  }
+
+  private AdminResponse certs(Request r) {
+    try {
+      return AdminResponse.json(ProtoJson.print(context.certs(), null, true));
+    } catch (InvalidProtocolBufferException e) {
+      return AdminResponse.text(HttpResponseStatus.INTERNAL_SERVER_ERROR, e.getMessage());
+    }
   }
 
   private AdminResponse home(Request r) {

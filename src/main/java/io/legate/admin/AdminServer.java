@@ -158,6 +158,11 @@ public final class AdminServer {
     /** Returns a registry that knows every type packed in an {@code Any} inside the config dump. */
     JsonFormat.TypeRegistry typeRegistry();
 
+    /** Returns the certificates of the TLS contexts alive ({@code /certs}). */
+    default io.envoyproxy.envoy.admin.v3.Certificates certs() {
+      return io.envoyproxy.envoy.admin.v3.Certificates.getDefaultInstance();
+    }
+
     /** Sets or clears the "health check failed" flag ({@code /healthcheck/fail}, {@code /healthcheck/ok}). */
     void setHealthCheckFailed(boolean failed);
 

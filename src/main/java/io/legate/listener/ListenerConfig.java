@@ -186,7 +186,7 @@ public final class ListenerConfig {
       ServerState server, RouteConfigProvider.Factory rds) {
     ServerTlsContext tls =
         fc.hasTransportSocket()
-            ? TransportSockets.downstream(fc.getTransportSocket(), path + ".transport_socket", scope, tlsStats)
+            ? TransportSockets.downstream(fc.getTransportSocket(), path + ".transport_socket", scope, tlsStats, server.secrets())
             : null;
     FilterChainMatch m = fc.getFilterChainMatch();
     List<String> serverNames = new ArrayList<>();
@@ -276,6 +276,15 @@ public final class ListenerConfig {
     }
     if (defaultChain != null && defaultChain.hcm() != null) {
       all.add(defaultChain.hcm().routeConfigProvider().ready());
+    }
+    // and for the secrets its TLS contexts name (SDS)
+    for (Chain c : chains) {
+      if (c.tls() != null) {
+        all.add(c.tls().ready());
+      }
+    }
+    if (defaultChain != null && defaultChain.tls() != null) {
+      all.add(defaultChain.tls().ready());
     }
     return CompletableFuture.allOf(all.toArray(new CompletableFuture<?>[0]));
   }

@@ -18,6 +18,7 @@ import io.legate.listener.ActiveListener;
 import io.legate.listener.ListenerConfig;
 import io.legate.listener.ListenerManager;
 import io.legate.xds.XdsManager;
+import io.legate.tls.SecretManager;
 import io.legate.network.Transport;
 import io.legate.stats.Gauge;
 import io.legate.stats.StatsStore;
@@ -51,6 +52,7 @@ public final class Server {
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
   private ListenerManager listenerManager;
   private XdsManager xds;
+  private SecretManager secrets;
   private final CompletableFuture<Integer> terminated = new CompletableFuture<>();
   private EventLoopGroup main;
   private EventLoopGroup workers;
@@ -102,12 +104,10 @@ public final class Server {
   }
 
   private List<ListenerConfig> build(boolean validateOnly) {
-    if (bootstrap.getStaticResources().getSecretsCount() > 0) {
-      // Refused rather than ignored: a listener or cluster naming one would otherwise run without it.
-      throw new ConfigException("static_resources.secrets", "SDS secrets are not supported yet: give certificates inline or by filename");
-    }
+    secrets = new SecretManager(bootstrap.getStaticResources().getSecretsList(), "static_resources.secrets");
+    serverState.setSecrets(secrets);
     clusterManager = new ClusterManager(stats, main.next());
-    clusterManager.addStaticClusters(bootstrap.getStaticResources().getClustersList(), "static_resources.clusters");
+    clusterManager.setSecrets(secrets);
     if (bootstrap.hasOverloadManager()) {
       serverState.setOverload(new OverloadManager(bootstrap.getOverloadManager(), stats));
     }
@@ -116,6 +116,8 @@ public final class Server {
           new ListenerManager(main, workers, connections, TimeUnit.SECONDS.toMillis(Math.max(0, options.drainTimeSeconds())), stats);
     }
     xds = new XdsManager(bootstrap, node(), stats, clusterManager, workers, listenerManager, validateOnly, serverState);
+    clusterManager.addStaticClusters(bootstrap.getStaticResources().getClustersList(), "static_resources.clusters");
+    xds.init();
     List<ListenerConfig> configs = new ArrayList<>();
     List<Listener> ls = bootstrap.getStaticResources().getListenersList();
     for (int i = 0; i < ls.size(); i++) {
@@ -168,6 +170,7 @@ public final class Server {
         () -> {
           stats.gauge("server.uptime").set((System.currentTimeMillis() - startMillis) / 1000);
           stats.gauge("server.total_connections").set(connections.size());
+          stats.gauge("server.days_until_first_cert_expiring").set(secrets.daysUntilFirstCertExpiring());
         },
         0,
         1,
@@ -494,7 +497,22 @@ public final class Server {
       xds.dumpRoutes(rd);
       out.add(ld.build());
       out.add(rd.build());
+      io.envoyproxy.envoy.admin.v3.SecretsConfigDump.Builder sd = io.envoyproxy.envoy.admin.v3.SecretsConfigDump.newBuilder();
+      for (var secret : bootstrap.getStaticResources().getSecretsList()) {
+        sd.addStaticSecrets(
+            io.envoyproxy.envoy.admin.v3.SecretsConfigDump.StaticSecret.newBuilder()
+                .setName(secret.getName())
+                .setLastUpdated(ts)
+                .setSecret(Any.pack(SecretManager.redacted(secret))));
+      }
+      xds.dumpSecrets(sd);
+      out.add(sd.build());
       return out;
+    }
+
+    @Override
+    public io.envoyproxy.envoy.admin.v3.Certificates certs() {
+      return secrets.certificates();
     }
 
     @Override

@@ -9,6 +9,7 @@ public final class ServerState {
   private final String localClusterName;
   private volatile boolean healthCheckFailed;
   private volatile OverloadManager overload = OverloadManager.NONE;
+  private volatile io.legate.tls.SecretManager secrets = new io.legate.tls.SecretManager();
 
   /** Creates a state with an empty local cluster name. */
   public ServerState() {
@@ -43,5 +44,15 @@ public final class ServerState {
   /** Returns the local service cluster name (Envoy's local_info cluster name), possibly "". */
   public String localClusterName() {
     return localClusterName;
+  }
+
+  /** Returns the server's secrets (static and SDS), for the TLS contexts of listeners. */
+  public io.legate.tls.SecretManager secrets() {
+    return secrets;
+  }
+
+  /** Sets the server's secrets; called once while the server is built. */
+  public void setSecrets(io.legate.tls.SecretManager secrets) {
+    this.secrets = secrets;
   }
 }

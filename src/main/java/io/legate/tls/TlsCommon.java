@@ -32,17 +32,6 @@ final class TlsCommon {
   }
 
   static void refuseUnsupported(CommonTlsContext c, String path) {
-    if (c.getTlsCertificateSdsSecretConfigsCount() > 0) {
-      throw new ConfigException(
-          path + ".tls_certificate_sds_secret_configs", "SDS secrets are not supported yet: give tls_certificates inline");
-    }
-    if (c.hasValidationContextSdsSecretConfig()) {
-      throw new ConfigException(
-          path + ".validation_context_sds_secret_config", "SDS secrets are not supported yet: give validation_context inline");
-    }
-    if (c.hasCombinedValidationContext()) {
-      throw new ConfigException(path + ".combined_validation_context", "combined validation contexts (SDS) are not supported yet");
-    }
     if (c.hasTlsCertificateProviderInstance() || c.hasTlsCertificateCertificateProviderInstance()
         || c.hasTlsCertificateCertificateProvider()) {
       throw new ConfigException(path + ".tls_certificate_provider_instance", "certificate providers are not supported");

@@ -20,6 +20,12 @@ public final class TransportSockets {
 
   /** Returns the server TLS context of a filter chain's transport socket, or null for raw_buffer. */
   public static ServerTlsContext downstream(TransportSocket ts, String path, StatsStore.Scope listenerScope, TlsStats stats) {
+    return downstream(ts, path, listenerScope, stats, new SecretManager());
+  }
+
+  /** Returns the server TLS context of a filter chain's transport socket with secrets from {@code secrets}, or null for raw_buffer. */
+  public static ServerTlsContext downstream(
+      TransportSocket ts, String path, StatsStore.Scope listenerScope, TlsStats stats, SecretManager secrets) {
     if (isRaw(ts)) {
       return null;
     }
@@ -32,11 +38,16 @@ public final class TransportSockets {
         ts.hasTypedConfig()
             ? ConfigLoader.unpack(ts.getTypedConfig(), DownstreamTlsContext.class, path + ".typed_config")
             : DownstreamTlsContext.getDefaultInstance();
-    return ServerTlsContext.build(ctx, path + ".typed_config", listenerScope, stats);
+    return ServerTlsContext.build(ctx, path + ".typed_config", listenerScope, stats, secrets);
   }
 
   /** Returns the client TLS context of a cluster's transport socket, or null for raw_buffer. */
   public static ClientTlsContext upstream(TransportSocket ts, String path, StatsStore.Scope clusterScope) {
+    return upstream(ts, path, clusterScope, new SecretManager());
+  }
+
+  /** Returns the client TLS context of a cluster's transport socket with secrets from {@code secrets}, or null for raw_buffer. */
+  public static ClientTlsContext upstream(TransportSocket ts, String path, StatsStore.Scope clusterScope, SecretManager secrets) {
     if (isRaw(ts)) {
       return null;
     }
@@ -48,7 +59,7 @@ public final class TransportSockets {
         ts.hasTypedConfig()
             ? ConfigLoader.unpack(ts.getTypedConfig(), UpstreamTlsContext.class, path + ".typed_config")
             : UpstreamTlsContext.getDefaultInstance();
-    return ClientTlsContext.build(ctx, path + ".typed_config", clusterScope);
+    return ClientTlsContext.build(ctx, path + ".typed_config", clusterScope, secrets);
   }
 
   private static boolean isRaw(TransportSocket ts) {

@@ -76,7 +76,7 @@ public final class ClusterInfo {
   private final CircuitBreakers circuitBreakers;
 
   @SuppressWarnings("deprecation") // the deprecated cluster fields are still Envoy config
-  private ClusterInfo(Cluster proto, String path, StatsStore store) {
+  private ClusterInfo(Cluster proto, String path, StatsStore store, io.legate.tls.SecretManager secrets) {
     this.proto = proto;
     this.path = path;
     if (proto.getName().isEmpty()) {
@@ -87,7 +87,7 @@ public final class ClusterInfo {
     this.tls =
         proto.hasTransportSocket()
             ? TransportSockets.upstream(
-                proto.getTransportSocket(), path + ".transport_socket", store.scope("cluster." + statName + "."))
+                proto.getTransportSocket(), path + ".transport_socket", store.scope("cluster." + statName + "."), secrets)
             : null;
     if (proto.getUpstreamHttpProtocolOptions().getAutoSni()) {
       throw new ConfigException(
@@ -323,7 +323,12 @@ public final class ClusterInfo {
    * @throws ConfigException when the cluster uses something Legate does not support
    */
   public static ClusterInfo build(Cluster proto, String path, StatsStore stats) {
-    return new ClusterInfo(proto, path, stats);
+    return new ClusterInfo(proto, path, stats, new io.legate.tls.SecretManager());
+  }
+
+  /** Builds the cluster's info, its TLS context taking secrets by name from {@code secrets}. */
+  public static ClusterInfo build(Cluster proto, String path, StatsStore stats, io.legate.tls.SecretManager secrets) {
+    return new ClusterInfo(proto, path, stats, secrets);
   }
 
   private static DnsCluster dnsCluster(Cluster proto, String path) {

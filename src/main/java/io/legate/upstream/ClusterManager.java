@@ -27,6 +27,7 @@ public final class ClusterManager {
   private final boolean ownsResolver;
   private final io.legate.grpc.GrpcChannels grpcChannels = new io.legate.grpc.GrpcChannels(this);
   private volatile Map<String, Cluster> clusters = Map.of();
+  private volatile io.legate.tls.SecretManager secrets = new io.legate.tls.SecretManager();
   private final Set<String> staticNames = new HashSet<>();
   private final Map<Cluster, HealthChecker> healthCheckers =
       Collections.synchronizedMap(new java.util.WeakHashMap<>());
@@ -40,6 +41,16 @@ public final class ClusterManager {
    */
   public io.legate.grpc.GrpcChannels grpcChannels() {
     return grpcChannels;
+  }
+
+  /** Returns the secrets the clusters' TLS contexts take by name. */
+  public io.legate.tls.SecretManager secrets() {
+    return secrets;
+  }
+
+  /** Sets the secrets the clusters' TLS contexts take by name; called before clusters are added. */
+  public void setSecrets(io.legate.tls.SecretManager secrets) {
+    this.secrets = secrets;
   }
 
   /** Creates a manager whose DNS clusters use the system's name servers and {@code /etc/hosts}. */
@@ -180,7 +191,7 @@ public final class ClusterManager {
   }
 
   private Cluster create(io.envoyproxy.envoy.config.cluster.v3.Cluster proto, String path) {
-    ClusterInfo info = ClusterInfo.build(proto, path, stats);
+    ClusterInfo info = ClusterInfo.build(proto, path, stats, secrets);
     Cluster c = discovery(info);
     HealthChecker hc =
         info.healthCheck() == null ? null : HealthChecker.attach(c, info.healthCheck(), mainLoop);

@@ -5,13 +5,15 @@ import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
+import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.Secret;
 
 /** The xDS resource types Legate subscribes to, in Envoy's initialization order. */
 public enum ResourceType {
   CLUSTER("type.googleapis.com/envoy.config.cluster.v3.Cluster", Cluster.class, true),
   ENDPOINT("type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment", ClusterLoadAssignment.class, false),
   LISTENER("type.googleapis.com/envoy.config.listener.v3.Listener", Listener.class, true),
-  ROUTE("type.googleapis.com/envoy.config.route.v3.RouteConfiguration", RouteConfiguration.class, false);
+  ROUTE("type.googleapis.com/envoy.config.route.v3.RouteConfiguration", RouteConfiguration.class, false),
+  SECRET("type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret", Secret.class, false);
 
   private final String typeUrl;
   private final Class<? extends Message> messageClass;

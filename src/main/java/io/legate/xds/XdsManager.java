@@ -22,6 +22,15 @@ import io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc;
 import io.envoyproxy.envoy.service.endpoint.v3.EndpointDiscoveryServiceGrpc;
 import io.envoyproxy.envoy.service.listener.v3.ListenerDiscoveryServiceGrpc;
 import io.envoyproxy.envoy.service.route.v3.RouteDiscoveryServiceGrpc;
+import io.envoyproxy.envoy.service.secret.v3.SecretDiscoveryServiceGrpc;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
+import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.Secret;
+import io.grpc.stub.StreamObserver;
+import io.legate.tls.SecretManager;
+import io.legate.tls.SecretProvider;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
 import io.legate.config.ConfigException;
@@ -62,10 +71,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
- * Dynamic configuration (Envoy's {@code dynamic_resources}): CDS, EDS, LDS and RDS from files or
- * from a control plane (ADS or one gRPC stream per type), applied in Envoy's order: clusters first,
- * then, once they are warm (their first endpoints or {@code initial_fetch_timeout}), listeners, whose
- * routes they wait for.
+ * Dynamic configuration (Envoy's {@code dynamic_resources}): CDS, EDS, LDS, RDS and SDS from files
+ * or from a control plane (ADS or one gRPC stream per type, state-of-the-world {@code GRPC} or
+ * incremental {@code DELTA_GRPC}: only the wire protocol differs, updates are applied by the same
+ * code), applied in Envoy's order: clusters first, then, once they are warm (their first endpoints
+ * and secrets, or {@code initial_fetch_timeout}), listeners, which wait for their routes and secrets.
  *
  * <p>Each update is built whole into new immutable objects before anything is published: a resource
  * that fails validation refuses the whole update (a NACK whose {@code error_detail} is the
@@ -88,7 +98,14 @@ public final class XdsManager {
   private final ScheduledExecutorService timer;
   private final List<Runnable> onStop = new ArrayList<>();
   private final Gauge connectedState;
-  private final Map<String, GrpcMux> muxes = new LinkedHashMap<>();
+  private final Map<String, XdsMux<?, ?>> muxes = new LinkedHashMap<>();
+  private final Map<String, SecretProvider> secretProviders = new LinkedHashMap<>();
+  private final Map<String, Map<String, SecretProvider>> secretSinks = new HashMap<>();
+  private final Map<SecretProvider, UpdateStats> secretStats = new java.util.concurrent.ConcurrentHashMap<>();
+  private final List<Runnable> deferredChecks = new ArrayList<>();
+  private final Map<SecretProvider, Map<Path, String>> secretFiles = new LinkedHashMap<>();
+  private boolean secretFilesPolled;
+  private boolean initialized;
   private final Map<String, Channel> channels = new HashMap<>();
   private final Map<String, RdsProvider> routeProviders = new LinkedHashMap<>();
   private final Map<String, Map<String, RdsProvider>> routeSinks = new HashMap<>();
@@ -164,13 +181,12 @@ public final class XdsManager {
   }
 
   /**
-   * Checks {@code bootstrap.dynamic_resources} and prepares the subscriptions; nothing is read or
-   * sent before {@link #start()}.
+   * Creates the manager and makes it the server's source of SDS secrets; {@link #init()} checks
+   * {@code dynamic_resources}. Nothing is read or sent before {@link #start()}.
    *
    * @param workers the worker loops (to drain removed clusters' pools); null in validate mode
    * @param listenerManager null in validate mode
    * @param validateOnly check the config only (Envoy's {@code --mode validate}): files need not exist
-   * @throws ConfigException naming the field under {@code dynamic_resources}
    */
   private final io.legate.server.ServerState serverState;
 
@@ -200,6 +216,24 @@ public final class XdsManager {
     this.clusterAdded = stats.counter("cluster_manager.cluster_added");
     this.clusterModified = stats.counter("cluster_manager.cluster_modified");
     this.clusterRemoved = stats.counter("cluster_manager.cluster_removed");
+    if (serverState != null) {
+      serverState.secrets().setDynamicSource(this::subscribeSecret);
+    }
+  }
+
+  /**
+   * Checks {@code bootstrap.dynamic_resources} and prepares the CDS and LDS subscriptions; call once
+   * the static clusters exist (a gRPC config source must name one). Secrets subscribed before (by
+   * static clusters) have their config sources checked now.
+   *
+   * @throws ConfigException naming the field under {@code dynamic_resources}
+   */
+  public synchronized void init() {
+    initialized = true;
+    for (Runnable r : deferredChecks) {
+      r.run();
+    }
+    deferredChecks.clear();
     if (!bootstrap.hasDynamicResources()) {
       return;
     }
@@ -232,8 +266,8 @@ public final class XdsManager {
   private void checkApiSource(ApiConfigSource a, String path) {
     switch (a.getApiType()) {
       case GRPC -> {}
-      case DELTA_GRPC -> throw new ConfigException(path + ".api_type", "DELTA_GRPC is not supported yet; use GRPC");
-      default -> throw new ConfigException(path + ".api_type", "api_type " + a.getApiType() + " is not supported; use GRPC");
+      case DELTA_GRPC -> {}
+      default -> throw new ConfigException(path + ".api_type", "api_type " + a.getApiType() + " is not supported; use GRPC or DELTA_GRPC");
     }
     if (a.getTransportApiVersion() == ApiVersion.V2) {
       throw new ConfigException(path + ".transport_api_version", "V2 xDS transport protocol is not supported; use V3");
@@ -242,7 +276,9 @@ public final class XdsManager {
       throw new ConfigException(path + ".grpc_services", "exactly one gRPC service is required, found " + a.getGrpcServicesCount());
     }
     GrpcService g = a.getGrpcServices(0);
-    if (g.hasEnvoyGrpc()) {
+    if (g.hasEnvoyGrpc() && !initialized) {
+      deferredChecks.add(() -> checkApiSource(a, path));
+    } else if (g.hasEnvoyGrpc()) {
       String name = g.getEnvoyGrpc().getClusterName();
       Cluster c = clusters.get(name);
       if (c == null || c.info().proto().getType() == DiscoveryType.EDS) {
@@ -298,30 +334,18 @@ public final class XdsManager {
 
   private Subscription grpc(
       String key, ApiConfigSource source, String path, boolean ads, ResourceType type, Set<String> names, Watcher watcher, UpdateStats st) {
-    GrpcMux mux =
+    XdsMux<?, ?> mux =
         muxes.computeIfAbsent(
             key,
             k -> {
-              Channel ch = channels.computeIfAbsent(source.toString(), s -> new Channel(source, path));
-              Function<io.grpc.stub.StreamObserver<io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse>,
-                      io.grpc.stub.StreamObserver<io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest>>
-                  opener =
-                      ads
-                          ? o -> AggregatedDiscoveryServiceGrpc.newStub(ch.get()).streamAggregatedResources(o)
-                          : switch (type) {
-                            case CLUSTER -> o -> ClusterDiscoveryServiceGrpc.newStub(ch.get()).streamClusters(o);
-                            case LISTENER -> o -> ListenerDiscoveryServiceGrpc.newStub(ch.get()).streamListeners(o);
-                            case ROUTE -> o -> RouteDiscoveryServiceGrpc.newStub(ch.get()).streamRoutes(o);
-                            case ENDPOINT -> o -> EndpointDiscoveryServiceGrpc.newStub(ch.get()).streamEndpoints(o);
-                          };
+              Channel ch = channels.computeIfAbsent(source.toString(), x -> new Channel(source, path));
+              String muxName = ads ? "ads" : type.name().charAt(0) + "ds";
+              if (source.getApiType() == ApiConfigSource.ApiType.DELTA_GRPC) {
+                return new DeltaGrpcMux(
+                    muxName, deltaOpener(ch, ads, type), node, source.getSetNodeOnFirstMessageOnly(), configThread, timer, connectedState);
+              }
               return new GrpcMux(
-                  ads ? "ads" : type.name().charAt(0) + "ds",
-                  opener,
-                  node,
-                  source.getSetNodeOnFirstMessageOnly(),
-                  configThread,
-                  timer,
-                  connectedState);
+                  muxName, opener(ch, ads, type), node, source.getSetNodeOnFirstMessageOnly(), configThread, timer, connectedState);
             });
     return new Subscription() {
       private boolean watching;
@@ -347,6 +371,34 @@ public final class XdsManager {
       public void stop() {
         onConfigThread(mux::stop);
       }
+    };
+  }
+
+  private static Function<StreamObserver<DiscoveryResponse>, StreamObserver<DiscoveryRequest>> opener(
+      Channel ch, boolean ads, ResourceType type) {
+    if (ads) {
+      return o -> AggregatedDiscoveryServiceGrpc.newStub(ch.get()).streamAggregatedResources(o);
+    }
+    return switch (type) {
+      case CLUSTER -> o -> ClusterDiscoveryServiceGrpc.newStub(ch.get()).streamClusters(o);
+      case LISTENER -> o -> ListenerDiscoveryServiceGrpc.newStub(ch.get()).streamListeners(o);
+      case ROUTE -> o -> RouteDiscoveryServiceGrpc.newStub(ch.get()).streamRoutes(o);
+      case ENDPOINT -> o -> EndpointDiscoveryServiceGrpc.newStub(ch.get()).streamEndpoints(o);
+      case SECRET -> o -> SecretDiscoveryServiceGrpc.newStub(ch.get()).streamSecrets(o);
+    };
+  }
+
+  private static Function<StreamObserver<DeltaDiscoveryResponse>, StreamObserver<DeltaDiscoveryRequest>> deltaOpener(
+      Channel ch, boolean ads, ResourceType type) {
+    if (ads) {
+      return o -> AggregatedDiscoveryServiceGrpc.newStub(ch.get()).deltaAggregatedResources(o);
+    }
+    return switch (type) {
+      case CLUSTER -> o -> ClusterDiscoveryServiceGrpc.newStub(ch.get()).deltaClusters(o);
+      case LISTENER -> o -> ListenerDiscoveryServiceGrpc.newStub(ch.get()).deltaListeners(o);
+      case ROUTE -> o -> RouteDiscoveryServiceGrpc.newStub(ch.get()).deltaRoutes(o);
+      case ENDPOINT -> o -> EndpointDiscoveryServiceGrpc.newStub(ch.get()).deltaEndpoints(o);
+      case SECRET -> o -> SecretDiscoveryServiceGrpc.newStub(ch.get()).deltaSecrets(o);
     };
   }
 
@@ -421,7 +473,7 @@ public final class XdsManager {
       configThread
           .submit(
               () -> {
-                for (GrpcMux m : muxes.values()) {
+                for (XdsMux<?, ?> m : muxes.values()) {
                   m.stop();
                 }
                 if (cds != null) {
@@ -466,7 +518,7 @@ public final class XdsManager {
       }
       Dynamic old = dynamicClusters.get(name);
       if (old == null || !old.proto().equals(c)) {
-        ClusterInfo.build(c, name, stats);
+        ClusterInfo.build(c, name, stats, clusters.secrets());
         if (c.getType() == DiscoveryType.EDS) {
           edsSource(c, name);
         }
@@ -487,7 +539,11 @@ public final class XdsManager {
         warmingClusters.add(fresh);
         fresh.initialize().whenComplete((v, e) -> warmingClusters.remove(fresh));
       }
-      warming.add(fresh.initialize());
+      // as Envoy's cluster warming: the first endpoints, and the secrets its TLS context names
+      warming.add(
+          fresh.info().tls() == null
+              ? fresh.initialize()
+              : CompletableFuture.allOf(fresh.initialize(), fresh.info().tls().ready()));
       if (previous != null) {
         clusterModified.inc();
       } else {
@@ -753,6 +809,178 @@ public final class XdsManager {
     }
   }
 
+  // ---------------------------------------------------------------- SDS
+
+  /**
+   * Returns the provider of secret {@code name} from {@code cs} (an {@code sds_config}), shared by
+   * every TLS context naming the same secret from the same source; subscribes on first use. Its stats
+   * are Envoy's {@code sds.<name>.*}.
+   *
+   * @throws ConfigException naming the field under {@code path}
+   */
+  public synchronized SecretProvider subscribeSecret(String name, ConfigSource cs, String path) {
+    String sourceKey =
+        switch (cs.getConfigSourceSpecifierCase()) {
+          case ADS -> "ads";
+          case API_CONFIG_SOURCE -> "api " + cs.getApiConfigSource();
+          default -> "file " + cs;
+        };
+    String key = name + "|" + sourceKey;
+    SecretProvider existing = secretProviders.get(key);
+    if (existing != null) {
+      return existing;
+    }
+    SecretProvider provider = SecretProvider.dynamic(name);
+    UpdateStats st = new UpdateStats(stats, "sds." + name + ".");
+    Subscription s;
+    if (sourceKey.startsWith("file")) {
+      s = subscription(cs, ResourceType.SECRET, Set.of(name), (r, v) -> onSecrets(Map.of(name, provider), r, v, false), st, path);
+    } else {
+      Map<String, SecretProvider> sinks = secretSinks.get(sourceKey);
+      boolean first = sinks == null;
+      if (first) {
+        sinks = new java.util.concurrent.ConcurrentHashMap<>();
+      }
+      Map<String, SecretProvider> all = sinks;
+      Subscription sub = subscription(cs, ResourceType.SECRET, Set.of(name), (r, v) -> onSecrets(all, r, v, true), null, path);
+      secretSinks.put(sourceKey, sinks);
+      sinks.put(name, provider);
+      if (first) {
+        s = sub;
+      } else {
+        sub.updateResourceNames(new java.util.TreeSet<>(all.keySet()));
+        s = null;
+      }
+    }
+    secretProviders.put(key, provider);
+    secretStats.put(provider, st);
+    long timeout = initialFetchTimeout(cs);
+    if (!validateOnly && timeout > 0) {
+      timer.schedule(
+          () -> {
+            if (provider.initialFetchTimedOut()) {
+              st.initFetchTimeout.inc();
+            }
+          },
+          timeout,
+          TimeUnit.MILLISECONDS);
+    }
+    if (s != null) {
+      if (started) {
+        s.start();
+      } else {
+        pending.add(s);
+      }
+    }
+    return provider;
+  }
+
+  private void onSecrets(Map<String, SecretProvider> sinks, List<Any> resources, String version, boolean count) {
+    Map<SecretProvider, Secret> updates = new LinkedHashMap<>();
+    List<SecretProvider> touched = new ArrayList<>();
+    try {
+      for (int i = 0; i < resources.size(); i++) {
+        Secret secret = unpack(resources.get(i), Secret.class, i);
+        SecretProvider p = sinks.get(secret.getName());
+        if (p == null) {
+          continue;
+        }
+        touched.add(p);
+        if (count) {
+          secretStats.get(p).updateAttempt.inc();
+        }
+        if (!secret.equals(p.secret())) {
+          updates.put(p, secret);
+        }
+      }
+      if (!updates.isEmpty()) {
+        SecretManager.apply(updates, version).run();
+        for (SecretProvider p : updates.keySet()) {
+          watchSecretFiles(p);
+        }
+      }
+    } catch (RuntimeException e) {
+      for (SecretProvider p : count ? touched : List.<SecretProvider>of()) {
+        secretStats.get(p).updateRejected.inc();
+      }
+      throw e;
+    }
+    for (SecretProvider p : count ? touched : List.<SecretProvider>of()) {
+      secretStats.get(p).updateSuccess.inc();
+    }
+  }
+
+  /**
+   * Notes the files a dynamic secret reads ({@code filename} data sources), so that a change of one
+   * of them (a write, or a ConfigMap's symlink swap, as {@code watched_directory}) rebuilds the
+   * contexts using the secret, as Envoy does. Config thread only.
+   */
+  private void watchSecretFiles(SecretProvider p) {
+    Secret secret = p.secret();
+    List<String> names = new ArrayList<>();
+    if (secret.hasTlsCertificate()) {
+      var tc = secret.getTlsCertificate();
+      for (var ds : List.of(tc.getCertificateChain(), tc.getPrivateKey())) {
+        if (ds.hasFilename()) {
+          names.add(ds.getFilename());
+        }
+      }
+    } else if (secret.hasValidationContext()) {
+      var vc = secret.getValidationContext();
+      for (var ds : List.of(vc.getTrustedCa(), vc.getCrl())) {
+        if (ds.hasFilename()) {
+          names.add(ds.getFilename());
+        }
+      }
+    }
+    if (names.isEmpty()) {
+      secretFiles.remove(p);
+      return;
+    }
+    Map<Path, String> stamps = new LinkedHashMap<>();
+    for (String n : names) {
+      stamps.put(Path.of(n), stamp(Path.of(n)));
+    }
+    secretFiles.put(p, stamps);
+    if (!secretFilesPolled && !validateOnly) {
+      secretFilesPolled = true;
+      timer.scheduleWithFixedDelay(() -> configThread.execute(this::pollSecretFiles), FILE_POLL_MS, FILE_POLL_MS, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private static String stamp(Path f) {
+    try {
+      var a = Files.readAttributes(f, java.nio.file.attribute.BasicFileAttributes.class);
+      return a.lastModifiedTime().toMillis() + "/" + a.size() + "/" + a.fileKey();
+    } catch (java.io.IOException e) {
+      return "missing";
+    }
+  }
+
+  private void pollSecretFiles() {
+    for (Map.Entry<SecretProvider, Map<Path, String>> e : List.copyOf(secretFiles.entrySet())) {
+      boolean changed = false;
+      for (Map.Entry<Path, String> f : e.getValue().entrySet()) {
+        String now = stamp(f.getKey());
+        if (!now.equals(f.getValue())) {
+          f.setValue(now);
+          changed = true;
+        }
+      }
+      if (!changed) {
+        continue;
+      }
+      SecretProvider p = e.getKey();
+      try {
+        SecretManager.apply(Map.of(p, p.secret()), p.version()).run();
+        Log.info("xds", "secret '" + p.name() + "': files changed, TLS contexts rebuilt");
+      } catch (RuntimeException ex) {
+        stats.counter("sds." + p.name() + ".key_rotation_failed").inc();
+        Log.warn("xds", "secret '" + p.name() + "': files changed but do not build: " + ex.getMessage());
+      }
+    }
+  }
+
   // ---------------------------------------------------------------- config_dump
 
   private static Timestamp ts(long millis) {
@@ -790,6 +1018,19 @@ public final class XdsManager {
                       .setVersionInfo(d.version())
                       .setListener(Any.pack(d.proto()))
                       .setLastUpdated(ts(d.millis()))));
+    }
+  }
+
+  /** Adds {@code dynamic_active_secrets} and {@code dynamic_warming_secrets} to a secrets dump, private keys redacted. */
+  public synchronized void dumpSecrets(io.envoyproxy.envoy.admin.v3.SecretsConfigDump.Builder b) {
+    for (SecretProvider p : secretProviders.values()) {
+      var d = io.envoyproxy.envoy.admin.v3.SecretsConfigDump.DynamicSecret.newBuilder().setName(p.name());
+      if (p.secret() == null) {
+        b.addDynamicWarmingSecrets(d);
+        continue;
+      }
+      b.addDynamicActiveSecrets(
+          d.setVersionInfo(p.version()).setLastUpdated(ts(p.lastUpdatedMillis())).setSecret(Any.pack(SecretManager.redacted(p.secret()))));
     }
   }
 

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 /** Config the server refuses as a whole, with the field path. */
 class ServerConfigErrorsTest {
   @Test
-  void secretsAreRefusedUntilSdsExists() {
+  void staticSecretsAreCheckedAtLoad() {
     String yaml =
         """
         static_resources:
@@ -22,6 +22,6 @@ class ServerConfigErrorsTest {
         """;
     assertThatThrownBy(() -> Server.validate(new Options(null, yaml, "validate", 1, "warning", "", "", 1)))
         .isInstanceOf(ConfigException.class)
-        .hasMessage("static_resources.secrets: SDS secrets are not supported yet: give certificates inline or by filename");
+        .hasMessage("static_resources.secrets[0].tls_certificate.certificate_chain.filename: cannot read file '/etc/certs/cert.pem': no such file");
   }
 }
