@@ -69,6 +69,7 @@ final class GrpcAccessLog implements AccessLog {
   final LongAdder dropped = new LongAdder();
   // Flush thread only.
   private ClientCallStreamObserver<StreamAccessLogsMessage> stream;
+  private int sentWhileNotReady;
 
   /** What the worker copies out of a finished stream. */
   private record Captured(
@@ -195,9 +196,14 @@ final class GrpcAccessLog implements AccessLog {
     try {
       if (stream == null) {
         stream = open();
+        sentWhileNotReady = 0;
         msg.getIdentifierBuilder().setNode(localNode).setLogName(logName);
       }
-      if (!stream.isReady()) {
+      // grpc-java buffers what is sent before the stream is ready; a few messages ride on that
+      // (the stream is still connecting), beyond that a backed-up stream drops the batch.
+      if (stream.isReady()) {
+        sentWhileNotReady = 0;
+      } else if (++sentWhileNotReady > 16) {
         dropped.add(entries.size());
         return;
       }

@@ -73,6 +73,19 @@ public final class StatsdSink implements StatsSink {
     this.target = Objects.requireNonNull(target, "target");
     this.tags = Objects.requireNonNull(tags, "tags");
     this.overflow = stats.counter("statsd.cx_overflow");
+    if (settings.mode() == Mode.UDP) {
+      // Bound ahead of the first flush, so that flush's deltas are not lost to the bind.
+      loop.execute(this::openUdp);
+    }
+  }
+
+  private void openUdp() {
+    if (channel == null && !closed) {
+      Bootstrap b = new Bootstrap().group(loop).channel(io.legate.network.Transport.datagramChannel())
+          .handler(new ChannelInboundHandlerAdapter());
+      // A datagram channel is active (and writable) only once bound: an ephemeral port.
+      channel = b.bind(0).channel();
+    }
   }
 
   @Override
@@ -139,10 +152,12 @@ public final class StatsdSink implements StatsSink {
     if (to == null) {
       return;
     }
-    if (channel == null) {
-      Bootstrap b = new Bootstrap().group(loop).channel(io.legate.network.Transport.datagramChannel())
-          .handler(new ChannelInboundHandlerAdapter());
-      channel = b.register().channel();
+    openUdp();
+    if (!channel.isActive()) {
+      if (!channel.isOpen()) {
+        channel = null;
+      }
+      return;
     }
     int max = settings.maxBytesPerDatagram();
     StringBuilder packet = new StringBuilder();
