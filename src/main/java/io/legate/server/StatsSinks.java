@@ -29,11 +29,8 @@ final class StatsSinks {
     if (!b.hasStatsFlushInterval()) {
       return 5000;
     }
-    long ms = b.getStatsFlushInterval().getSeconds() * 1000 + b.getStatsFlushInterval().getNanos() / 1_000_000;
-    if (ms < 1 || ms > 300_000) {
-      throw new ConfigException("stats_flush_interval", "value must be inside range [1ms, 300s]");
-    }
-    return ms;
+    // The loader has checked Envoy's range, [1ms, 300s).
+    return Math.max(1, b.getStatsFlushInterval().getSeconds() * 1000 + b.getStatsFlushInterval().getNanos() / 1_000_000);
   }
 
   /** Builds the sinks; {@code loop} is the main event loop. */
