@@ -475,7 +475,9 @@ final class AdminEndpoints {
     }
     StatsParams p = (StatsParams) parsed;
     return switch (p.format()) {
-      case "json" -> AdminResponse.json(StatsFormatter.json(context.stats(), p.query()));
+      case "json" -> AdminResponse.json(p.buckets().equals("none")
+          ? StatsFormatter.json(context.stats(), p.query())
+          : StatsFormatter.jsonWithBuckets(context.stats(), p.query(), p.buckets().equals("cumulative")));
       case "prometheus" -> AdminResponse.ok(
           prometheus.format(context.stats(), p.query().usedOnly(), p.query().filter()));
       default -> AdminResponse.ok(p.buckets().equals("none")

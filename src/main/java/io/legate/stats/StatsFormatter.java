@@ -121,6 +121,56 @@ public final class StatsFormatter {
     return out.toString();
   }
 
+  /**
+   * Returns the JSON rendering with histograms as Envoy's bucket lists: {@code {"histograms":[{"name":
+   * ..,"buckets":[{"upper_bound":0.5,"interval":0,"cumulative":0},...]}]}} (cumulative or disjoint
+   * counts; the interval count is always 0).
+   */
+  public static String jsonWithBuckets(StatsStore store, Query query, boolean cumulative) {
+    StringBuilder out = new StringBuilder(4096);
+    out.append("{\"stats\":[");
+    boolean first = true;
+    for (Metric m : countersAndGauges(store, query)) {
+      if (!first) {
+        out.append(',');
+      }
+      first = false;
+      out.append("{\"name\":");
+      appendJsonString(out, m.name());
+      out.append(",\"value\":").append(value(m)).append('}');
+    }
+    List<Histogram> histograms = histograms(store, query);
+    if (!histograms.isEmpty()) {
+      if (!first) {
+        out.append(',');
+      }
+      out.append("{\"histograms\":[");
+      for (int i = 0; i < histograms.size(); i++) {
+        Histogram h = histograms.get(i);
+        if (i > 0) {
+          out.append(',');
+        }
+        out.append("{\"name\":");
+        appendJsonString(out, h.name());
+        out.append(",\"buckets\":[");
+        double[] bounds = h.bucketBounds();
+        long[] counts = h.cumulativeBuckets();
+        for (int b = 0; b < bounds.length; b++) {
+          long c = cumulative || b == 0 ? counts[b] : counts[b] - counts[b - 1];
+          if (b > 0) {
+            out.append(',');
+          }
+          out.append("{\"upper_bound\":").append(formatNumber(bounds[b])).append(",\"interval\":0,\"cumulative\":")
+              .append(c).append('}');
+        }
+        out.append("]}");
+      }
+      out.append("]}");
+    }
+    out.append("]}");
+    return out.toString();
+  }
+
   /** Formats as C's {@code %g} (six significant digits): {@code 0.5}, {@code 300000}, {@code 1.8e+06}. */
   static String formatG(double v) {
     if (v == 0) {

@@ -124,6 +124,11 @@ class StatsOptionsTest {
             + "cluster.b.upstream_rq_time: No recorded values\n");
     assertThat(StatsFormatter.textWithBuckets(s, StatsFormatter.Query.ALL, false))
         .startsWith("cluster.a.upstream_rq_time: B1(0,1) B10(0,1) B100(0,1)\n");
+    assertThat(StatsFormatter.jsonWithBuckets(s, StatsFormatter.Query.ALL, false)).startsWith(
+        "{\"stats\":[{\"histograms\":[{\"name\":\"cluster.a.upstream_rq_time\",\"buckets\":["
+            + "{\"upper_bound\":1,\"interval\":0,\"cumulative\":1},{\"upper_bound\":10,\"interval\":0,\"cumulative\":1},"
+            + "{\"upper_bound\":100,\"interval\":0,\"cumulative\":1}]},"
+            + "{\"name\":\"cluster.b.upstream_rq_time\",\"buckets\":[");
     assertThat(new PrometheusFormatter(TagExtractor.defaults()).format(s, true, null)).isEqualTo("""
         # TYPE envoy_cluster_upstream_rq_time histogram
         envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="a",le="1"} 1
