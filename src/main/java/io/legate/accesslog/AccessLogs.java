@@ -29,23 +29,50 @@ public final class AccessLogs {
   private static final String STDOUT = "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog";
   private static final String STDERR = "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StderrAccessLog";
 
+  private static final String HTTP_GRPC =
+      "type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig";
+
   private AccessLogs() {}
 
-  /** Builds the loggers of one {@code access_log} list. */
-  public static List<AccessLog> build(List<io.envoyproxy.envoy.config.accesslog.v3.AccessLog> protos, String path) {
+  /** Sets the node that gRPC access logs send in their stream identifier (the server's {@code node}). */
+  public static void setLocalNode(io.envoyproxy.envoy.config.core.v3.Node node) {
+    GrpcAccessLog.setLocalNode(node);
+  }
+
+  /** Makes every access-log file reopen its path before its next write (admin {@code /reopen_logs}). */
+  public static void reopenAll() {
+    AsyncLogWriter.reopenAll();
+  }
+
+  /**
+   * Builds the loggers of one {@code access_log} list; {@code clusters} resolves the gRPC services of
+   * {@code envoy.access_loggers.http_grpc} (null when there is none, which refuses that logger).
+   */
+  public static List<AccessLog> build(List<io.envoyproxy.envoy.config.accesslog.v3.AccessLog> protos, String path,
+      io.legate.upstream.ClusterManager clusters) {
     List<AccessLog> out = new ArrayList<>();
     for (int i = 0; i < protos.size(); i++) {
-      out.add(build(protos.get(i), path + "[" + i + "]"));
+      out.add(build(protos.get(i), path + "[" + i + "]", clusters));
     }
     return List.copyOf(out);
   }
 
+  /** Builds the loggers of one {@code access_log} list. */
+  public static List<AccessLog> build(List<io.envoyproxy.envoy.config.accesslog.v3.AccessLog> protos, String path) {
+    return build(protos, path, null);
+  }
+
   static AccessLog build(io.envoyproxy.envoy.config.accesslog.v3.AccessLog p, String path) {
+    return build(p, path, null);
+  }
+
+  static AccessLog build(io.envoyproxy.envoy.config.accesslog.v3.AccessLog p, String path,
+      io.legate.upstream.ClusterManager clusters) {
     if (!p.hasFilter()) {
-      return logger(p, path);
+      return logger(p, path, clusters);
     }
     AccessLogFilters.Check filter = AccessLogFilters.build(p.getFilter(), path + ".filter");
-    AccessLog log = logger(p, path);
+    AccessLog log = logger(p, path, clusters);
     return info -> {
       if (filter.test(info, System.nanoTime())) {
         log.log(info);
@@ -53,7 +80,8 @@ public final class AccessLogs {
     };
   }
 
-  private static AccessLog logger(io.envoyproxy.envoy.config.accesslog.v3.AccessLog p, String path) {
+  private static AccessLog logger(io.envoyproxy.envoy.config.accesslog.v3.AccessLog p, String path,
+      io.legate.upstream.ClusterManager clusters) {
     if (p.getConfigTypeCase() != ConfigTypeCase.TYPED_CONFIG) {
       throw new ConfigException(path + ".typed_config", "an access logger needs a typed_config");
     }
@@ -84,8 +112,13 @@ public final class AccessLogs {
         AsyncLogWriter w = AsyncLogWriter.stderr();
         return info -> w.write(e.format(info));
       }
+      case HTTP_GRPC -> {
+        var c = ConfigLoader.unpack(p.getTypedConfig(),
+            io.envoyproxy.envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig.class, tp);
+        return GrpcAccessLog.create(c, tp, clusters);
+      }
       default -> throw new ConfigException(
-          tp, "unsupported access logger '" + p.getName() + "' (" + type + "); supported: envoy.access_loggers.file, envoy.access_loggers.stdout, envoy.access_loggers.stderr");
+          tp, "unsupported access logger '" + p.getName() + "' (" + type + "); supported: envoy.access_loggers.file, envoy.access_loggers.stdout, envoy.access_loggers.stderr, envoy.access_loggers.http_grpc");
     }
   }
 

@@ -77,12 +77,14 @@ final class AdminEndpoints {
       List.of("trace", "debug", "info", "warning", "error", "critical", "off");
 
   private final Context context;
-  private final PrometheusFormatter prometheus = new PrometheusFormatter(TagExtractor.defaults());
+  private final PrometheusFormatter prometheus;
   private final Map<String, Handler> handlers = new LinkedHashMap<>();
   private final String help;
 
   AdminEndpoints(Context context) {
     this.context = context;
+    TagExtractor tags = context.stats() == null ? TagExtractor.defaults() : context.stats().tagExtractor();
+    this.prometheus = new PrometheusFormatter(tags);
     add("/", "Admin home page", false, List.of(), this::home);
     add("/clusters", "upstream cluster status", false, List.of(), this::clusters);
     add("/certs", "print certs on machine", false, List.of(), this::certs);
@@ -92,8 +94,36 @@ final class AdminEndpoints {
             new Param("mask", "The mask to apply. When both resource and mask are specified, the "
                 + "mask is applied to every element in the desired repeated field so that only a "
                 + "subset of fields are returned. The mask is parsed as a ProtobufWkt::FieldMask",
-                List.of())),
+                List.of()),
+            new Param("name_regex", "Dump only the currently loaded configurations whose names match "
+                + "the specified regex. Can be used with both resource and mask query parameters.",
+                List.of()),
+            new Param("include_eds", "Dump currently loaded configuration including EDS. See the "
+                + "response definition for more information", List.of())),
         this::configDump);
+    add("/drain_listeners", "drain listeners", true,
+        List.of(new Param("graceful", "When draining listeners, enter a graceful drain period prior "
+                + "to closing listeners. This behaviour and duration is configurable via server "
+                + "options or CLI", List.of()),
+            new Param("skip_exit", "When draining listeners, do not exit after the drain period. "
+                + "This must be used with graceful", List.of()),
+            new Param("inboundonly", "Drains all inbound listeners. traffic_direction field in "
+                + "envoy_v3_api_msg_config.listener.v3.Listener is used to determine whether a "
+                + "listener is inbound or outbound.", List.of())),
+        r -> {
+          context.drainListeners(r.has("inboundonly"), r.has("graceful"));
+          return AdminResponse.ok("OK\n");
+        });
+    add("/reopen_logs", "reopen access logs", true, List.of(),
+        r -> {
+          context.reopenLogs();
+          return AdminResponse.ok("OK\n");
+        });
+    add("/reset_counters", "reset all counters to zero", true, List.of(),
+        r -> {
+          context.stats().resetCounters();
+          return AdminResponse.ok("OK\n");
+        });
     add("/healthcheck/fail", "cause the server to fail health checks", true, List.of(),
         r -> {
           context.setHealthCheckFailed(true);
@@ -121,8 +151,7 @@ final class AdminEndpoints {
         r -> new AdminResponse(HttpResponseStatus.OK, AdminResponse.TEXT, "OK\n", context::quit));
     add("/ready", "print server state, return 200 if LIVE, otherwise return 503", false, List.of(),
         this::ready);
-    add("/runtime", "print runtime values", false, List.of(),
-        r -> AdminResponse.json("{\n \"entries\": {},\n \"layers\": []\n}"));
+    add("/runtime", "print runtime values", false, List.of(), this::runtime);
     add("/server_info", "print server version/status information", false, List.of(),
         this::serverInfo);
     Param usedOnly = new Param("usedonly",
@@ -133,7 +162,9 @@ final class AdminEndpoints {
         List.of(usedOnly, filter,
             new Param("format", "Format to use", List.of("text", "json", "prometheus")),
             new Param("type", "Stat types to include.",
-                List.of("All", "Counters", "Histograms", "Gauges"))),
+                List.of("All", "Counters", "Histograms", "Gauges")),
+            new Param("histogram_buckets", "Histogram bucket display mode",
+                List.of("cumulative", "disjoint", "none"))),
         this::stats);
     add("/stats/prometheus", "print server stats in prometheus format", false,
         List.of(usedOnly, filter), this::prometheusStats);
@@ -288,16 +319,93 @@ final class AdminEndpoints {
   }
 
   private AdminResponse memory(Request r) {
-    Runtime rt = Runtime.getRuntime();
-    long total = rt.totalMemory();
-    long free = rt.freeMemory();
-    Memory memory = Memory.newBuilder()
-        .setAllocated(total - free)
-        .setHeapSize(total)
-        .setPageheapFree(free)
-        .setTotalPhysicalBytes(total)
-        .build();
-    return printJson(memory, true);
+    return AdminResponse.json(memoryJson());
+  }
+
+  /**
+   * Returns {@code /memory}: Envoy's {@code Memory} fields mapped onto the JVM ({@code allocated}:
+   * heap in use; {@code heap_size}: heap committed; {@code pageheap_free}: committed but unused
+   * heap; {@code total_physical_bytes}: heap and non-heap committed plus direct buffers), followed by
+   * the JVM-only figures (direct buffers, Netty's pooled allocator).
+   */
+  static String memoryJson() {
+    java.lang.management.MemoryMXBean mx = java.lang.management.ManagementFactory.getMemoryMXBean();
+    java.lang.management.MemoryUsage heap = mx.getHeapMemoryUsage();
+    java.lang.management.MemoryUsage nonHeap = mx.getNonHeapMemoryUsage();
+    long direct = 0;
+    long directCapacity = 0;
+    for (java.lang.management.BufferPoolMXBean pool
+        : java.lang.management.ManagementFactory.getPlatformMXBeans(java.lang.management.BufferPoolMXBean.class)) {
+      if (pool.getName().equals("direct")) {
+        direct = pool.getMemoryUsed();
+        directCapacity = pool.getTotalCapacity();
+      }
+    }
+    io.netty.buffer.PooledByteBufAllocatorMetric pooled = io.netty.buffer.PooledByteBufAllocator.DEFAULT.metric();
+    long nettyDirect = pooled.usedDirectMemory();
+    long nettyHeap = pooled.usedHeapMemory();
+    long nettyUnpooledDirect = io.netty.util.internal.PlatformDependent.usedDirectMemory();
+    long physical = heap.getCommitted() + nonHeap.getCommitted() + Math.max(direct, 0)
+        + (nettyUnpooledDirect > 0 ? nettyUnpooledDirect : 0);
+    StringBuilder out = new StringBuilder(512);
+    out.append("{\n");
+    field(out, "allocated", heap.getUsed(), false);
+    field(out, "heap_size", heap.getCommitted(), false);
+    field(out, "pageheap_unmapped", 0, false);
+    field(out, "pageheap_free", Math.max(0, heap.getCommitted() - heap.getUsed()), false);
+    field(out, "total_thread_cache", 0, false);
+    field(out, "total_physical_bytes", physical, false);
+    field(out, "heap_max", heap.getMax(), false);
+    field(out, "non_heap_committed", nonHeap.getCommitted(), false);
+    field(out, "direct_memory_used", direct, false);
+    field(out, "direct_memory_capacity", directCapacity, false);
+    field(out, "netty_direct_memory_used", Math.max(0, nettyUnpooledDirect), false);
+    field(out, "netty_pooled_direct_used", nettyDirect, false);
+    field(out, "netty_pooled_heap_used", nettyHeap, true);
+    return out.append("}\n").toString();
+  }
+
+  private static void field(StringBuilder out, String name, long value, boolean last) {
+    // uint64 fields are strings in proto3 JSON, as Envoy prints them.
+    out.append(" \"").append(name).append("\": \"").append(value).append('"').append(last ? "\n" : ",\n");
+  }
+
+  // ---- /runtime ----
+
+  private AdminResponse runtime(Request r) {
+    List<AdminServer.RuntimeLayer> layers = context.runtimeLayers();
+    java.util.TreeSet<String> keys = new java.util.TreeSet<>();
+    for (AdminServer.RuntimeLayer l : layers) {
+      keys.addAll(l.values().keySet());
+    }
+    StringBuilder out = new StringBuilder("{\n \"entries\": {");
+    boolean first = true;
+    for (String key : keys) {
+      out.append(first ? "\n" : ",\n");
+      first = false;
+      out.append("  ");
+      ProtoJson.appendString(out, key);
+      out.append(": {\n   \"layer_values\": [");
+      String last = "";
+      for (int i = 0; i < layers.size(); i++) {
+        String v = layers.get(i).values().getOrDefault(key, "");
+        if (!v.isEmpty()) {
+          last = v;
+        }
+        out.append(i == 0 ? "\n    " : ",\n    ");
+        ProtoJson.appendString(out, v);
+      }
+      out.append("\n   ],\n   \"final_value\": ");
+      ProtoJson.appendString(out, last);
+      out.append("\n  }");
+    }
+    out.append(first ? "},\n" : "\n },\n").append(" \"layers\": [");
+    for (int i = 0; i < layers.size(); i++) {
+      out.append(i == 0 ? "\n  " : ",\n  ");
+      ProtoJson.appendString(out, layers.get(i).name());
+    }
+    out.append(layers.isEmpty() ? "]\n}" : "\n ]\n}");
+    return AdminResponse.json(out.toString());
   }
 
   private AdminResponse printJson(Message message, boolean alwaysPrint) {
@@ -311,7 +419,7 @@ final class AdminEndpoints {
 
   // ---- /stats ----
 
-  private record StatsParams(StatsFormatter.Query query, String format) {}
+  private record StatsParams(StatsFormatter.Query query, String format, String buckets) {}
 
   /** Parses Envoy's stats params; returns a 400 response on error. */
   private Object statsParams(Request r) {
@@ -352,7 +460,21 @@ final class AdminEndpoints {
             "usage: /stats?format=(html|active-html|json|prometheus|text)\n\n");
       }
     }
-    return new StatsParams(new StatsFormatter.Query(usedOnly, filter, type), format);
+    String buckets = r.param("histogram_buckets");
+    if (buckets == null || buckets.isEmpty() || buckets.equals("summary")) {
+      buckets = "none";
+    }
+    switch (buckets) {
+      case "none", "cumulative", "disjoint" -> { }
+      default -> {
+        return AdminResponse.text(HttpResponseStatus.BAD_REQUEST,
+            "usage: /stats?histogram_buckets=(cumulative|disjoint|detailed|summary)\n");
+      }
+    }
+    if (buckets.equals("disjoint") && (format.equals("prometheus") || r.path().equals("/stats/prometheus"))) {
+      return AdminResponse.text(HttpResponseStatus.BAD_REQUEST, "unsupported prometheus histogram bucket mode");
+    }
+    return new StatsParams(new StatsFormatter.Query(usedOnly, filter, type), format, buckets);
   }
 
   private AdminResponse stats(Request r) {
@@ -362,10 +484,14 @@ final class AdminEndpoints {
     }
     StatsParams p = (StatsParams) parsed;
     return switch (p.format()) {
-      case "json" -> AdminResponse.json(StatsFormatter.json(context.stats(), p.query()));
+      case "json" -> AdminResponse.json(p.buckets().equals("none")
+          ? StatsFormatter.json(context.stats(), p.query())
+          : StatsFormatter.jsonWithBuckets(context.stats(), p.query(), p.buckets().equals("cumulative")));
       case "prometheus" -> AdminResponse.ok(
           prometheus.format(context.stats(), p.query().usedOnly(), p.query().filter()));
-      default -> AdminResponse.ok(StatsFormatter.text(context.stats(), p.query()));
+      default -> AdminResponse.ok(p.buckets().equals("none")
+          ? StatsFormatter.text(context.stats(), p.query())
+          : StatsFormatter.textWithBuckets(context.stats(), p.query(), p.buckets().equals("cumulative")));
     };
   }
 
@@ -623,11 +749,33 @@ final class AdminEndpoints {
     String maskValue = r.param("mask");
     FieldMask mask = maskValue == null ? null : FieldMaskUtil.fromString(maskValue);
     JsonFormat.TypeRegistry registry = context.typeRegistry();
+    List<Message> entries = new ArrayList<>(context.configDump());
+    if (r.has("include_eds")) {
+      Message eds = context.endpointsConfigDump();
+      if (eds != null) {
+        entries.add(eds);
+      }
+    }
+    String nameRegex = r.param("name_regex");
+    if (nameRegex != null && !nameRegex.isEmpty()) {
+      Pattern names;
+      try {
+        names = Pattern.compile(nameRegex);
+      } catch (PatternSyntaxException e) {
+        return AdminResponse.text(HttpResponseStatus.BAD_REQUEST,
+            "Error while parsing name_regex from " + nameRegex + ": " + e.getDescription());
+      }
+      List<Message> filtered = new ArrayList<>();
+      for (Message entry : entries) {
+        filtered.add(filterByName(entry, names, registry));
+      }
+      entries = filtered;
+    }
     List<String> configs = new ArrayList<>();
     try {
       if (resource != null) {
         boolean found = false;
-        for (Message entry : context.configDump()) {
+        for (Message entry : entries) {
           Descriptors.FieldDescriptor field =
               entry.getDescriptorForType().findFieldByName(resource);
           if (field == null) {
@@ -653,7 +801,7 @@ final class AdminEndpoints {
               resource + " not found in config dump");
         }
       } else {
-        for (Message entry : context.configDump()) {
+        for (Message entry : entries) {
           Message m = mask == null ? entry : FieldMaskUtil.trim(mask, entry);
           configs.add(ProtoJson.typed(m, registry));
         }
@@ -664,6 +812,63 @@ final class AdminEndpoints {
     }
     String dump = configs.isEmpty() ? "{}" : "{\"configs\":[" + String.join(",", configs) + "]}";
     return AdminResponse.json(ProtoJson.pretty(dump));
+  }
+
+  /** Removes the elements of every repeated resource field whose name does not fully match. */
+  private static Message filterByName(Message entry, Pattern names, JsonFormat.TypeRegistry registry) {
+    Message.Builder b = entry.toBuilder();
+    for (Descriptors.FieldDescriptor f : entry.getDescriptorForType().getFields()) {
+      if (!f.isRepeated() || f.getJavaType() != Descriptors.FieldDescriptor.JavaType.MESSAGE) {
+        continue;
+      }
+      b.clearField(f);
+      for (Object element : (List<?>) entry.getField(f)) {
+        String name = resourceName((Message) element, registry, 0);
+        if (name != null && names.matcher(name).matches()) {
+          b.addRepeatedField(f, element);
+        }
+      }
+    }
+    return b.build();
+  }
+
+  /**
+   * Returns the name of a config dump element: its {@code name} or {@code cluster_name} field, or
+   * that of the message packed in (or nested in) it.
+   */
+  static String resourceName(Message m, JsonFormat.TypeRegistry registry, int depth) {
+    if (depth > 3) {
+      return null;
+    }
+    Descriptors.Descriptor d = m.getDescriptorForType();
+    if (d.getFullName().equals("google.protobuf.Any")) {
+      Any any = (Any) m;
+      String typeName = any.getTypeUrl().substring(any.getTypeUrl().lastIndexOf('/') + 1);
+      Descriptors.Descriptor inner = registry.find(typeName);
+      if (inner == null) {
+        return null;
+      }
+      try {
+        return resourceName(DynamicMessage.parseFrom(inner, any.getValue()), registry, depth + 1);
+      } catch (InvalidProtocolBufferException e) {
+        return null;
+      }
+    }
+    for (String n : List.of("name", "cluster_name")) {
+      Descriptors.FieldDescriptor f = d.findFieldByName(n);
+      if (f != null && f.getJavaType() == Descriptors.FieldDescriptor.JavaType.STRING && m.hasField(f)) {
+        return (String) m.getField(f);
+      }
+    }
+    for (Descriptors.FieldDescriptor f : d.getFields()) {
+      if (!f.isRepeated() && f.getJavaType() == Descriptors.FieldDescriptor.JavaType.MESSAGE && m.hasField(f)) {
+        String inner = resourceName((Message) m.getField(f), registry, depth + 1);
+        if (inner != null) {
+          return inner;
+        }
+      }
+    }
+    return null;
   }
 
   /**

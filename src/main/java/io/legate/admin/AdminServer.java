@@ -179,6 +179,40 @@ public final class AdminServer {
     default Map<String, String> loggerLevels() {
       return Map.of();
     }
+
+    /** Makes every access-log file writer reopen its file ({@code /reopen_logs}, for rotation). */
+    default void reopenLogs() {
+      io.legate.accesslog.AccessLogs.reopenAll();
+    }
+
+    /**
+     * Stops the listeners accepting ({@code /drain_listeners}).
+     *
+     * @param inboundOnly only listeners whose {@code traffic_direction} is {@code INBOUND}
+     * @param graceful let established connections finish for the drain time
+     */
+    default void drainListeners(boolean inboundOnly, boolean graceful) {}
+
+    /** Returns the {@code EndpointsConfigDump} for {@code /config_dump?include_eds}, or null. */
+    default Message endpointsConfigDump() {
+      return null;
+    }
+
+    /**
+     * Returns the runtime layers in order, each a name and its flattened values ({@code /runtime}):
+     * the bootstrap's {@code layered_runtime} static layers.
+     */
+    default List<RuntimeLayer> runtimeLayers() {
+      return List.of();
+    }
+  }
+
+  /** A runtime layer: its name and its values keyed by dotted runtime key. */
+  public record RuntimeLayer(String name, Map<String, String> values) {
+    public RuntimeLayer {
+      Objects.requireNonNull(name, "name");
+      values = Map.copyOf(values);
+    }
   }
 
   /** A listener and the address it is bound to. */

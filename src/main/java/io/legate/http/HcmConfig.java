@@ -218,7 +218,7 @@ public final class HcmConfig {
       throw new ConfigException(
           path + ".upgrade_configs", "upgrades (WebSocket, CONNECT) are not supported yet");
     }
-    this.accessLogs = io.legate.accesslog.AccessLogs.build(proto.getAccessLogList(), path + ".access_log");
+    this.accessLogs = io.legate.accesslog.AccessLogs.build(proto.getAccessLogList(), path + ".access_log", clusters);
     if (proto.hasTracing()) {
       throw new ConfigException(path + ".tracing", "tracing is not supported yet");
     }

@@ -47,7 +47,8 @@ public final class Server {
 
   private final Options options;
   private final Bootstrap bootstrap;
-  private final StatsStore stats = new StatsStore();
+  private final StatsStore stats;
+  private List<io.legate.stats.StatsSink> sinks = List.of();
   private final long startMillis = System.currentTimeMillis();
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
   private ListenerManager listenerManager;
@@ -67,6 +68,7 @@ public final class Server {
   private Server(Options options, Bootstrap bootstrap) {
     this.options = options;
     this.bootstrap = bootstrap;
+    this.stats = new StatsStore(io.legate.stats.StatsOptions.from(bootstrap.getStatsConfig(), "stats_config"));
     this.serverState =
         new ServerState(
             options.serviceCluster().isEmpty()
@@ -106,6 +108,7 @@ public final class Server {
   private List<ListenerConfig> build(boolean validateOnly) {
     secrets = new SecretManager(bootstrap.getStaticResources().getSecretsList(), "static_resources.secrets");
     serverState.setSecrets(secrets);
+    io.legate.accesslog.AccessLogs.setLocalNode(node());
     clusterManager = new ClusterManager(stats, main.next());
     clusterManager.setSecrets(secrets);
     if (bootstrap.hasOverloadManager()) {
@@ -118,6 +121,14 @@ public final class Server {
     xds = new XdsManager(bootstrap, node(), stats, clusterManager, workers, listenerManager, validateOnly, serverState);
     clusterManager.addStaticClusters(bootstrap.getStaticResources().getClustersList(), "static_resources.clusters");
     xds.init();
+    long flushMs = StatsSinks.flushIntervalMillis(bootstrap);
+    sinks = StatsSinks.build(bootstrap, stats, clusterManager, main.next());
+    if (validateOnly) {
+      sinks.forEach(io.legate.stats.StatsSink::close);
+    } else if (!sinks.isEmpty()) {
+      List<io.legate.stats.StatsSink> all = sinks;
+      main.next().scheduleAtFixedRate(() -> StatsSinks.flush(stats, all), flushMs, flushMs, TimeUnit.MILLISECONDS);
+    }
     List<ListenerConfig> configs = new ArrayList<>();
     List<Listener> ls = bootstrap.getStaticResources().getListenersList();
     for (int i = 0; i < ls.size(); i++) {
@@ -319,6 +330,7 @@ public final class Server {
       if (admin != null) {
         admin.stop();
       }
+      sinks.forEach(io.legate.stats.StatsSink::close);
       if (clusterManager != null) {
         clusterManager.shutdown();
       }
@@ -538,6 +550,63 @@ public final class Server {
     @Override
     public void setLogLevel(String level) {
       Log.setLevel(level);
+    }
+
+    @Override
+    public void drainListeners(boolean inboundOnly, boolean graceful) {
+      long drainMs = graceful ? TimeUnit.SECONDS.toMillis(Math.max(0, options.drainTimeSeconds())) : 0;
+      for (ActiveListener l : Server.this.listeners()) {
+        if (inboundOnly
+            && l.config().proto.getTrafficDirection() != io.envoyproxy.envoy.config.core.v3.TrafficDirection.INBOUND) {
+          continue;
+        }
+        l.drain(drainMs, main.next());
+      }
+    }
+
+    @Override
+    public Message endpointsConfigDump() {
+      io.envoyproxy.envoy.admin.v3.EndpointsConfigDump.Builder b = io.envoyproxy.envoy.admin.v3.EndpointsConfigDump.newBuilder();
+      for (var c : bootstrap.getStaticResources().getClustersList()) {
+        if (c.hasLoadAssignment()) {
+          var cla = c.getLoadAssignment().getClusterName().isEmpty()
+              ? c.getLoadAssignment().toBuilder().setClusterName(c.getName()).build()
+              : c.getLoadAssignment();
+          b.addStaticEndpointConfigs(io.envoyproxy.envoy.admin.v3.EndpointsConfigDump.StaticEndpointConfig.newBuilder()
+              .setEndpointConfig(Any.pack(cla))
+              .setLastUpdated(com.google.protobuf.Timestamp.newBuilder().setSeconds(startMillis / 1000)));
+        }
+      }
+      return b.build();
+    }
+
+    @Override
+    public List<AdminServer.RuntimeLayer> runtimeLayers() {
+      List<AdminServer.RuntimeLayer> out = new ArrayList<>();
+      for (var layer : bootstrap.getLayeredRuntime().getLayersList()) {
+        if (layer.hasStaticLayer()) {
+          Map<String, String> values = new LinkedHashMap<>();
+          flatten("", layer.getStaticLayer(), values);
+          out.add(new AdminServer.RuntimeLayer(layer.getName(), values));
+        } else {
+          out.add(new AdminServer.RuntimeLayer(layer.getName(), Map.of()));
+        }
+      }
+      return out;
+    }
+
+    private void flatten(String prefix, com.google.protobuf.Struct s, Map<String, String> out) {
+      for (var e : s.getFieldsMap().entrySet()) {
+        String key = prefix + e.getKey();
+        var v = e.getValue();
+        switch (v.getKindCase()) {
+          case STRUCT_VALUE -> flatten(key + ".", v.getStructValue(), out);
+          case STRING_VALUE -> out.put(key, v.getStringValue());
+          case BOOL_VALUE -> out.put(key, Boolean.toString(v.getBoolValue()));
+          case NUMBER_VALUE -> out.put(key, io.legate.stats.StatsFormatter.formatNumber(v.getNumberValue()));
+          default -> { }
+        }
+      }
     }
   }
 

@@ -6,8 +6,11 @@ import java.util.concurrent.atomic.LongAdder;
 /**
  * A latency histogram in milliseconds (Envoy records {@code upstream_rq_time} and friends in ms).
  * Log-linear buckets, lock-free recording; quantiles are estimated from the bucket upper bounds.
+ * The bucket array is allocated on the first recorded value, so a histogram that is never written
+ * costs a few dozen bytes. A histogram rejected by {@code stats_config.stats_matcher} is a no-op
+ * instance that is not in the store.
  */
-public final class Histogram implements Metric {
+public sealed class Histogram implements Metric permits Histogram.Null {
   /** Upper bounds (inclusive) of Envoy's default Prometheus buckets, in ms; the last bucket is +Inf. */
   public static final double[] BUCKETS = {
     0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000,
@@ -19,12 +22,39 @@ public final class Histogram implements Metric {
   private static final int FINE = 64 * SUB;
 
   private final String name;
-  private final AtomicLongArray fine = new AtomicLongArray(FINE);
+  private final double[] bounds;
+  private volatile AtomicLongArray fine;
   private final LongAdder count = new LongAdder();
   private final LongAdder sum = new LongAdder();
+  // Fine counts at the previous sink flush; main thread only.
+  private long[] flushed;
 
   Histogram(String name) {
+    this(name, BUCKETS);
+  }
+
+  Histogram(String name, double[] bounds) {
     this.name = name;
+    this.bounds = bounds;
+  }
+
+  /** Returns the upper bounds of this histogram's buckets ({@code histogram_bucket_settings} or Envoy's defaults). */
+  public double[] bucketBounds() {
+    return bounds.clone();
+  }
+
+  private AtomicLongArray fine() {
+    AtomicLongArray f = fine;
+    if (f == null) {
+      synchronized (this) {
+        f = fine;
+        if (f == null) {
+          f = new AtomicLongArray(FINE);
+          fine = f;
+        }
+      }
+    }
+    return f;
   }
 
   @Override
@@ -35,7 +65,7 @@ public final class Histogram implements Metric {
   /** Records one value. */
   public void record(long valueMs) {
     long v = Math.max(0, valueMs);
-    fine.incrementAndGet(index(v));
+    fine().incrementAndGet(index(v));
     count.increment();
     sum.add(v);
   }
@@ -92,19 +122,22 @@ public final class Histogram implements Metric {
     return upperBound(snap.length - 1);
   }
 
-  /** Returns cumulative counts for each bound in {@link #BUCKETS}. */
+  /** Returns cumulative counts for each bound in {@link #bucketBounds()}. */
   public long[] cumulativeBuckets() {
-    long[] snap = snapshot();
-    long[] out = new long[BUCKETS.length];
+    return cumulative(snapshot());
+  }
+
+  private long[] cumulative(long[] snap) {
+    long[] out = new long[bounds.length];
     for (int i = 0; i < snap.length; i++) {
       if (snap[i] == 0) {
         continue;
       }
       long ub = upperBound(i);
       long lb = i < SUB ? i : upperBound(i - 1) + 1;
-      for (int b = 0; b < BUCKETS.length; b++) {
+      for (int b = 0; b < bounds.length; b++) {
         // attribute the bucket to the first bound that holds its lower edge
-        if (lb <= BUCKETS[b] || ub <= BUCKETS[b]) {
+        if (lb <= bounds[b] || ub <= bounds[b]) {
           out[b] += snap[i];
           break;
         }
@@ -118,9 +151,52 @@ public final class Histogram implements Metric {
 
   private long[] snapshot() {
     long[] s = new long[FINE];
-    for (int i = 0; i < FINE; i++) {
-      s[i] = fine.get(i);
+    AtomicLongArray f = fine;
+    if (f != null) {
+      for (int i = 0; i < FINE; i++) {
+        s[i] = f.get(i);
+      }
     }
     return s;
+  }
+
+  /**
+   * Returns the values recorded since the previous call as {@code [value, count, value, count,
+   * ...]}: values below 16 ms are exact, larger ones are the upper bound of their sub-bucket (within
+   * 1/16). Called by the sink flush on the main thread only.
+   */
+  long[] intervalValues() {
+    AtomicLongArray f = fine;
+    if (f == null) {
+      return new long[0];
+    }
+    if (flushed == null) {
+      flushed = new long[FINE];
+    }
+    long[] out = new long[16];
+    int n = 0;
+    for (int i = 0; i < FINE; i++) {
+      long now = f.get(i);
+      long d = now - flushed[i];
+      if (d > 0) {
+        flushed[i] = now;
+        if (n + 2 > out.length) {
+          out = java.util.Arrays.copyOf(out, out.length * 2);
+        }
+        out[n++] = upperBound(i);
+        out[n++] = d;
+      }
+    }
+    return java.util.Arrays.copyOf(out, n);
+  }
+
+  /** The histogram handed out for a rejected name: every value is dropped. */
+  static final class Null extends Histogram {
+    Null(String name) {
+      super(name);
+    }
+
+    @Override
+    public void record(long valueMs) {}
   }
 }

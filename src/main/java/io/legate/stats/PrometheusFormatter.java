@@ -14,7 +14,8 @@ import java.util.regex.Pattern;
  * Renders a {@link StatsStore} in Envoy's {@code /stats/prometheus} text format (exposition format
  * 0.0.4): metric names are {@code envoy_} plus the tag-extracted name, tags become labels in
  * extraction order, metrics are grouped by name under one {@code # TYPE} line, counters first, then
- * gauges, then histograms with Envoy's default buckets ({@link Histogram#BUCKETS}).
+ * gauges, then histograms with their buckets (Envoy's defaults, {@link Histogram#BUCKETS}, or
+ * {@code histogram_bucket_settings}).
  *
  * <p>The Prometheus name and label text of each stat are computed once and cached, so a scrape only
  * reads values. Instances are thread safe.
@@ -108,9 +109,11 @@ public final class PrometheusFormatter {
     long count = Math.max(h.count(), buckets[buckets.length - 1]);
     long sum = h.sum();
     String bucketPrefix = s.labels().isEmpty() ? "" : s.labels() + ",";
+    double[] bounds = h.bucketBounds();
+    String[] labels = java.util.Arrays.equals(bounds, Histogram.BUCKETS) ? BUCKET_LABELS : labels(bounds);
     for (int i = 0; i < buckets.length; i++) {
       out.append(s.metricName()).append("_bucket{").append(bucketPrefix).append("le=\"")
-          .append(BUCKET_LABELS[i]).append("\"} ").append(buckets[i]).append('\n');
+          .append(labels[i]).append("\"} ").append(buckets[i]).append('\n');
     }
     out.append(s.metricName()).append("_bucket{").append(bucketPrefix).append("le=\"+Inf\"} ")
         .append(count).append('\n');
@@ -173,9 +176,13 @@ public final class PrometheusFormatter {
   }
 
   private static String[] bucketLabels() {
-    String[] labels = new String[Histogram.BUCKETS.length];
+    return labels(Histogram.BUCKETS);
+  }
+
+  private static String[] labels(double[] bounds) {
+    String[] labels = new String[bounds.length];
     for (int i = 0; i < labels.length; i++) {
-      labels[i] = StatsFormatter.formatNumber(Histogram.BUCKETS[i]);
+      labels[i] = StatsFormatter.formatNumber(bounds[i]);
     }
     return labels;
   }

@@ -90,6 +90,102 @@ public final class StatsFormatter {
     return out.toString();
   }
 
+  /**
+   * Returns the text rendering with histograms as Envoy's bucket summaries ({@code
+   * histogram_buckets=cumulative}: {@code B0.5(0,0) B1(0,2) ...}; {@code disjoint}: the count in each
+   * bucket alone). Each pair is {@code (interval,cumulative)}; Legate keeps no interval histograms,
+   * so the interval count is always 0.
+   */
+  public static String textWithBuckets(StatsStore store, Query query, boolean cumulative) {
+    StringBuilder out = new StringBuilder(4096);
+    for (Metric m : countersAndGauges(store, query)) {
+      out.append(m.name()).append(": ").append(value(m)).append('\n');
+    }
+    for (Histogram h : histograms(store, query)) {
+      out.append(h.name()).append(": ");
+      if (h.count() == 0) {
+        out.append("No recorded values\n");
+        continue;
+      }
+      double[] bounds = h.bucketBounds();
+      long[] counts = h.cumulativeBuckets();
+      for (int i = 0; i < bounds.length; i++) {
+        long c = cumulative || i == 0 ? counts[i] : counts[i] - counts[i - 1];
+        if (i > 0) {
+          out.append(' ');
+        }
+        out.append('B').append(formatG(bounds[i])).append("(0,").append(c).append(')');
+      }
+      out.append('\n');
+    }
+    return out.toString();
+  }
+
+  /**
+   * Returns the JSON rendering with histograms as Envoy's bucket lists: {@code {"histograms":[{"name":
+   * ..,"buckets":[{"upper_bound":0.5,"interval":0,"cumulative":0},...]}]}} (cumulative or disjoint
+   * counts; the interval count is always 0).
+   */
+  public static String jsonWithBuckets(StatsStore store, Query query, boolean cumulative) {
+    StringBuilder out = new StringBuilder(4096);
+    out.append("{\"stats\":[");
+    boolean first = true;
+    for (Metric m : countersAndGauges(store, query)) {
+      if (!first) {
+        out.append(',');
+      }
+      first = false;
+      out.append("{\"name\":");
+      appendJsonString(out, m.name());
+      out.append(",\"value\":").append(value(m)).append('}');
+    }
+    List<Histogram> histograms = histograms(store, query);
+    if (!histograms.isEmpty()) {
+      if (!first) {
+        out.append(',');
+      }
+      out.append("{\"histograms\":[");
+      for (int i = 0; i < histograms.size(); i++) {
+        Histogram h = histograms.get(i);
+        if (i > 0) {
+          out.append(',');
+        }
+        out.append("{\"name\":");
+        appendJsonString(out, h.name());
+        out.append(",\"buckets\":[");
+        double[] bounds = h.bucketBounds();
+        long[] counts = h.cumulativeBuckets();
+        for (int b = 0; b < bounds.length; b++) {
+          long c = cumulative || b == 0 ? counts[b] : counts[b] - counts[b - 1];
+          if (b > 0) {
+            out.append(',');
+          }
+          out.append("{\"upper_bound\":").append(formatNumber(bounds[b])).append(",\"interval\":0,\"cumulative\":")
+              .append(c).append('}');
+        }
+        out.append("]}");
+      }
+      out.append("]}");
+    }
+    out.append("]}");
+    return out.toString();
+  }
+
+  /** Formats as C's {@code %g} (six significant digits): {@code 0.5}, {@code 300000}, {@code 1.8e+06}. */
+  static String formatG(double v) {
+    if (v == 0) {
+      return "0";
+    }
+    int exp = (int) Math.floor(Math.log10(Math.abs(v)));
+    java.math.BigDecimal rounded = new java.math.BigDecimal(v).round(new java.math.MathContext(6));
+    if (exp < -4 || exp >= 6) {
+      java.math.BigDecimal mantissa = rounded.movePointLeft(exp).stripTrailingZeros();
+      String e = Integer.toString(Math.abs(exp));
+      return mantissa.toPlainString() + (exp < 0 ? "e-" : "e+") + (e.length() < 2 ? "0" + e : e);
+    }
+    return rounded.stripTrailingZeros().toPlainString();
+  }
+
   /** Returns the JSON rendering, {@code {"stats":[{"name":..,"value":..},...,{"histograms":..}]}}. */
   public static String json(StatsStore store, Query query) {
     StringBuilder out = new StringBuilder(4096);

@@ -38,14 +38,56 @@ public final class TagExtractor {
     }
   }
 
-  private static final String TAG_VALUE = "[^\\.]+";
-  private static final TagExtractor DEFAULTS = new TagExtractor(defaultExtractors());
+  /**
+   * A {@code stats_tags} entry: a custom regex, a fixed value added to every stat, or the default
+   * extractor(s) of a well-known tag name.
+   */
+  public static final class Spec {
+    private final List<Extractor> extractors;
+    private final Tag fixed;
 
+    private Spec(List<Extractor> extractors, Tag fixed) {
+      this.extractors = extractors;
+      this.fixed = fixed;
+    }
+
+    /** Returns a regex extractor (group 1 removed from the name, group 2 or 1 the value). */
+    public static Spec regex(String name, String regex, String path) {
+      try {
+        return new Spec(List.of(new RegexExtractor(name, regex, "", "")), null);
+      } catch (java.util.regex.PatternSyntaxException e) {
+        throw new io.legate.config.ConfigException(path, "invalid regex '" + regex + "': " + e.getDescription());
+      }
+    }
+
+    /** Returns a tag with a fixed value, added to every stat. */
+    public static Spec fixed(String name, String value) {
+      return new Spec(List.of(), new Tag(name, value));
+    }
+
+    /** Returns Envoy's default extractor(s) for this tag name. */
+    public static Spec byDefaultName(String name) {
+      List<Extractor> out = new ArrayList<>();
+      for (Extractor e : DEFAULT_LIST) {
+        if (e.name.equals(name)) {
+          out.add(e);
+        }
+      }
+      return new Spec(List.copyOf(out), null);
+    }
+  }
+
+  private static final String TAG_VALUE = "[^\\.]+";
+  private static final List<Extractor> DEFAULT_LIST = defaultExtractors();
+  private static final TagExtractor DEFAULTS = new TagExtractor(DEFAULT_LIST, List.of());
+
+  private final List<Tag> fixedTags;
   private final List<Extractor> withoutPrefix;
   private final Map<String, List<Extractor>> byPrefix;
   private final ConcurrentHashMap<String, TaggedName> cache = new ConcurrentHashMap<>();
 
-  private TagExtractor(List<Extractor> extractors) {
+  private TagExtractor(List<Extractor> extractors, List<Tag> fixedTags) {
+    this.fixedTags = List.copyOf(fixedTags);
     List<Extractor> without = new ArrayList<>();
     Map<String, List<Extractor>> prefixed = new HashMap<>();
     for (Extractor e : extractors) {
@@ -59,6 +101,45 @@ public final class TagExtractor {
     Map<String, List<Extractor>> frozen = new HashMap<>();
     prefixed.forEach((k, v) -> frozen.put(k, List.copyOf(v)));
     this.byPrefix = Map.copyOf(frozen);
+  }
+
+  /**
+   * Returns an extractor with the custom {@code specs} first, then (when {@code useDefaults})
+   * Envoy's defaults whose tag names the specs do not already use, as Envoy's {@code
+   * TagProducerImpl} orders them.
+   */
+  public static TagExtractor of(List<Spec> specs, boolean useDefaults) {
+    List<Extractor> extractors = new ArrayList<>();
+    List<Tag> fixed = new ArrayList<>();
+    java.util.Set<String> names = new java.util.HashSet<>();
+    for (Spec s : specs) {
+      extractors.addAll(s.extractors);
+      if (s.fixed != null) {
+        fixed.add(s.fixed);
+        names.add(s.fixed.name());
+      }
+      for (Extractor e : s.extractors) {
+        names.add(e.name);
+      }
+    }
+    if (useDefaults) {
+      for (Extractor e : DEFAULT_LIST) {
+        if (!names.contains(e.name)) {
+          extractors.add(e);
+        }
+      }
+    }
+    return new TagExtractor(extractors, fixed);
+  }
+
+  /** Returns whether {@code name} is the tag name of one of Envoy's default extractors. */
+  public static boolean isDefaultName(String name) {
+    for (Extractor e : DEFAULT_LIST) {
+      if (e.name.equals(name)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Returns the shared extractor with Envoy's default tag extractors. */
@@ -77,7 +158,7 @@ public final class TagExtractor {
 
   private TaggedName compute(String name) {
     boolean[] remove = new boolean[name.length()];
-    List<Tag> tags = new ArrayList<>(2);
+    List<Tag> tags = new ArrayList<>(fixedTags);
     List<String> seen = new ArrayList<>(2);
     Context context = new Context(name);
     for (Extractor e : withoutPrefix) {
