@@ -47,6 +47,7 @@ final class RouteTableBuilder {
   // The virtual host being built: its attempt-count settings reach its routes' actions.
   private boolean vhIncludeRequestAttemptCount;
   private boolean vhIncludeAttemptCountInResponse;
+  private RateLimitPolicy vhRateLimits = RateLimitPolicy.EMPTY;
 
   RouteTableBuilder(RouteConfiguration config, String path, Predicate<String> clusterExists,
       FactoryContext filterContext) {
@@ -245,6 +246,7 @@ final class RouteTableBuilder {
         v.hasRetryPolicy() ? retryPolicy(v.getRetryPolicy(), vp + ".retry_policy") : null;
     PerFilterConfigs vhPerFilter =
         globalPerFilter.overriddenBy(perFilter(v.getTypedPerFilterConfigMap(), vp));
+    vhRateLimits = RateLimitPolicy.build(v.getRateLimitsList(), vp + ".rate_limits");
     vhIncludeRequestAttemptCount = v.getIncludeRequestAttemptCount();
     vhIncludeAttemptCountInResponse = v.getIncludeAttemptCountInResponse();
     List<RouteEntry> entries = new ArrayList<>();
@@ -358,7 +360,12 @@ final class RouteTableBuilder {
     };
     PerFilterConfigs routePerFilter =
         vhPerFilter.overriddenBy(perFilter(r.getTypedPerFilterConfigMap(), rp));
-    Route route = new Route(r.getName(), vhName, action, request, response, routePerFilter);
+    RateLimitPolicy rateLimits = r.hasRoute()
+        ? RateLimitPolicy.build(r.getRoute().getRateLimitsList(), rp + ".route.rate_limits")
+        : RateLimitPolicy.EMPTY;
+    Route route = new Route(r.getName(), vhName, action, request, response, routePerFilter,
+        rateLimits, vhRateLimits, r.hasRoute() && r.getRoute().hasIncludeVhRateLimits()
+            && r.getRoute().getIncludeVhRateLimits().getValue());
     return new RouteEntry(index, kind, value, caseSensitive, regex, num, den, m.hasGrpc(), headers,
         queries, route);
   }
