@@ -24,6 +24,7 @@ public final class Host {
   private final int weight;
   private final int priority;
   private final String zone;
+  private final Locality locality;
   private volatile int healthFlags;
   private volatile HostMonitor outlier = HostMonitor.NONE;
 
@@ -52,6 +53,28 @@ public final class Host {
       int weight,
       int priority,
       String zone) {
+    this(clusterName, address, hostname, weight, priority, zone, Locality.NONE);
+  }
+
+  /**
+   * The endpoint's locality: its name ({@code region/zone/sub_zone}) and the locality's {@code
+   * load_balancing_weight} (0 when unset), for {@code locality_weighted_lb_config}.
+   */
+  public record Locality(String name, int weight) {
+    /** No locality information. */
+    public static final Locality NONE = new Locality("", 0);
+  }
+
+  /** Creates a host in a locality. */
+  public Host(
+      String clusterName,
+      InetSocketAddress address,
+      String hostname,
+      int weight,
+      int priority,
+      String zone,
+      Locality locality) {
+    this.locality = locality;
     this.clusterName = clusterName;
     this.address = address;
     this.addressString = address.getAddress().getHostAddress() + ":" + address.getPort();
@@ -59,6 +82,11 @@ public final class Host {
     this.weight = Math.max(1, weight);
     this.priority = priority;
     this.zone = zone == null ? "" : zone;
+  }
+
+  /** Returns the endpoint's locality (name and locality weight). */
+  public Locality locality() {
+    return locality;
   }
 
   public String clusterName() {

@@ -33,6 +33,7 @@ final class LbFactory implements LoadBalancer.Factory {
   private final long minRingSize;
   private final long maxRingSize;
   private final int maglevTableSize;
+  private boolean localityWeighted;
 
   LbFactory(
       Policy policy,
@@ -100,9 +101,11 @@ final class LbFactory implements LoadBalancer.Factory {
           path + ".least_request_lb_config.slow_start_config", "unsupported");
     }
     Cluster.CommonLbConfig common = proto.getCommonLbConfig();
-    if (common.hasLocalityWeightedLbConfig()) {
+    if (common.hasLocalityWeightedLbConfig()
+        && (policy == Policy.RING_HASH || policy == Policy.MAGLEV)) {
       throw new ConfigException(
-          path + ".common_lb_config.locality_weighted_lb_config", "unsupported");
+          path + ".common_lb_config.locality_weighted_lb_config",
+          "unsupported with lb_policy " + policy);
     }
     int panicThreshold = 50;
     if (common.hasHealthyPanicThreshold()) {
@@ -177,7 +180,7 @@ final class LbFactory implements LoadBalancer.Factory {
       }
       tableSize = (int) t;
     }
-    return new LbFactory(
+    LbFactory f = new LbFactory(
         policy,
         panicThreshold,
         choiceCount,
@@ -187,6 +190,13 @@ final class LbFactory implements LoadBalancer.Factory {
         minRing,
         maxRing,
         tableSize);
+    f.localityWeighted = common.hasLocalityWeightedLbConfig();
+    return f;
+  }
+
+  /** Returns whether {@code locality_weighted_lb_config} is set. */
+  boolean localityWeighted() {
+    return localityWeighted;
   }
 
   static boolean isPrime(long n) {
@@ -240,6 +250,14 @@ final class LbFactory implements LoadBalancer.Factory {
 
   /** Returns a balancer drawing its random numbers from {@code random} (tests pass a fixed one). */
   LoadBalancer create(PrioritySet hosts, RandomGenerator random) {
+    LoadBalancer lb = create0(hosts, random);
+    if (localityWeighted && lb instanceof PriorityLoadBalancer p) {
+      p.enableLocalityWeights();
+    }
+    return lb;
+  }
+
+  private LoadBalancer create0(PrioritySet hosts, RandomGenerator random) {
     return switch (policy) {
       case ROUND_ROBIN -> new RoundRobinLoadBalancer(hosts, random, panicThreshold, healthyPanic);
       case LEAST_REQUEST -> new LeastRequestLoadBalancer(

@@ -22,6 +22,11 @@ abstract class PriorityLoadBalancer implements LoadBalancer {
     Object table;
     long rrIndex;
     boolean started;
+    /** With locality weighting: the localities' sources by EDF (built on first use), or none. */
+    EdfScheduler<Source> localities;
+    boolean localitiesBuilt;
+    /** This source's effective locality weight, when it is one locality's hosts. */
+    double localityWeight;
 
     Source(List<Host> hosts) {
       this.hosts = hosts;
@@ -37,6 +42,7 @@ abstract class PriorityLoadBalancer implements LoadBalancer {
   private final boolean[] panic;
   private final Source[] healthySources;
   private final Source[] allSources;
+  private boolean localityWeighted;
 
   /**
    * @param panicThreshold {@code healthy_panic_threshold} in percent (0..100)
@@ -158,7 +164,56 @@ abstract class PriorityLoadBalancer implements LoadBalancer {
     if (source.hosts.isEmpty()) {
       return null;
     }
+    if (localityWeighted) {
+      Source l = localitySource(source, p);
+      if (l != null) {
+        source = l;
+      }
+    }
     return pick(source, hash);
+  }
+
+  /**
+   * Turns on Envoy's {@code locality_weighted_lb_config}: a pick first chooses a locality of the
+   * priority by EDF over the localities' effective weights (the locality's {@code
+   * load_balancing_weight} times {@code min(1, overprovisioning factor * healthy / all)} of its
+   * hosts), then a host within that locality. Localities without a weight get no traffic.
+   */
+  void enableLocalityWeights() {
+    localityWeighted = true;
+  }
+
+  /** Returns the locality chosen for this pick within {@code source}, or null when none has weight. */
+  private Source localitySource(Source source, int p) {
+    if (!source.localitiesBuilt) {
+      source.localitiesBuilt = true;
+      java.util.Map<String, List<Host>> groups = new java.util.LinkedHashMap<>();
+      for (Host h : source.hosts) {
+        groups.computeIfAbsent(h.locality().name(), k -> new ArrayList<>()).add(h);
+      }
+      java.util.Map<String, Integer> totals = new java.util.HashMap<>();
+      for (Host h : prioritySet.byPriority().get(p)) {
+        totals.merge(h.locality().name(), 1, Integer::sum);
+      }
+      List<Source> weighted = new ArrayList<>();
+      for (var e : groups.entrySet()) {
+        int w = e.getValue().get(0).locality().weight();
+        if (w <= 0) {
+          continue;
+        }
+        double ratio = prioritySet.overprovisioningFactor() / 100.0 * e.getValue().size()
+            / totals.getOrDefault(e.getKey(), e.getValue().size());
+        Source s = new Source(List.copyOf(e.getValue()));
+        s.localityWeight = w * Math.min(1.0, ratio);
+        if (s.localityWeight > 0) {
+          weighted.add(s);
+        }
+      }
+      if (!weighted.isEmpty()) {
+        source.localities = EdfScheduler.createWithPicks(weighted, s -> s.localityWeight, random.nextLong());
+      }
+    }
+    return source.localities == null ? null : source.localities.pickAndAdd(s -> s.localityWeight);
   }
 
   /**

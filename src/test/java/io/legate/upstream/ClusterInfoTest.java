@@ -265,8 +265,9 @@ class ClusterInfoTest {
         "name: a\nlb_subset_config: {fallback_policy: ANY_ENDPOINT}\n",
         "static_resources.clusters[2].lb_subset_config: unsupported");
     assertError(
-        "name: a\ncommon_lb_config: {locality_weighted_lb_config: {}}\n",
-        "static_resources.clusters[2].common_lb_config.locality_weighted_lb_config: unsupported");
+        "name: a\nlb_policy: MAGLEV\ncommon_lb_config: {locality_weighted_lb_config: {}}\n",
+        "static_resources.clusters[2].common_lb_config.locality_weighted_lb_config: unsupported"
+            + " with lb_policy MAGLEV");
     assertError(
         "name: a\nround_robin_lb_config: {slow_start_config: {slow_start_window: 1s}}\n",
         "static_resources.clusters[2].round_robin_lb_config.slow_start_config: unsupported");
