@@ -27,6 +27,7 @@ public final class Host {
   private final Locality locality;
   private volatile int healthFlags;
   private volatile HostMonitor outlier = HostMonitor.NONE;
+  private volatile long slowStartSinceNanos = System.nanoTime();
 
   /** Requests now in flight to this host (LEAST_REQUEST reads it). */
   public final AtomicInteger activeRequests = new AtomicInteger();
@@ -82,6 +83,19 @@ public final class Host {
     this.weight = Math.max(1, weight);
     this.priority = priority;
     this.zone = zone == null ? "" : zone;
+  }
+
+  /**
+   * Returns when this host's slow start began ({@link System#nanoTime()} at creation, unless
+   * restarted): balancers with {@code slow_start_config} ramp its weight up from then.
+   */
+  public long slowStartSinceNanos() {
+    return slowStartSinceNanos;
+  }
+
+  /** Restarts this host's slow start at {@code nanoTime} (for a host that became usable again). */
+  public void restartSlowStart(long nanoTime) {
+    slowStartSinceNanos = nanoTime;
   }
 
   /** Returns the endpoint's locality (name and locality weight). */

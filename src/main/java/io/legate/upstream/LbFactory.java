@@ -34,6 +34,7 @@ final class LbFactory implements LoadBalancer.Factory {
   private final long maxRingSize;
   private final int maglevTableSize;
   private boolean localityWeighted;
+  private PriorityLoadBalancer.SlowStart slowStart;
 
   LbFactory(
       Policy policy,
@@ -92,13 +93,13 @@ final class LbFactory implements LoadBalancer.Factory {
     if (proto.hasLbSubsetConfig()) {
       throw new ConfigException(path + ".lb_subset_config", "unsupported");
     }
-    if (proto.getRoundRobinLbConfig().hasSlowStartConfig()) {
-      throw new ConfigException(
-          path + ".round_robin_lb_config.slow_start_config", "unsupported");
-    }
-    if (proto.getLeastRequestLbConfig().hasSlowStartConfig()) {
-      throw new ConfigException(
-          path + ".least_request_lb_config.slow_start_config", "unsupported");
+    PriorityLoadBalancer.SlowStart slowStart = null;
+    if (policy == Policy.ROUND_ROBIN && proto.getRoundRobinLbConfig().hasSlowStartConfig()) {
+      slowStart = slowStart(proto.getRoundRobinLbConfig().getSlowStartConfig(),
+          path + ".round_robin_lb_config.slow_start_config");
+    } else if (policy == Policy.LEAST_REQUEST && proto.getLeastRequestLbConfig().hasSlowStartConfig()) {
+      slowStart = slowStart(proto.getLeastRequestLbConfig().getSlowStartConfig(),
+          path + ".least_request_lb_config.slow_start_config");
     }
     Cluster.CommonLbConfig common = proto.getCommonLbConfig();
     if (common.hasLocalityWeightedLbConfig()
@@ -191,7 +192,30 @@ final class LbFactory implements LoadBalancer.Factory {
         maxRing,
         tableSize);
     f.localityWeighted = common.hasLocalityWeightedLbConfig();
+    f.slowStart = slowStart;
     return f;
+  }
+
+  private static PriorityLoadBalancer.SlowStart slowStart(
+      Cluster.SlowStartConfig c, String p) {
+    long window = c.getSlowStartWindow().getSeconds() * 1_000_000_000L + c.getSlowStartWindow().getNanos();
+    if (window <= 0) {
+      return null;
+    }
+    double aggression = c.hasAggression() ? c.getAggression().getDefaultValue() : 1.0;
+    if (aggression <= 0 || Double.isNaN(aggression)) {
+      throw new ConfigException(p + ".aggression", "value must be greater than 0");
+    }
+    double min = c.hasMinWeightPercent() ? c.getMinWeightPercent().getValue() : 10.0;
+    if (min < 0 || min > 100 || Double.isNaN(min)) {
+      throw new ConfigException(p + ".min_weight_percent.value", "value must be inside range [0, 100]");
+    }
+    return new PriorityLoadBalancer.SlowStart(window, aggression, min / 100.0);
+  }
+
+  /** Returns the slow start settings, or null. */
+  PriorityLoadBalancer.SlowStart slowStart() {
+    return slowStart;
   }
 
   /** Returns whether {@code locality_weighted_lb_config} is set. */
@@ -250,9 +274,19 @@ final class LbFactory implements LoadBalancer.Factory {
 
   /** Returns a balancer drawing its random numbers from {@code random} (tests pass a fixed one). */
   LoadBalancer create(PrioritySet hosts, RandomGenerator random) {
+    return create(hosts, random, System::nanoTime);
+  }
+
+  /** Returns a balancer with its random numbers and its clock (for slow start) given. */
+  LoadBalancer create(PrioritySet hosts, RandomGenerator random, java.util.function.LongSupplier clock) {
     LoadBalancer lb = create0(hosts, random);
-    if (localityWeighted && lb instanceof PriorityLoadBalancer p) {
-      p.enableLocalityWeights();
+    if (lb instanceof PriorityLoadBalancer p) {
+      if (localityWeighted) {
+        p.enableLocalityWeights();
+      }
+      if (slowStart != null) {
+        p.enableSlowStart(slowStart, clock);
+      }
     }
     return lb;
   }

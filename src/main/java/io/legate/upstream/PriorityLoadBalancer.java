@@ -43,6 +43,14 @@ abstract class PriorityLoadBalancer implements LoadBalancer {
   private final Source[] healthySources;
   private final Source[] allSources;
   private boolean localityWeighted;
+  private SlowStart slowStart;
+  private java.util.function.LongSupplier clock = System::nanoTime;
+
+  /**
+   * Envoy's {@code slow_start_config}: a host younger than the window has its weight scaled by
+   * {@code max(min_weight_percent, (age / window) ^ (1 / aggression))}.
+   */
+  record SlowStart(long windowNanos, double aggression, double minWeightFraction) {}
 
   /**
    * @param panicThreshold {@code healthy_panic_threshold} in percent (0..100)
@@ -181,6 +189,40 @@ abstract class PriorityLoadBalancer implements LoadBalancer {
    */
   void enableLocalityWeights() {
     localityWeighted = true;
+  }
+
+  /** Turns on slow start, reading time from {@code clock} (nanoseconds, as System.nanoTime). */
+  void enableSlowStart(SlowStart s, java.util.function.LongSupplier clock) {
+    this.slowStart = s;
+    this.clock = clock;
+  }
+
+  /** Returns whether some host of {@code source} is still in its slow start window. */
+  boolean inSlowStart(Source source) {
+    if (slowStart == null) {
+      return false;
+    }
+    long now = clock.getAsLong();
+    for (int i = 0; i < source.hosts.size(); i++) {
+      if (now - source.hosts.get(i).slowStartSinceNanos() < slowStart.windowNanos()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Returns {@code weight} scaled by the host's slow start factor (unchanged when none applies). */
+  double applySlowStart(Host host, double weight) {
+    if (slowStart == null) {
+      return weight;
+    }
+    long age = clock.getAsLong() - host.slowStartSinceNanos();
+    if (age >= slowStart.windowNanos() || !host.healthy()) {
+      return weight;
+    }
+    double t = Math.max(1_000_000L, age) / (double) slowStart.windowNanos();
+    double f = slowStart.aggression() == 1.0 ? t : Math.pow(t, 1.0 / slowStart.aggression());
+    return weight * Math.max(f, slowStart.minWeightFraction());
   }
 
   /** Returns the locality chosen for this pick within {@code source}, or null when none has weight. */
