@@ -67,8 +67,34 @@ public final class ForwardAction implements RouteAction {
     }
   }
 
-  /** One hash_policy entry: kind is header, cookie, connection_properties or query_parameter. */
-  public record HashPolicy(String kind, String name, boolean terminal) {}
+  /**
+   * One hash_policy entry: kind is header, cookie, connection_properties or query_parameter. A
+   * cookie entry with a {@code ttl} ({@code cookieTtlMs} not negative) has its cookie generated
+   * when the request has none.
+   *
+   * @param cookieTtlMs the cookie's {@code ttl} in ms (0: a session cookie), -1 when not generated
+   * @param cookiePath the cookie's {@code path}, possibly ""
+   */
+  public record HashPolicy(String kind, String name, boolean terminal, long cookieTtlMs, String cookiePath) {
+    /** Creates an entry whose cookie (if any) is never generated. */
+    public HashPolicy(String kind, String name, boolean terminal) {
+      this(kind, name, terminal, -1, "");
+    }
+  }
+
+  /**
+   * The route's stream-duration and hedging settings.
+   *
+   * @param grpcTimeoutHeaderMaxMs {@code max_stream_duration.grpc_timeout_header_max} in ms (0: no
+   *     cap), -1 when unset (the {@code grpc-timeout} header is then ignored)
+   * @param grpcTimeoutHeaderOffsetMs {@code max_stream_duration.grpc_timeout_header_offset} in ms
+   * @param hedgeOnPerTryTimeout {@code hedge_policy.hedge_on_per_try_timeout} (route's, else the
+   *     virtual host's)
+   */
+  public record Resilience(long grpcTimeoutHeaderMaxMs, long grpcTimeoutHeaderOffsetMs, boolean hedgeOnPerTryTimeout) {
+    /** No gRPC timeout handling, no hedging. */
+    public static final Resilience NONE = new Resilience(-1, 0, false);
+  }
 
   private final String cluster;
   private final AsciiString clusterHeader;
@@ -93,6 +119,7 @@ public final class ForwardAction implements RouteAction {
   private final boolean highPriority;
   private final boolean includeRequestAttemptCount;
   private final boolean includeAttemptCountInResponse;
+  private final Resilience resilience;
 
   ForwardAction(String cluster, AsciiString clusterHeader, List<Weighted> weighted,
       AsciiString randomValueHeader, String prefixRewrite, int matchedPrefixLength,
@@ -115,6 +142,22 @@ public final class ForwardAction implements RouteAction {
       int clusterNotFoundResponseCode, RetryPolicy retryPolicy, List<HashPolicy> hashPolicies,
       long maxStreamDurationMs, boolean highPriority, boolean includeRequestAttemptCount,
       boolean includeAttemptCountInResponse) {
+    this(cluster, clusterHeader, weighted, randomValueHeader, prefixRewrite, matchedPrefixLength,
+        regexRewrite, hostRewriteLiteral, hostRewriteHeader, hostRewritePathRegex, autoHostRewrite,
+        appendXForwardedHost, timeoutMs, idleTimeoutMs, clusterNotFoundResponseCode, retryPolicy,
+        hashPolicies, maxStreamDurationMs, highPriority, includeRequestAttemptCount,
+        includeAttemptCountInResponse, Resilience.NONE);
+  }
+
+  ForwardAction(String cluster, AsciiString clusterHeader, List<Weighted> weighted,
+      AsciiString randomValueHeader, String prefixRewrite, int matchedPrefixLength,
+      Regexes.Substitution regexRewrite, String hostRewriteLiteral, AsciiString hostRewriteHeader,
+      Regexes.Substitution hostRewritePathRegex, boolean autoHostRewrite,
+      boolean appendXForwardedHost, long timeoutMs, long idleTimeoutMs,
+      int clusterNotFoundResponseCode, RetryPolicy retryPolicy, List<HashPolicy> hashPolicies,
+      long maxStreamDurationMs, boolean highPriority, boolean includeRequestAttemptCount,
+      boolean includeAttemptCountInResponse, Resilience resilience) {
+    this.resilience = resilience;
     this.highPriority = highPriority;
     this.includeRequestAttemptCount = includeRequestAttemptCount;
     this.includeAttemptCountInResponse = includeAttemptCountInResponse;
@@ -305,6 +348,11 @@ public final class ForwardAction implements RouteAction {
   /** Returns max_stream_duration.max_stream_duration in ms, 0 if unset. */
   public long maxStreamDurationMs() {
     return maxStreamDurationMs;
+  }
+
+  /** Returns the route's gRPC timeout header handling and hedging settings. */
+  public Resilience resilience() {
+    return resilience;
   }
 
   /** Returns true if the route's {@code priority} is HIGH (picks the circuit breakers). */

@@ -18,6 +18,21 @@ public final class RequestHash {
 
   /** Returns the request's hash, or -1 when no policy found its input (the balancer then picks at random). */
   public static long compute(List<ForwardAction.HashPolicy> policies, Http2Headers request, InetSocketAddress remote) {
+    return compute(policies, request, remote, null, null);
+  }
+
+  /**
+   * Returns the request's hash as {@link #compute(List, Http2Headers, InetSocketAddress)}, generating
+   * the cookie of a cookie policy with a {@code ttl} when the request has none, as Envoy: its value
+   * is the hex xxHash64 of the connection's remote and local addresses (so every stream of one
+   * connection gets the same cookie), the hash is of that value, and the {@code set-cookie} value
+   * ({@code name="value"; Max-Age=s; Path=p; HttpOnly}) is appended to {@code setCookies}.
+   *
+   * @param local the connection's local address (null: no cookie is generated)
+   * @param setCookies where generated {@code set-cookie} values go (null: none is generated)
+   */
+  public static long compute(List<ForwardAction.HashPolicy> policies, Http2Headers request,
+      InetSocketAddress remote, InetSocketAddress local, List<String> setCookies) {
     if (policies.isEmpty()) {
       return -1;
     }
@@ -29,7 +44,14 @@ public final class RequestHash {
             case "header" -> joined(request.getAll(p.name()));
             case "connection_properties" -> remote == null ? null : remote.getAddress().getHostAddress();
             case "query_parameter" -> queryParameter(request.path(), p.name());
-            case "cookie" -> cookie(request, p.name());
+            case "cookie" -> {
+              String c = cookie(request, p.name());
+              if ((c == null || c.isEmpty()) && p.cookieTtlMs() >= 0 && setCookies != null
+                  && remote != null && local != null) {
+                c = generateCookie(p, remote, local, setCookies);
+              }
+              yield c == null || c.isEmpty() ? null : c;
+            }
             default -> null;
           };
       if (value == null) {
@@ -44,6 +66,24 @@ public final class RequestHash {
     }
     // -1 means "no hash" to the balancers; keep a real hash of -1 distinct.
     return have ? (hash == -1 ? -2 : hash) : -1;
+  }
+
+  private static String generateCookie(ForwardAction.HashPolicy p, InetSocketAddress remote,
+      InetSocketAddress local, List<String> setCookies) {
+    String conn = remote.getAddress().getHostAddress() + ":" + remote.getPort()
+        + local.getAddress().getHostAddress() + ":" + local.getPort();
+    String value = String.format("%016x", XxHash64.hash(conn));
+    StringBuilder sb = new StringBuilder(p.name()).append("=\"").append(value).append('"');
+    long maxAge = p.cookieTtlMs() / 1000;
+    if (maxAge != 0) {
+      sb.append("; Max-Age=").append(maxAge);
+    }
+    if (!p.cookiePath().isEmpty()) {
+      sb.append("; Path=").append(p.cookiePath());
+    }
+    sb.append("; HttpOnly");
+    setCookies.add(sb.toString());
+    return value;
   }
 
   private static String joined(List<CharSequence> values) {

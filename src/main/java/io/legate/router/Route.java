@@ -11,6 +11,9 @@ public final class Route {
   private final HeaderMutations requestHeaderMutations;
   private final HeaderMutations responseHeaderMutations;
   private final PerFilterConfigs perFilter;
+  private final RateLimitPolicy rateLimitPolicy;
+  private final RateLimitPolicy virtualHostRateLimitPolicy;
+  private final boolean includeVirtualHostRateLimits;
 
   Route(String name, String virtualHostName, RouteAction action,
       HeaderMutations requestHeaderMutations, HeaderMutations responseHeaderMutations) {
@@ -21,6 +24,17 @@ public final class Route {
   Route(String name, String virtualHostName, RouteAction action,
       HeaderMutations requestHeaderMutations, HeaderMutations responseHeaderMutations,
       PerFilterConfigs perFilter) {
+    this(name, virtualHostName, action, requestHeaderMutations, responseHeaderMutations, perFilter,
+        RateLimitPolicy.EMPTY, RateLimitPolicy.EMPTY, false);
+  }
+
+  Route(String name, String virtualHostName, RouteAction action,
+      HeaderMutations requestHeaderMutations, HeaderMutations responseHeaderMutations,
+      PerFilterConfigs perFilter, RateLimitPolicy rateLimitPolicy,
+      RateLimitPolicy virtualHostRateLimitPolicy, boolean includeVirtualHostRateLimits) {
+    this.rateLimitPolicy = rateLimitPolicy;
+    this.virtualHostRateLimitPolicy = virtualHostRateLimitPolicy;
+    this.includeVirtualHostRateLimits = includeVirtualHostRateLimits;
     this.perFilter = perFilter;
     this.name = name;
     this.virtualHostName = virtualHostName;
@@ -67,6 +81,21 @@ public final class Route {
    */
   public Object perFilterConfig(String filterName) {
     return perFilter.config(filterName);
+  }
+
+  /** Returns the route action's {@code rate_limits} (empty for redirects and direct responses). */
+  public RateLimitPolicy rateLimitPolicy() {
+    return rateLimitPolicy;
+  }
+
+  /** Returns the virtual host's {@code rate_limits}. */
+  public RateLimitPolicy virtualHostRateLimitPolicy() {
+    return virtualHostRateLimitPolicy;
+  }
+
+  /** Returns the route action's {@code include_vh_rate_limits}. */
+  public boolean includeVirtualHostRateLimits() {
+    return includeVirtualHostRateLimits;
   }
 
   /**

@@ -47,6 +47,8 @@ final class RouteTableBuilder {
   // The virtual host being built: its attempt-count settings reach its routes' actions.
   private boolean vhIncludeRequestAttemptCount;
   private boolean vhIncludeAttemptCountInResponse;
+  private RateLimitPolicy vhRateLimits = RateLimitPolicy.EMPTY;
+  private Boolean vhHedge;
 
   RouteTableBuilder(RouteConfiguration config, String path, Predicate<String> clusterExists,
       FactoryContext filterContext) {
@@ -231,9 +233,7 @@ final class RouteTableBuilder {
     if (v.getRequestMirrorPoliciesCount() > 0) {
       throw unsupported(vp + ".request_mirror_policies");
     }
-    if (v.hasHedgePolicy()) {
-      throw new ConfigException(vp + ".hedge_policy", "hedging is not supported");
-    }
+    vhHedge = v.hasHedgePolicy() ? hedge(v.getHedgePolicy(), vp + ".hedge_policy") : null;
     if (v.hasRetryPolicyTypedConfig()) {
       throw unsupported(vp + ".retry_policy_typed_config");
     }
@@ -245,6 +245,7 @@ final class RouteTableBuilder {
         v.hasRetryPolicy() ? retryPolicy(v.getRetryPolicy(), vp + ".retry_policy") : null;
     PerFilterConfigs vhPerFilter =
         globalPerFilter.overriddenBy(perFilter(v.getTypedPerFilterConfigMap(), vp));
+    vhRateLimits = RateLimitPolicy.build(v.getRateLimitsList(), vp + ".rate_limits");
     vhIncludeRequestAttemptCount = v.getIncludeRequestAttemptCount();
     vhIncludeAttemptCountInResponse = v.getIncludeAttemptCountInResponse();
     List<RouteEntry> entries = new ArrayList<>();
@@ -358,7 +359,12 @@ final class RouteTableBuilder {
     };
     PerFilterConfigs routePerFilter =
         vhPerFilter.overriddenBy(perFilter(r.getTypedPerFilterConfigMap(), rp));
-    Route route = new Route(r.getName(), vhName, action, request, response, routePerFilter);
+    RateLimitPolicy rateLimits = r.hasRoute()
+        ? RateLimitPolicy.build(r.getRoute().getRateLimitsList(), rp + ".route.rate_limits")
+        : RateLimitPolicy.EMPTY;
+    Route route = new Route(r.getName(), vhName, action, request, response, routePerFilter,
+        rateLimits, vhRateLimits, r.hasRoute() && r.getRoute().hasIncludeVhRateLimits()
+            && r.getRoute().getIncludeVhRateLimits().getValue());
     return new RouteEntry(index, kind, value, caseSensitive, regex, num, den, m.hasGrpc(), headers,
         queries, route);
   }
@@ -435,9 +441,8 @@ final class RouteTableBuilder {
     if (a.getRequestMirrorPoliciesCount() > 0) {
       throw unsupported(ap + ".request_mirror_policies");
     }
-    if (a.hasHedgePolicy()) {
-      throw new ConfigException(ap + ".hedge_policy", "hedging is not supported");
-    }
+    Boolean hedgeOnPerTryTimeout =
+        a.hasHedgePolicy() ? hedge(a.getHedgePolicy(), ap + ".hedge_policy") : vhHedge;
     if (a.hasInternalRedirectPolicy()) {
       throw unsupported(ap + ".internal_redirect_policy");
     }
@@ -483,10 +488,15 @@ final class RouteTableBuilder {
       hash.add(switch (h.getPolicySpecifierCase()) {
         case HEADER -> new ForwardAction.HashPolicy("header", h.getHeader().getHeaderName().toLowerCase(Locale.ROOT), h.getTerminal());
         case COOKIE -> {
-          if (h.getCookie().hasTtl()) {
-            throw new ConfigException(hp + ".cookie.ttl", "generating hash cookies is not supported yet");
+          var c = h.getCookie();
+          if (c.getName().isEmpty()) {
+            throw new ConfigException(hp + ".cookie.name", "must not be empty");
           }
-          yield new ForwardAction.HashPolicy("cookie", h.getCookie().getName(), h.getTerminal());
+          if (c.getAttributesCount() > 0) {
+            throw new ConfigException(hp + ".cookie.attributes", "not supported");
+          }
+          yield new ForwardAction.HashPolicy("cookie", c.getName(), h.getTerminal(),
+              c.hasTtl() ? RouteTable.durationMs(c.getTtl()) : -1, c.getPath());
         }
         case CONNECTION_PROPERTIES -> new ForwardAction.HashPolicy("connection_properties", "source_ip", h.getTerminal());
         case QUERY_PARAMETER -> new ForwardAction.HashPolicy("query_parameter", h.getQueryParameter().getName(), h.getTerminal());
@@ -495,11 +505,35 @@ final class RouteTableBuilder {
     }
     long maxStream = a.hasMaxStreamDuration() && a.getMaxStreamDuration().hasMaxStreamDuration()
         ? RouteTable.durationMs(a.getMaxStreamDuration().getMaxStreamDuration()) : 0;
+    var msd = a.getMaxStreamDuration();
+    if (a.hasMaxGrpcTimeout()) {
+      throw new ConfigException(ap + ".max_grpc_timeout",
+          "deprecated; use max_stream_duration.grpc_timeout_header_max");
+    }
+    if (a.hasGrpcTimeoutOffset()) {
+      throw new ConfigException(ap + ".grpc_timeout_offset",
+          "deprecated; use max_stream_duration.grpc_timeout_header_offset");
+    }
+    ForwardAction.Resilience resilience = new ForwardAction.Resilience(
+        msd.hasGrpcTimeoutHeaderMax() ? RouteTable.durationMs(msd.getGrpcTimeoutHeaderMax()) : -1,
+        msd.hasGrpcTimeoutHeaderOffset() ? RouteTable.durationMs(msd.getGrpcTimeoutHeaderOffset()) : 0,
+        hedgeOnPerTryTimeout != null && hedgeOnPerTryTimeout);
     return new ForwardAction(cluster, clusterHeader, weighted, randomHeader, prefixRewrite,
         matchedLength, regexRewrite, hostLiteral, hostHeader, hostRegex, autoHost,
         a.getAppendXForwardedHost(), timeout, idle, notFound, retry, hash, maxStream,
         a.getPriority() == io.envoyproxy.envoy.config.core.v3.RoutingPriority.HIGH,
-        vhIncludeRequestAttemptCount, vhIncludeAttemptCountInResponse);
+        vhIncludeRequestAttemptCount, vhIncludeAttemptCountInResponse, resilience);
+  }
+
+  /** Returns hedge_on_per_try_timeout; the other hedging fields are refused unless at defaults. */
+  private static Boolean hedge(io.envoyproxy.envoy.config.route.v3.HedgePolicy h, String hp) {
+    if (h.hasInitialRequests() && h.getInitialRequests().getValue() != 1) {
+      throw new ConfigException(hp + ".initial_requests", "only 1 is supported");
+    }
+    if (h.hasAdditionalRequestChance() && h.getAdditionalRequestChance().getNumerator() != 0) {
+      throw new ConfigException(hp + ".additional_request_chance", "only 0 is supported");
+    }
+    return h.getHedgeOnPerTryTimeout();
   }
 
   private static ForwardAction.RetryPolicy retryPolicy(RetryPolicy p, String pp) {

@@ -62,7 +62,7 @@ public final class EdsCluster extends Cluster {
       String key = key(address, s);
       Host h = current.get(key);
       if (h == null || next.containsKey(key)) {
-        h = new Host(info().name(), address, s.hostname(), s.weight(), s.priority(), s.zone());
+        h = new Host(info().name(), address, s.hostname(), s.weight(), s.priority(), s.zone(), s.locality());
       }
       if (s.healthFlags() != 0) {
         h.setHealthFlag(Host.FAILED_EDS_HEALTH);

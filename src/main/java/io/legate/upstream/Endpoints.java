@@ -35,7 +35,8 @@ final class Endpoints {
       int priority,
       String zone,
       int healthFlags,
-      String path) {}
+      String path,
+      Host.Locality locality) {}
 
   /** A parsed assignment: the endpoints and the policy that goes with them. */
   record Assignment(List<Spec> endpoints, int overprovisioningFactor, boolean weightedPriorityHealth) {}
@@ -110,7 +111,8 @@ final class Endpoints {
                 locality.getPriority(),
                 locality.getLocality().getZone(),
                 unhealthy(lb.getHealthStatus()) ? Host.FAILED_EDS_HEALTH : 0,
-                sPath));
+                sPath,
+                localityOf(locality)));
       }
     }
     int factor =
@@ -122,6 +124,12 @@ final class Endpoints {
           path + ".policy.overprovisioning_factor.value", "value must be greater than 0");
     }
     return new Assignment(List.copyOf(out), factor, cla.getPolicy().getWeightedPriorityHealth());
+  }
+
+  private static Host.Locality localityOf(LocalityLbEndpoints l) {
+    var loc = l.getLocality();
+    return new Host.Locality(loc.getRegion() + "/" + loc.getZone() + "/" + loc.getSubZone(),
+        l.hasLoadBalancingWeight() ? l.getLoadBalancingWeight().getValue() : 0);
   }
 
   private static boolean unhealthy(HealthStatus status) {

@@ -24,8 +24,10 @@ public final class Host {
   private final int weight;
   private final int priority;
   private final String zone;
+  private final Locality locality;
   private volatile int healthFlags;
   private volatile HostMonitor outlier = HostMonitor.NONE;
+  private volatile long slowStartSinceNanos = System.nanoTime();
 
   /** Requests now in flight to this host (LEAST_REQUEST reads it). */
   public final AtomicInteger activeRequests = new AtomicInteger();
@@ -52,6 +54,28 @@ public final class Host {
       int weight,
       int priority,
       String zone) {
+    this(clusterName, address, hostname, weight, priority, zone, Locality.NONE);
+  }
+
+  /**
+   * The endpoint's locality: its name ({@code region/zone/sub_zone}) and the locality's {@code
+   * load_balancing_weight} (0 when unset), for {@code locality_weighted_lb_config}.
+   */
+  public record Locality(String name, int weight) {
+    /** No locality information. */
+    public static final Locality NONE = new Locality("", 0);
+  }
+
+  /** Creates a host in a locality. */
+  public Host(
+      String clusterName,
+      InetSocketAddress address,
+      String hostname,
+      int weight,
+      int priority,
+      String zone,
+      Locality locality) {
+    this.locality = locality;
     this.clusterName = clusterName;
     this.address = address;
     this.addressString = address.getAddress().getHostAddress() + ":" + address.getPort();
@@ -59,6 +83,24 @@ public final class Host {
     this.weight = Math.max(1, weight);
     this.priority = priority;
     this.zone = zone == null ? "" : zone;
+  }
+
+  /**
+   * Returns when this host's slow start began ({@link System#nanoTime()} at creation, unless
+   * restarted): balancers with {@code slow_start_config} ramp its weight up from then.
+   */
+  public long slowStartSinceNanos() {
+    return slowStartSinceNanos;
+  }
+
+  /** Restarts this host's slow start at {@code nanoTime} (for a host that became usable again). */
+  public void restartSlowStart(long nanoTime) {
+    slowStartSinceNanos = nanoTime;
+  }
+
+  /** Returns the endpoint's locality (name and locality weight). */
+  public Locality locality() {
+    return locality;
   }
 
   public String clusterName() {

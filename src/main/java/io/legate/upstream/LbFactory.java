@@ -33,6 +33,8 @@ final class LbFactory implements LoadBalancer.Factory {
   private final long minRingSize;
   private final long maxRingSize;
   private final int maglevTableSize;
+  private boolean localityWeighted;
+  private PriorityLoadBalancer.SlowStart slowStart;
 
   LbFactory(
       Policy policy,
@@ -91,18 +93,20 @@ final class LbFactory implements LoadBalancer.Factory {
     if (proto.hasLbSubsetConfig()) {
       throw new ConfigException(path + ".lb_subset_config", "unsupported");
     }
-    if (proto.getRoundRobinLbConfig().hasSlowStartConfig()) {
-      throw new ConfigException(
-          path + ".round_robin_lb_config.slow_start_config", "unsupported");
-    }
-    if (proto.getLeastRequestLbConfig().hasSlowStartConfig()) {
-      throw new ConfigException(
-          path + ".least_request_lb_config.slow_start_config", "unsupported");
+    PriorityLoadBalancer.SlowStart slowStart = null;
+    if (policy == Policy.ROUND_ROBIN && proto.getRoundRobinLbConfig().hasSlowStartConfig()) {
+      slowStart = slowStart(proto.getRoundRobinLbConfig().getSlowStartConfig(),
+          path + ".round_robin_lb_config.slow_start_config");
+    } else if (policy == Policy.LEAST_REQUEST && proto.getLeastRequestLbConfig().hasSlowStartConfig()) {
+      slowStart = slowStart(proto.getLeastRequestLbConfig().getSlowStartConfig(),
+          path + ".least_request_lb_config.slow_start_config");
     }
     Cluster.CommonLbConfig common = proto.getCommonLbConfig();
-    if (common.hasLocalityWeightedLbConfig()) {
+    if (common.hasLocalityWeightedLbConfig()
+        && (policy == Policy.RING_HASH || policy == Policy.MAGLEV)) {
       throw new ConfigException(
-          path + ".common_lb_config.locality_weighted_lb_config", "unsupported");
+          path + ".common_lb_config.locality_weighted_lb_config",
+          "unsupported with lb_policy " + policy);
     }
     int panicThreshold = 50;
     if (common.hasHealthyPanicThreshold()) {
@@ -177,7 +181,7 @@ final class LbFactory implements LoadBalancer.Factory {
       }
       tableSize = (int) t;
     }
-    return new LbFactory(
+    LbFactory f = new LbFactory(
         policy,
         panicThreshold,
         choiceCount,
@@ -187,6 +191,36 @@ final class LbFactory implements LoadBalancer.Factory {
         minRing,
         maxRing,
         tableSize);
+    f.localityWeighted = common.hasLocalityWeightedLbConfig();
+    f.slowStart = slowStart;
+    return f;
+  }
+
+  private static PriorityLoadBalancer.SlowStart slowStart(
+      Cluster.SlowStartConfig c, String p) {
+    long window = c.getSlowStartWindow().getSeconds() * 1_000_000_000L + c.getSlowStartWindow().getNanos();
+    if (window <= 0) {
+      return null;
+    }
+    double aggression = c.hasAggression() ? c.getAggression().getDefaultValue() : 1.0;
+    if (aggression <= 0 || Double.isNaN(aggression)) {
+      throw new ConfigException(p + ".aggression", "value must be greater than 0");
+    }
+    double min = c.hasMinWeightPercent() ? c.getMinWeightPercent().getValue() : 10.0;
+    if (min < 0 || min > 100 || Double.isNaN(min)) {
+      throw new ConfigException(p + ".min_weight_percent.value", "value must be inside range [0, 100]");
+    }
+    return new PriorityLoadBalancer.SlowStart(window, aggression, min / 100.0);
+  }
+
+  /** Returns the slow start settings, or null. */
+  PriorityLoadBalancer.SlowStart slowStart() {
+    return slowStart;
+  }
+
+  /** Returns whether {@code locality_weighted_lb_config} is set. */
+  boolean localityWeighted() {
+    return localityWeighted;
   }
 
   static boolean isPrime(long n) {
@@ -240,6 +274,24 @@ final class LbFactory implements LoadBalancer.Factory {
 
   /** Returns a balancer drawing its random numbers from {@code random} (tests pass a fixed one). */
   LoadBalancer create(PrioritySet hosts, RandomGenerator random) {
+    return create(hosts, random, System::nanoTime);
+  }
+
+  /** Returns a balancer with its random numbers and its clock (for slow start) given. */
+  LoadBalancer create(PrioritySet hosts, RandomGenerator random, java.util.function.LongSupplier clock) {
+    LoadBalancer lb = create0(hosts, random);
+    if (lb instanceof PriorityLoadBalancer p) {
+      if (localityWeighted) {
+        p.enableLocalityWeights();
+      }
+      if (slowStart != null) {
+        p.enableSlowStart(slowStart, clock);
+      }
+    }
+    return lb;
+  }
+
+  private LoadBalancer create0(PrioritySet hosts, RandomGenerator random) {
     return switch (policy) {
       case ROUND_ROBIN -> new RoundRobinLoadBalancer(hosts, random, panicThreshold, healthyPanic);
       case LEAST_REQUEST -> new LeastRequestLoadBalancer(

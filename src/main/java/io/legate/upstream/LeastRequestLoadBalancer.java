@@ -30,16 +30,16 @@ final class LeastRequestLoadBalancer extends PriorityLoadBalancer {
     double weight = host.weight();
     long active = host.activeRequests.get() + 1L;
     if (activeRequestBias == 1.0) {
-      return weight / active;
+      return applySlowStart(host, weight / active);
     } else if (activeRequestBias != 0.0) {
-      return weight / Math.pow(active, activeRequestBias);
+      return applySlowStart(host, weight / Math.pow(active, activeRequestBias));
     }
-    return weight;
+    return applySlowStart(host, weight);
   }
 
   @Override
   Host pick(Source source, long hash) {
-    if (source.weightsEqual || source.hosts.size() == 1) {
+    if ((source.weightsEqual && !inSlowStart(source)) || source.hosts.size() == 1) {
       Host candidate = null;
       for (int i = 0; i < choiceCount; i++) {
         Host sampled = source.hosts.get(index(random.nextLong(), source.hosts.size()));

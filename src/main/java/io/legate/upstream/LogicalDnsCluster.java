@@ -54,7 +54,7 @@ public final class LogicalDnsCluster extends Cluster {
     // Envoy rewrites the priority of the single endpoint to 0.
     this.spec =
         new Endpoints.Spec(
-            s.address(), s.port(), s.hostname(), s.weight(), 0, s.zone(), s.healthFlags(), s.path());
+            s.address(), s.port(), s.hostname(), s.weight(), 0, s.zone(), s.healthFlags(), s.path(), s.locality());
     this.hostname = spec.hostname().isEmpty() ? spec.address() : spec.hostname();
     this.refresh =
         new DnsRefresh(info, new SplittableRandom(ThreadLocalRandom.current().nextLong()));

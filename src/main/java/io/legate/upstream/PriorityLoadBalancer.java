@@ -22,6 +22,11 @@ abstract class PriorityLoadBalancer implements LoadBalancer {
     Object table;
     long rrIndex;
     boolean started;
+    /** With locality weighting: the localities' sources by EDF (built on first use), or none. */
+    EdfScheduler<Source> localities;
+    boolean localitiesBuilt;
+    /** This source's effective locality weight, when it is one locality's hosts. */
+    double localityWeight;
 
     Source(List<Host> hosts) {
       this.hosts = hosts;
@@ -37,6 +42,15 @@ abstract class PriorityLoadBalancer implements LoadBalancer {
   private final boolean[] panic;
   private final Source[] healthySources;
   private final Source[] allSources;
+  private boolean localityWeighted;
+  private SlowStart slowStart;
+  private java.util.function.LongSupplier clock = System::nanoTime;
+
+  /**
+   * Envoy's {@code slow_start_config}: a host younger than the window has its weight scaled by
+   * {@code max(min_weight_percent, (age / window) ^ (1 / aggression))}.
+   */
+  record SlowStart(long windowNanos, double aggression, double minWeightFraction) {}
 
   /**
    * @param panicThreshold {@code healthy_panic_threshold} in percent (0..100)
@@ -158,7 +172,90 @@ abstract class PriorityLoadBalancer implements LoadBalancer {
     if (source.hosts.isEmpty()) {
       return null;
     }
+    if (localityWeighted) {
+      Source l = localitySource(source, p);
+      if (l != null) {
+        source = l;
+      }
+    }
     return pick(source, hash);
+  }
+
+  /**
+   * Turns on Envoy's {@code locality_weighted_lb_config}: a pick first chooses a locality of the
+   * priority by EDF over the localities' effective weights (the locality's {@code
+   * load_balancing_weight} times {@code min(1, overprovisioning factor * healthy / all)} of its
+   * hosts), then a host within that locality. Localities without a weight get no traffic.
+   */
+  void enableLocalityWeights() {
+    localityWeighted = true;
+  }
+
+  /** Turns on slow start, reading time from {@code clock} (nanoseconds, as System.nanoTime). */
+  void enableSlowStart(SlowStart s, java.util.function.LongSupplier clock) {
+    this.slowStart = s;
+    this.clock = clock;
+  }
+
+  /** Returns whether some host of {@code source} is still in its slow start window. */
+  boolean inSlowStart(Source source) {
+    if (slowStart == null) {
+      return false;
+    }
+    long now = clock.getAsLong();
+    for (int i = 0; i < source.hosts.size(); i++) {
+      if (now - source.hosts.get(i).slowStartSinceNanos() < slowStart.windowNanos()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Returns {@code weight} scaled by the host's slow start factor (unchanged when none applies). */
+  double applySlowStart(Host host, double weight) {
+    if (slowStart == null) {
+      return weight;
+    }
+    long age = clock.getAsLong() - host.slowStartSinceNanos();
+    if (age >= slowStart.windowNanos() || !host.healthy()) {
+      return weight;
+    }
+    double t = Math.max(1_000_000L, age) / (double) slowStart.windowNanos();
+    double f = slowStart.aggression() == 1.0 ? t : Math.pow(t, 1.0 / slowStart.aggression());
+    return weight * Math.max(f, slowStart.minWeightFraction());
+  }
+
+  /** Returns the locality chosen for this pick within {@code source}, or null when none has weight. */
+  private Source localitySource(Source source, int p) {
+    if (!source.localitiesBuilt) {
+      source.localitiesBuilt = true;
+      java.util.Map<String, List<Host>> groups = new java.util.LinkedHashMap<>();
+      for (Host h : source.hosts) {
+        groups.computeIfAbsent(h.locality().name(), k -> new ArrayList<>()).add(h);
+      }
+      java.util.Map<String, Integer> totals = new java.util.HashMap<>();
+      for (Host h : prioritySet.byPriority().get(p)) {
+        totals.merge(h.locality().name(), 1, Integer::sum);
+      }
+      List<Source> weighted = new ArrayList<>();
+      for (var e : groups.entrySet()) {
+        int w = e.getValue().get(0).locality().weight();
+        if (w <= 0) {
+          continue;
+        }
+        double ratio = prioritySet.overprovisioningFactor() / 100.0 * e.getValue().size()
+            / totals.getOrDefault(e.getKey(), e.getValue().size());
+        Source s = new Source(List.copyOf(e.getValue()));
+        s.localityWeight = w * Math.min(1.0, ratio);
+        if (s.localityWeight > 0) {
+          weighted.add(s);
+        }
+      }
+      if (!weighted.isEmpty()) {
+        source.localities = EdfScheduler.createWithPicks(weighted, s -> s.localityWeight, random.nextLong());
+      }
+    }
+    return source.localities == null ? null : source.localities.pickAndAdd(s -> s.localityWeight);
   }
 
   /**

@@ -19,6 +19,12 @@ final class RoundRobinLoadBalancer extends PriorityLoadBalancer {
 
   @Override
   Host pick(Source source, long hash) {
+    if (source.hosts.size() > 1 && inSlowStart(source)) {
+      if (source.edf == null) {
+        source.edf = EdfScheduler.createWithPicks(source.hosts, this::weight, seed);
+      }
+      return source.edf.pickAndAdd(this::weight);
+    }
     if (source.weightsEqual || source.hosts.size() == 1) {
       if (!source.started) {
         source.rrIndex = seed;
@@ -27,8 +33,12 @@ final class RoundRobinLoadBalancer extends PriorityLoadBalancer {
       return source.hosts.get(index(source.rrIndex++, source.hosts.size()));
     }
     if (source.edf == null) {
-      source.edf = EdfScheduler.createWithPicks(source.hosts, Host::weight, seed);
+      source.edf = EdfScheduler.createWithPicks(source.hosts, this::weight, seed);
     }
-    return source.edf.pickAndAdd(Host::weight);
+    return source.edf.pickAndAdd(this::weight);
+  }
+
+  private double weight(Host h) {
+    return applySlowStart(h, h.weight());
   }
 }

@@ -25,7 +25,8 @@ public final class StaticCluster extends Cluster {
               s.hostname(),
               s.weight(),
               s.priority(),
-              s.zone());
+              s.zone(),
+              s.locality());
       if (s.healthFlags() != 0) {
         h.setHealthFlag(s.healthFlags());
       }

@@ -126,7 +126,8 @@ public final class StrictDnsCluster extends Cluster {
                   hostname,
                   spec.weight(),
                   spec.priority(),
-                  spec.zone());
+                  spec.zone(),
+                  spec.locality());
           if (spec.healthFlags() != 0) {
             h.setHealthFlag(spec.healthFlags());
           }

@@ -223,9 +223,9 @@ class RetryStateTest {
     assertThatThrownBy(() -> Fixtures.routes(base + "\"retry_policy\":{\"per_try_idle_timeout\":\"1s\"}}}]"))
         .isInstanceOf(ConfigException.class)
         .hasMessage("route_config.virtual_hosts[0].routes[0].route.retry_policy.per_try_idle_timeout: not supported");
-    assertThatThrownBy(() -> Fixtures.routes(base + "\"hedge_policy\":{\"hedge_on_per_try_timeout\":true}}}]"))
+    assertThatThrownBy(() -> Fixtures.routes(base + "\"hedge_policy\":{\"initial_requests\":2}}}]"))
         .isInstanceOf(ConfigException.class)
-        .hasMessage("route_config.virtual_hosts[0].routes[0].route.hedge_policy: hedging is not supported");
+        .hasMessage("route_config.virtual_hosts[0].routes[0].route.hedge_policy.initial_requests: only 1 is supported");
   }
 
   @Test

@@ -265,11 +265,13 @@ class ClusterInfoTest {
         "name: a\nlb_subset_config: {fallback_policy: ANY_ENDPOINT}\n",
         "static_resources.clusters[2].lb_subset_config: unsupported");
     assertError(
-        "name: a\ncommon_lb_config: {locality_weighted_lb_config: {}}\n",
-        "static_resources.clusters[2].common_lb_config.locality_weighted_lb_config: unsupported");
+        "name: a\nlb_policy: MAGLEV\ncommon_lb_config: {locality_weighted_lb_config: {}}\n",
+        "static_resources.clusters[2].common_lb_config.locality_weighted_lb_config: unsupported"
+            + " with lb_policy MAGLEV");
     assertError(
-        "name: a\nround_robin_lb_config: {slow_start_config: {slow_start_window: 1s}}\n",
-        "static_resources.clusters[2].round_robin_lb_config.slow_start_config: unsupported");
+        "name: a\nround_robin_lb_config: {slow_start_config: {slow_start_window: 1s, aggression: {default_value: 0, runtime_key: k}}}\n",
+        "static_resources.clusters[2].round_robin_lb_config.slow_start_config.aggression: value must be"
+            + " greater than 0");
     assertError(
         "name: a\nlb_policy: LEAST_REQUEST\nleast_request_lb_config: {choice_count: 1}\n",
         "static_resources.clusters[2].least_request_lb_config.choice_count: value must be"

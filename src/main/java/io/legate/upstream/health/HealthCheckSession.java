@@ -137,6 +137,8 @@ abstract class HealthCheckSession {
     if (failed()) {
       if (firstCheck || ++numHealthy == config.healthyThreshold()) {
         host.clearHealthFlag(Host.FAILED_ACTIVE_HC);
+        // Slow start counts from the last passed health check, as Envoy's lastHcPassTime.
+        host.restartSlowStart(System.nanoTime());
         parent.stats().healthy.inc();
         t = Transition.CHANGED;
         if (log != null) {

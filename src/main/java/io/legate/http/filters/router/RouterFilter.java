@@ -53,6 +53,9 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
   private static final String RETRIED_RESET_BEFORE_HEADERS =
       "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: ";
   private static final AsciiString TRUE = AsciiString.cached("true");
+  private static final AsciiString SET_COOKIE = AsciiString.cached("set-cookie");
+  private static final AsciiString GRPC_TIMEOUT = AsciiString.cached("grpc-timeout");
+  private static final int GRPC_DEADLINE_EXCEEDED = 4;
 
   private final RouterFilterFactory.RouterConfig config;
   private DecoderCallbacks callbacks;
@@ -92,6 +95,13 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
   private ScheduledFuture<?> perTryTimer;
   private ScheduledFuture<?> retryTimer;
   private boolean waitingForPool;
+  private List<String> setCookies;
+  private ScheduledFuture<?> durationTimer;
+  // Hedging: the attempt whose events are handled as the request's, and those left running after
+  // a per-try timeout started another.
+  private boolean hedgeOnPerTryTimeout;
+  private Attempt current;
+  private List<Attempt> backgrounds;
 
   RouterFilter(RouterFilterFactory.RouterConfig config) {
     this.config = config;
@@ -161,7 +171,13 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       }
     }
     headers.remove(HttpHeaderNames.X_ENVOY_UPSTREAM_RQ_TIMEOUT_MS);
+    startDurationTimer(headers, info);
     ForwardAction.RetryPolicy policy = action.retryPolicy();
+    hedgeOnPerTryTimeout = action.resilience().hedgeOnPerTryTimeout();
+    CharSequence hedgeHeader = headers.get(HttpHeaderNames.X_ENVOY_HEDGE_ON_PER_TRY_TIMEOUT);
+    if (hedgeHeader != null && TRUE.contentEqualsIgnoreCase(hedgeHeader)) {
+      hedgeOnPerTryTimeout = true;
+    }
     perTryTimeoutMs = policy == null ? 0 : policy.perTryTimeoutMs();
     CharSequence perTry = headers.get(HttpHeaderNames.X_ENVOY_UPSTREAM_RQ_PER_TRY_TIMEOUT_MS);
     if (perTry != null) {
@@ -184,7 +200,12 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
 
     worker = WorkerClusters.current().get(c, callbacks.eventLoop());
     if (!action.hashPolicies().isEmpty()) {
-      long hash = io.legate.router.RequestHash.compute(action.hashPolicies(), headers, info.downstreamRemoteAddress());
+      List<String> cookies = new ArrayList<>(1);
+      long hash = io.legate.router.RequestHash.compute(action.hashPolicies(), headers,
+          info.downstreamRemoteAddress(), info.downstreamLocalAddress(), cookies);
+      if (!cookies.isEmpty()) {
+        setCookies = cookies;
+      }
       if (hash != -1) {
         lbContext = new LoadBalancer.LbContext() {
           @Override
@@ -227,6 +248,60 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     }
     startAttempt(chosen);
     return Status.CONTINUE;
+  }
+
+  /**
+   * Starts the route's stream duration timer, as Envoy's connection manager: a gRPC request's
+   * {@code grpc-timeout} (less {@code grpc_timeout_header_offset}, capped by {@code
+   * grpc_timeout_header_max} unless 0) when the route sets {@code grpc_timeout_header_max}, else
+   * the route's {@code max_stream_duration}; counted from the stream's start.
+   */
+  private void startDurationTimer(Http2Headers headers, StreamInfo info) {
+    ForwardAction.Resilience r = action.resilience();
+    long limit = action.maxStreamDurationMs();
+    if (r.grpcTimeoutHeaderMaxMs() >= 0 && io.legate.http.LocalReplies.isGrpc(headers)) {
+      CharSequence h = headers.get(GRPC_TIMEOUT);
+      long grpc = h == null ? -1 : io.legate.router.GrpcTimeout.parseMillis(h);
+      if (grpc >= 0) {
+        if (r.grpcTimeoutHeaderOffsetMs() < grpc) {
+          grpc -= r.grpcTimeoutHeaderOffsetMs();
+        }
+        long max = r.grpcTimeoutHeaderMaxMs();
+        limit = max != 0 && (grpc == 0 || grpc > max) ? max : grpc;
+      }
+    }
+    if (limit > 0) {
+      long elapsed = (System.nanoTime() - info.startNanos()) / 1_000_000;
+      durationTimer = callbacks.eventLoop().schedule(
+          this::onMaxStreamDuration, Math.max(0, limit - elapsed), TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private void onMaxStreamDuration() {
+    durationTimer = null;
+    if (finished) {
+      return;
+    }
+    config.stats().downstreamRqMaxDurationReached.inc();
+    StreamInfo info = callbacks.streamInfo();
+    info.addResponseFlag(ResponseFlag.DURATION_TIMEOUT);
+    boolean started = responseStarted;
+    if (pending != null) {
+      pending.cancel();
+      pending = null;
+      clusterStats.upstreamRqPendingActive.dec();
+    }
+    if (upstream != null) {
+      upstream.reset();
+      upstream = null;
+    }
+    finishUpstream(false);
+    if (started) {
+      callbacks.resetStream();
+    } else {
+      callbacks.sendLocalReply(requestEnded ? 504 : 408, "downstream duration timeout", null,
+          GRPC_DEADLINE_EXCEEDED, "max_duration_timeout");
+    }
   }
 
   /** The request's hash_policy input for ring hash and Maglev, computed once per request. */
@@ -272,7 +347,8 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     attemptActive = true;
     upstreamStartNanos = System.nanoTime();
     waitingForPool = true;
-    ConnPool.Cancellable c = worker.pool(h, h2, priority).newStream(this);
+    current = new Attempt();
+    ConnPool.Cancellable c = worker.pool(h, h2, priority).newStream(current);
     if (waitingForPool) {
       pending = c;
     }
@@ -324,6 +400,9 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     }
     Host h = chooseHost();
     if (h == null) {
+      if (promoteBackground()) {
+        return;
+      }
       clusterStats.upstreamCxNoneHealthy.inc();
       callbacks.streamInfo().addResponseFlag(ResponseFlag.NO_HEALTHY_UPSTREAM);
       finishUpstream(false);
@@ -519,7 +598,8 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       host.outlier().putResult(Result.LOCAL_ORIGIN_CONNECT_FAILED);
     }
     endAttempt();
-    if (maybeRetryReset(overflow ? RetryState.ResetKind.OVERFLOW : RetryState.ResetKind.CONNECT_FAILURE)) {
+    if (maybeRetryReset(overflow ? RetryState.ResetKind.OVERFLOW : RetryState.ResetKind.CONNECT_FAILURE)
+        || promoteBackground()) {
       return;
     }
     info.addResponseFlag(overflow ? ResponseFlag.UPSTREAM_OVERFLOW : ResponseFlag.UPSTREAM_CONNECTION_FAILURE);
@@ -555,10 +635,20 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
         return;
       }
     }
+    forwardResponse(headers, endStream, code0);
+  }
+
+  private void forwardResponse(Http2Headers headers, boolean endStream, int code0) {
     responseStarted = true;
+    resetBackgrounds();
     if (perTryTimer != null) {
       perTryTimer.cancel(false);
       perTryTimer = null;
+    }
+    if (setCookies != null) {
+      for (String c : setCookies) {
+        headers.add(SET_COOKIE, c);
+      }
     }
     if (action != null && action.includeAttemptCountInResponse()) {
       headers.set(RetryState.X_ENVOY_ATTEMPT_COUNT, Integer.toString(attemptCount));
@@ -626,7 +716,8 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
               ? RetryState.ResetKind.CONNECT_FAILURE
               : reason == Reason.REMOTE_REFUSED_STREAM_RESET
                   ? RetryState.ResetKind.REMOTE_REFUSED_STREAM
-                  : RetryState.ResetKind.REMOTE_RESET)) {
+                  : RetryState.ResetKind.REMOTE_RESET)
+          || promoteBackground()) {
         return;
       }
     }
@@ -692,13 +783,28 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     }
     clusterStats.upstreamRqPerTryTimeout.inc();
     host.rqTimeout.increment();
+    if (hedgeOnPerTryTimeout && upstream != null && retryState != null) {
+      // Hedging: another attempt starts (a retry, as Envoy counts it) and this one goes on; the
+      // first good response wins. Without retries left this attempt simply goes on.
+      if (retryDecision(true)) {
+        current.moveToBackground(upstream, host, upstreamStartNanos);
+        if (backgrounds == null) {
+          backgrounds = new ArrayList<>(2);
+        }
+        backgrounds.add(current);
+        current = null;
+        upstream = null;
+        attemptActive = false;
+      }
+      return;
+    }
     if (upstream != null) {
       clusterStats.upstreamRqTxReset.inc();
       upstream.reset();
       upstream = null;
     }
     endAttempt();
-    if (maybeRetryReset(RetryState.ResetKind.LOCAL_RESET)) {
+    if (maybeRetryReset(RetryState.ResetKind.LOCAL_RESET) || promoteBackground()) {
       return;
     }
     callbacks.streamInfo().addResponseFlag(ResponseFlag.UPSTREAM_REQUEST_TIMEOUT);
@@ -712,9 +818,14 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       return;
     }
     finished = true;
+    resetBackgrounds();
     if (timer != null) {
       timer.cancel(false);
       timer = null;
+    }
+    if (durationTimer != null) {
+      durationTimer.cancel(false);
+      durationTimer = null;
     }
     if (retryTimer != null) {
       retryTimer.cancel(false);
@@ -738,6 +849,185 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     }
     if (downstreamReadDisabled) {
       disableDownstream(false);
+    }
+  }
+
+  // ---------------------------------------------------------------- hedging
+
+  /**
+   * Headers from the attempt left running by a hedge: a retriable response only drops it; any
+   * other wins, cancelling the current attempt (Envoy's "first good response wins").
+   */
+  private void onBackgroundHeaders(Attempt bg, Http2Headers headers, boolean endStream) {
+    if (finished) {
+      return;
+    }
+    CharSequence st = headers.status();
+    int code = st == null ? 0 : AsciiString.of(st).parseInt();
+    backgrounds.remove(bg);
+    if (retryState != null && retryState.wouldRetryFromHeaders(headers, code)
+        && (current != null || retryTimer != null || !backgrounds.isEmpty())) {
+      // A bad response while other attempts are in flight: dropped.
+      bg.host.rqError.increment();
+      if (!endStream) {
+        bg.stream.reset();
+      }
+      endBackground(bg);
+      return;
+    }
+    cancelCurrentAttempt();
+    resetBackgrounds();
+    promote(bg);
+    forwardResponse(headers, endStream, code);
+  }
+
+  private void onBackgroundReset(Attempt bg) {
+    backgrounds.remove(bg);
+    bg.host.rqError.increment();
+    endBackground(bg);
+    if (!finished && current == null && retryTimer == null && backgrounds.isEmpty()) {
+      // Nothing else is in flight (cannot normally happen: a hedge always starts another attempt).
+      finishUpstream(false);
+      callbacks.streamInfo().addResponseFlag(ResponseFlag.UPSTREAM_REMOTE_RESET);
+      callbacks.sendLocalReply(503, RETRIED_RESET_BEFORE_HEADERS + Reason.REMOTE_RESET.text(), null,
+          "upstream_reset_before_response_started{" + Reason.REMOTE_RESET.text() + "}");
+    }
+  }
+
+  private void endBackground(Attempt bg) {
+    bg.inBackground = false;
+    clusterStats.upstreamRqActive.dec();
+    bg.host.activeRequests.decrementAndGet();
+  }
+
+  /** Resets the attempts left running by hedges, if any (another attempt won, or the request ended). */
+  private void resetBackgrounds() {
+    if (backgrounds == null || backgrounds.isEmpty()) {
+      return;
+    }
+    List<Attempt> all = new ArrayList<>(backgrounds);
+    backgrounds.clear();
+    for (Attempt bg : all) {
+      clusterStats.upstreamRqTxReset.inc();
+      bg.stream.reset();
+      endBackground(bg);
+    }
+  }
+
+  /** Cancels the current attempt (pending, in flight, or waiting to retry) for a hedged winner. */
+  private void cancelCurrentAttempt() {
+    if (retryTimer != null) {
+      retryTimer.cancel(false);
+      retryTimer = null;
+    }
+    if (pending != null) {
+      pending.cancel();
+      pending = null;
+      waitingForPool = false;
+      clusterStats.upstreamRqPendingActive.dec();
+    }
+    if (upstream != null) {
+      clusterStats.upstreamRqTxReset.inc();
+      upstream.reset();
+      upstream = null;
+    }
+    endAttempt();
+    current = null;
+  }
+
+  /** When the current attempt failed for good and a hedged one is still running, waits for that one. */
+  private boolean promoteBackground() {
+    if (backgrounds == null || backgrounds.isEmpty() || finished) {
+      return false;
+    }
+    Attempt bg = backgrounds.remove(0);
+    promote(bg);
+    return true;
+  }
+
+  private void promote(Attempt bg) {
+    bg.inBackground = false;
+    current = bg;
+    upstream = bg.stream;
+    host = bg.host;
+    upstreamStartNanos = bg.startNanos;
+    attemptActive = true;
+    bg.stream = null;
+    callbacks.streamInfo().setUpstreamHost(host.addressString());
+  }
+
+  /**
+   * One attempt's upstream callbacks: events of the current attempt are the request's; those of an
+   * attempt left running by a hedge are handled apart; those of an abandoned attempt are dropped.
+   */
+  private final class Attempt implements UpstreamCallbacks {
+    private UpstreamStream stream;
+    private Host host;
+    private long startNanos;
+    private boolean inBackground;
+
+    void moveToBackground(UpstreamStream s, Host h, long start) {
+      inBackground = true;
+      stream = s;
+      host = h;
+      startNanos = start;
+    }
+
+    @Override
+    public void onReady(UpstreamStream s, Host h) {
+      if (this == current) {
+        RouterFilter.this.onReady(s, h);
+      } else {
+        s.reset();
+      }
+    }
+
+    @Override
+    public void onPoolFailure(Reason reason, String details, Host h) {
+      if (this == current) {
+        RouterFilter.this.onPoolFailure(reason, details, h);
+      }
+    }
+
+    @Override
+    public void onHeaders(Http2Headers headers, boolean endStream) {
+      if (this == current) {
+        RouterFilter.this.onHeaders(headers, endStream);
+      } else if (inBackground) {
+        onBackgroundHeaders(this, headers, endStream);
+      }
+    }
+
+    @Override
+    public void onData(ByteBuf data, boolean endStream) {
+      if (this == current) {
+        RouterFilter.this.onData(data, endStream);
+      } else {
+        data.release();
+      }
+    }
+
+    @Override
+    public void onTrailers(Http2Headers trailers) {
+      if (this == current) {
+        RouterFilter.this.onTrailers(trailers);
+      }
+    }
+
+    @Override
+    public void onReset(Reason reason) {
+      if (this == current) {
+        RouterFilter.this.onReset(reason);
+      } else if (inBackground) {
+        onBackgroundReset(this);
+      }
+    }
+
+    @Override
+    public void onWritabilityChanged(boolean writable) {
+      if (this == current) {
+        RouterFilter.this.onWritabilityChanged(writable);
+      }
     }
   }
 
