@@ -517,6 +517,13 @@ final class AdminEndpoints {
       out.append(n).append("::observability_name::").append(c.observabilityName()).append('\n');
       thresholdsText(out, n, "default", c.defaultPriority());
       thresholdsText(out, n, "high", c.highPriority());
+      if (c.outlier() != null) {
+        String o = n + "::outlier::";
+        line(out, o, "success_rate_average", rate(c.outlier().successRateAverage()));
+        line(out, o, "success_rate_ejection_threshold", rate(c.outlier().successRateEjectionThreshold()));
+        line(out, o, "local_origin_success_rate_average", rate(c.outlier().localOriginSuccessRateAverage()));
+        line(out, o, "local_origin_success_rate_ejection_threshold", rate(c.outlier().localOriginSuccessRateEjectionThreshold()));
+      }
       out.append(n).append("::added_via_api::").append(c.addedViaApi()).append('\n');
       if (!c.edsServiceName().isEmpty()) {
         out.append(n).append("::eds_service_name::").append(c.edsServiceName()).append('\n');
@@ -540,11 +547,19 @@ final class AdminEndpoints {
         line(out, p, "sub_zone", h.subZone());
         line(out, p, "canary", h.canary());
         line(out, p, "priority", h.priority());
-        line(out, p, "success_rate", -1);
-        line(out, p, "local_origin_success_rate", -1);
+        line(out, p, "success_rate", rate(h.successRate()));
+        line(out, p, "local_origin_success_rate", rate(h.localOriginSuccessRate()));
       }
     }
     return AdminResponse.ok(out.toString());
+  }
+
+  /** Formats a success rate as Envoy prints it: -1 when unknown, else the percentage. */
+  private static String rate(double v) {
+    if (v < 0) {
+      return "-1";
+    }
+    return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
   }
 
   private static void line(StringBuilder out, String prefix, String key, Object value) {

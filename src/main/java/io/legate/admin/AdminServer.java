@@ -242,7 +242,8 @@ public final class AdminServer {
       String edsServiceName,
       Thresholds defaultPriority,
       Thresholds highPriority,
-      List<HostStatus> hosts) {
+      List<HostStatus> hosts,
+      OutlierStatus outlier) {
     public ClusterStatus {
       Objects.requireNonNull(name, "name");
       Objects.requireNonNull(observabilityName, "observabilityName");
@@ -252,11 +253,33 @@ public final class AdminServer {
       hosts = List.copyOf(hosts);
     }
 
+    /** Creates a status without outlier detection. */
+    public ClusterStatus(
+        String name,
+        String observabilityName,
+        boolean addedViaApi,
+        String edsServiceName,
+        Thresholds defaultPriority,
+        Thresholds highPriority,
+        List<HostStatus> hosts) {
+      this(name, observabilityName, addedViaApi, edsServiceName, defaultPriority, highPriority, hosts, null);
+    }
+
     /** Creates a status with Envoy's default thresholds and the name as observability name. */
     public ClusterStatus(String name, boolean addedViaApi, List<HostStatus> hosts) {
-      this(name, name, addedViaApi, "", Thresholds.DEFAULTS, Thresholds.DEFAULTS, hosts);
+      this(name, name, addedViaApi, "", Thresholds.DEFAULTS, Thresholds.DEFAULTS, hosts, null);
     }
   }
+
+  /**
+   * A cluster's outlier-detection figures of the last interval (Envoy's {@code
+   * <cluster>::outlier::*} lines); -1 when not computed.
+   */
+  public record OutlierStatus(
+      double successRateAverage,
+      double successRateEjectionThreshold,
+      double localOriginSuccessRateAverage,
+      double localOriginSuccessRateEjectionThreshold) {}
 
   /**
    * A host of a cluster with Envoy's per-host stats.
@@ -281,7 +304,9 @@ public final class AdminServer {
       long rqSuccess,
       long rqError,
       long rqTimeout,
-      String healthFlags) {
+      String healthFlags,
+      double successRate,
+      double localOriginSuccessRate) {
     public HostStatus {
       Objects.requireNonNull(address, "address");
       Objects.requireNonNull(hostname, "hostname");
@@ -291,13 +316,22 @@ public final class AdminServer {
       Objects.requireNonNull(healthFlags, "healthFlags");
     }
 
+    /** Creates a status without success rates (-1: not computed). */
+    public HostStatus(
+        String address, String hostname, int weight, int priority, String region, String zone,
+        String subZone, boolean canary, long cxTotal, long cxActive, long cxConnectFail,
+        long rqTotal, long rqActive, long rqSuccess, long rqError, long rqTimeout, String healthFlags) {
+      this(address, hostname, weight, priority, region, zone, subZone, canary, cxTotal, cxActive,
+          cxConnectFail, rqTotal, rqActive, rqSuccess, rqError, rqTimeout, healthFlags, -1, -1);
+    }
+
     /** Creates a status without region, sub-zone or canary flag. */
     public HostStatus(
         String address, String hostname, int weight, int priority, String zone, long cxTotal,
         long cxActive, long cxConnectFail, long rqTotal, long rqActive, long rqSuccess,
         long rqError, long rqTimeout, String healthFlags) {
       this(address, hostname, weight, priority, "", zone, "", false, cxTotal, cxActive,
-          cxConnectFail, rqTotal, rqActive, rqSuccess, rqError, rqTimeout, healthFlags);
+          cxConnectFail, rqTotal, rqActive, rqSuccess, rqError, rqTimeout, healthFlags, -1, -1);
     }
   }
 }

@@ -426,7 +426,10 @@ public final class Server {
                   h.hostname(),
                   h.weight(),
                   h.priority(),
+                  "",
                   h.zone(),
+                  "",
+                  false,
                   h.cxTotal.sum(),
                   h.activeConnections.get(),
                   h.cxConnectFail.sum(),
@@ -435,7 +438,9 @@ public final class Server {
                   h.rqSuccess.sum(),
                   h.rqError.sum(),
                   h.rqTimeout.sum(),
-                  healthFlags(h)));
+                  healthFlags(h),
+                  h.outlier() == null ? -1 : h.outlier().successRate(),
+                  h.outlier() == null ? -1 : h.outlier().localOriginSuccessRate()));
         }
         io.legate.upstream.CircuitBreakers cb = c.info().circuitBreakers();
         out.add(
@@ -446,9 +451,22 @@ public final class Server {
                 "",
                 thresholds(cb.forPriority(io.legate.upstream.CircuitBreakers.Priority.DEFAULT)),
                 thresholds(cb.forPriority(io.legate.upstream.CircuitBreakers.Priority.HIGH)),
-                hosts));
+                hosts,
+                outlierStatus(c)));
       }
       return out;
+    }
+
+    private AdminServer.OutlierStatus outlierStatus(Cluster c) {
+      io.legate.upstream.outlier.OutlierDetector d = clusterManager.outlierDetector(c);
+      if (d == null) {
+        return null;
+      }
+      return new AdminServer.OutlierStatus(
+          d.successRateAverage(),
+          d.successRateEjectionThreshold(),
+          d.localOriginSuccessRateAverage(),
+          d.localOriginSuccessRateEjectionThreshold());
     }
 
     private static AdminServer.Thresholds thresholds(io.legate.upstream.CircuitBreakers.ResourceManager rm) {

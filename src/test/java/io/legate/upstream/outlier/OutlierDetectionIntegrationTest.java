@@ -85,7 +85,11 @@ class OutlierDetectionIntegrationTest {
       assertThat(legate.stat("cluster.backend.membership_healthy")).isEqualTo(1);
       assertThat(legate.admin("/clusters").body())
           .contains("backend::127.0.0.1:" + b.port() + "::health_flags::/failed_outlier_check\n")
-          .contains("backend::127.0.0.1:" + a.port() + "::health_flags::healthy\n");
+          .contains("backend::127.0.0.1:" + a.port() + "::health_flags::healthy\n")
+          // two hosts are fewer than success_rate_minimum_hosts (5): no success rate this interval
+          .contains("backend::outlier::success_rate_average::-1\n")
+          .contains("backend::outlier::local_origin_success_rate_ejection_threshold::-1\n")
+          .contains("backend::127.0.0.1:" + a.port() + "::success_rate::-1\n");
 
       int bTraffic = b.traffic.get();
       assertThat(served(legate, 10)).isEqualTo(Map.of("a", 10));
