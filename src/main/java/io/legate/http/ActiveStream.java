@@ -72,6 +72,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
   private ScheduledFuture<?> idleTimer;
   private ScheduledFuture<?> requestTimer;
   private ScheduledFuture<?> durationTimer;
+  private io.legate.tracing.ActiveSpan activeSpan = io.legate.tracing.ActiveSpan.NOOP;
 
   public ActiveStream(ConnectionInfo conn, DownstreamStream downstream) {
     this.conn = conn;
@@ -132,6 +133,9 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     }
     if (!sanitizeRequest(headers)) {
       return;
+    }
+    if (config.tracer != null) {
+      activeSpan = config.tracer.startSpan(headers, info);
     }
     if (config.routeBasedFilterChain) {
       skip = filterSkips(route());
@@ -666,6 +670,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       s.recordResponseCode(info.responseCode());
       s.downstreamRqTime.record((System.nanoTime() - info.startNanos()) / 1_000_000);
     }
+    activeSpan.finish(info);
     if (!config.accessLogs.isEmpty()) {
       for (io.legate.accesslog.AccessLog log : config.accessLogs) {
         log.log(info);
@@ -781,6 +786,11 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
   @Override
   public int bufferLimit() {
     return 1 << 20;
+  }
+
+  @Override
+  public io.legate.tracing.ActiveSpan activeSpan() {
+    return activeSpan;
   }
 
   /** Returns whether the response ended (for the codec's keep-alive decision). */
