@@ -233,7 +233,8 @@ public final class Propagation {
           if (carrier == null) {
             return null;
           }
-          CharSequence v = carrier.get(key);
+          // HTTP/2 header names are lowercase; the B3 propagator asks for "X-B3-TraceId".
+          CharSequence v = carrier.get(AsciiString.of(key).toLowerCase());
           return v == null ? null : v.toString();
         }
       };

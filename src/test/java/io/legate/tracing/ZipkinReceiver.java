@@ -22,6 +22,8 @@ public final class ZipkinReceiver implements AutoCloseable {
   private final HttpServer server;
   private final List<JsonObject> spans = new CopyOnWriteArrayList<>();
   private final List<String> hosts = new CopyOnWriteArrayList<>();
+  private final List<String> errors = new CopyOnWriteArrayList<>();
+  private final java.util.concurrent.atomic.AtomicInteger handled = new java.util.concurrent.atomic.AtomicInteger();
 
   public ZipkinReceiver() throws IOException {
     server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
@@ -29,6 +31,7 @@ public final class ZipkinReceiver implements AutoCloseable {
         "/api/v2/spans",
         exchange -> {
           try (InputStream in = exchange.getRequestBody()) {
+            handled.incrementAndGet();
             String body = new String(in.readAllBytes(), StandardCharsets.UTF_8);
             if (!exchange.getRequestMethod().equals("POST")
                 || !"application/json".equals(exchange.getRequestHeaders().getFirst("content-type"))) {
@@ -41,6 +44,9 @@ public final class ZipkinReceiver implements AutoCloseable {
               spans.add(e.getAsJsonObject());
             }
             exchange.sendResponseHeaders(202, -1);
+          } catch (RuntimeException e) {
+            errors.add(e.toString());
+            exchange.sendResponseHeaders(500, -1);
           } finally {
             exchange.close();
           }
@@ -73,7 +79,7 @@ public final class ZipkinReceiver implements AutoCloseable {
       }
       Thread.sleep(20);
     }
-    throw new AssertionError("no matching span within " + timeoutMs + " ms; received: " + spans);
+    throw new AssertionError("no matching span within " + timeoutMs + " ms; received: " + spans + "; errors: " + errors + "; requests: " + handled);
   }
 
   /** Returns a tag of a span, or null. */
