@@ -74,6 +74,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
   private ScheduledFuture<?> idleTimer;
   private ScheduledFuture<?> requestTimer;
   private ScheduledFuture<?> durationTimer;
+  private io.legate.tracing.ActiveSpan activeSpan = io.legate.tracing.ActiveSpan.NOOP;
 
   public ActiveStream(ConnectionInfo conn, DownstreamStream downstream) {
     this.conn = conn;
@@ -140,6 +141,9 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       info.addResponseFlag(ResponseFlag.OVERLOAD_MANAGER);
       sendLocalReply(503, "envoy overloaded", null, "overload");
       return;
+    }
+    if (config.tracer != null) {
+      activeSpan = config.tracer.startSpan(headers, info);
     }
     if (config.routeBasedFilterChain) {
       skip = filterSkips(route());
@@ -716,6 +720,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       s.recordResponseCode(info.responseCode());
       s.downstreamRqTime.record((System.nanoTime() - info.startNanos()) / 1_000_000);
     }
+    activeSpan.finish(info);
     if (!config.accessLogs.isEmpty()) {
       for (io.legate.accesslog.AccessLog log : config.accessLogs) {
         log.log(info);
@@ -831,6 +836,11 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
   @Override
   public int bufferLimit() {
     return 1 << 20;
+  }
+
+  @Override
+  public io.legate.tracing.ActiveSpan activeSpan() {
+    return activeSpan;
   }
 
   /** Returns whether the response ended (for the codec's keep-alive decision). */

@@ -86,6 +86,8 @@ public final class HcmConfig {
   public final boolean proxy100Continue;
   public final String via;
   public final List<io.legate.accesslog.AccessLog> accessLogs;
+  /** The connection manager's {@code tracing}, or null when it has none. */
+  public final io.legate.tracing.HttpTracer tracer;
 
   /**
    * Builds the config.
@@ -219,9 +221,10 @@ public final class HcmConfig {
           path + ".upgrade_configs", "upgrades (WebSocket, CONNECT) are not supported yet");
     }
     this.accessLogs = io.legate.accesslog.AccessLogs.build(proto.getAccessLogList(), path + ".access_log", clusters);
-    if (proto.hasTracing()) {
-      throw new ConfigException(path + ".tracing", "tracing is not supported yet");
-    }
+    this.tracer =
+        proto.hasTracing()
+            ? io.legate.tracing.HttpTracer.build(proto.getTracing(), path + ".tracing", ctx, server.nodeId())
+            : null;
     List<HttpFilter> filters = proto.getHttpFiltersList();
     if (filters.isEmpty()) {
       throw new ConfigException(

@@ -109,6 +109,7 @@ public final class Server {
     secrets = new SecretManager(bootstrap.getStaticResources().getSecretsList(), "static_resources.secrets");
     serverState.setSecrets(secrets);
     io.legate.accesslog.AccessLogs.setLocalNode(node());
+    serverState.setNodeId(node().getId());
     clusterManager = new ClusterManager(stats, main.next());
     clusterManager.setSecrets(secrets);
     if (bootstrap.hasOverloadManager()) {
@@ -332,6 +333,7 @@ public final class Server {
       }
       sinks.forEach(io.legate.stats.StatsSink::close);
       if (clusterManager != null) {
+        io.legate.tracing.Tracers.shutdown(clusterManager);
         clusterManager.shutdown();
       }
       if (workers != null) {

@@ -41,6 +41,18 @@ public final class ServerState {
     this.overload = overload;
   }
 
+  private volatile String nodeId = "";
+
+  /** Returns the node id (bootstrap {@code node.id} or {@code --service-node}), possibly "". */
+  public String nodeId() {
+    return nodeId;
+  }
+
+  /** Sets the node id. */
+  public void setNodeId(String nodeId) {
+    this.nodeId = nodeId == null ? "" : nodeId;
+  }
+
   /** Returns the local service cluster name (Envoy's local_info cluster name), possibly "". */
   public String localClusterName() {
     return localClusterName;

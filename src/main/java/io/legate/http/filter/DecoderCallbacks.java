@@ -68,4 +68,12 @@ public interface DecoderCallbacks {
 
   /** The stream's per-connection buffer limit (bytes). */
   int bufferLimit();
+
+  /**
+   * Returns the request's tracing state: {@link io.legate.tracing.ActiveSpan#NOOP} when it is not
+   * traced. The router calls its {@code startUpstream} for each upstream attempt.
+   */
+  default io.legate.tracing.ActiveSpan activeSpan() {
+    return io.legate.tracing.ActiveSpan.NOOP;
+  }
 }

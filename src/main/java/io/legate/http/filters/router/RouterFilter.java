@@ -102,6 +102,8 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
   private boolean hedgeOnPerTryTimeout;
   private Attempt current;
   private List<Attempt> backgrounds;
+  private io.legate.tracing.UpstreamSpan upstreamSpan = io.legate.tracing.UpstreamSpan.NOOP;
+  private int attemptResponseCode;
 
   RouterFilter(RouterFilterFactory.RouterConfig config) {
     this.config = config;
@@ -338,6 +340,9 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     if (action.includeRequestAttemptCount()) {
       requestHeaders.set(RetryState.X_ENVOY_ATTEMPT_COUNT, Integer.toString(attemptCount));
     }
+    attemptResponseCode = 0;
+    upstreamSpan =
+        callbacks.activeSpan().startUpstream(requestHeaders, cluster.name(), h.addressString(), h2, attemptCount);
     clusterStats.upstreamRqTotal.inc();
     clusterStats.upstreamRqActive.inc();
     clusterStats.upstreamRqPendingTotal.inc();
@@ -356,6 +361,8 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
 
   /** Ends the current attempt's accounting (the request as a whole may go on with a retry). */
   private void endAttempt() {
+    upstreamSpan.finish(attemptResponseCode, callbacks.streamInfo());
+    upstreamSpan = io.legate.tracing.UpstreamSpan.NOOP;
     if (perTryTimer != null) {
       perTryTimer.cancel(false);
       perTryTimer = null;
@@ -623,6 +630,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     }
     CharSequence status0 = headers.status();
     int code0 = status0 == null ? 0 : AsciiString.of(status0).parseInt();
+    attemptResponseCode = code0;
     if (retryState != null && !responseStarted) {
       if (retryDecision(retryState.wouldRetryFromHeaders(headers, code0))) {
         // This response is not forwarded: the attempt is dropped and retried.
