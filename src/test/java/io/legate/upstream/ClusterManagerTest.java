@@ -152,7 +152,7 @@ class ClusterManagerTest {
     // The replacement serves once it has warmed; until then the first one does.
     second.initialize().get(5, TimeUnit.SECONDS);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    while (cm.get("dyn") != second && System.nanoTime() < deadline) {
+    while ((cm.get("dyn") != second || !first.isShutdown()) && System.nanoTime() < deadline) {
       Thread.sleep(5);
     }
     assertThat(cm.get("dyn")).isSameAs(second);

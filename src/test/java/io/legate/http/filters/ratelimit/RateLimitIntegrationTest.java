@@ -129,9 +129,15 @@ class RateLimitIntegrationTest {
   final LinkedBlockingQueue<RateLimitRequest> received = new LinkedBlockingQueue<>();
   volatile Function<RateLimitRequest, RateLimitResponse> answer;
   volatile long delayMs;
+  final java.util.List<Thread> delayed = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   @AfterEach
   void stop() throws Exception {
+    // Let late answers be written before the service goes away (a write racing the shutdown
+    // leaves its frame unreleased inside grpc-java, which the leak detector reports).
+    for (Thread t : delayed) {
+      t.join(5_000);
+    }
     if (legate != null) {
       legate.close();
     }
@@ -157,14 +163,16 @@ class RateLimitIntegrationTest {
                 out.onCompleted();
               };
               if (delayMs > 0) {
-                new Thread(() -> {
+                Thread t = new Thread(() -> {
                   try {
                     Thread.sleep(delayMs);
                   } catch (InterruptedException e) {
                     return;
                   }
                   reply.run();
-                }).start();
+                });
+                delayed.add(t);
+                t.start();
               } else {
                 reply.run();
               }
