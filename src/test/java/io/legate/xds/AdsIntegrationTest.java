@@ -214,4 +214,38 @@ class AdsIntegrationTest {
       }
     }
   }
+
+  @Test
+  void controlPlaneRestartKeepsServingAndResubscribes() throws Exception {
+    try (TestUpstream a = new TestUpstream("a"); TestUpstream b = new TestUpstream("b")) {
+      push("v1", List.of(edsCluster("svc", "")), List.of(endpoints("svc", a.port())), List.of(listener("l1")), List.of(route("svc")));
+      int cpPort = controlPlane.getPort();
+      try (Legate legate = Legate.start(BOOTSTRAP, Map.of("CP", cpPort))) {
+        Server s = legate.server();
+        eventually(() -> upstreamOf(s).equals("a"));
+
+        // The control plane goes away: Legate keeps serving the last config.
+        controlPlane.shutdownNow().awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
+        eventually(() -> s.stats().gauge("control_plane.connected_state").value() == 0);
+        for (int i = 0; i < 5; i++) {
+          assertThat(upstreamOf(s)).isEqualTo("a");
+        }
+
+        // It comes back on the same address with a new version: Legate reconnects and follows it.
+        push("v2", List.of(edsCluster("svc", "")), List.of(endpoints("svc", b.port())), List.of(listener("l1")), List.of(route("svc")));
+        V3DiscoveryServer server = new V3DiscoveryServer(cache);
+        controlPlane =
+            NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", cpPort))
+                .addService(server.getAggregatedDiscoveryServiceImpl())
+                .build()
+                .start();
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (!upstreamOf(s).equals("b") && System.nanoTime() < deadline) {
+          Thread.sleep(100);
+        }
+        assertThat(upstreamOf(s)).isEqualTo("b");
+        assertThat(s.stats().gauge("control_plane.connected_state").value()).isEqualTo(1);
+      }
+    }
+  }
 }
