@@ -25,6 +25,12 @@ class TcpProxyIntegrationTest {
                 "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
                 stat_prefix: tcp_stats
                 cluster: up
+                access_log:
+                - name: envoy.access_loggers.file
+                  typed_config:
+                    "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+                    path: ${LOG}
+                    log_format: { text_format_source: { inline_string: "%UPSTREAM_CLUSTER% %UPSTREAM_HOST% %BYTES_RECEIVED% %BYTES_SENT% %RESPONSE_FLAGS%\\n" } }
         - name: dead
           address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
           filter_chains:
@@ -34,6 +40,12 @@ class TcpProxyIntegrationTest {
                 "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
                 stat_prefix: dead_stats
                 cluster: empty
+                access_log:
+                - name: envoy.access_loggers.file
+                  typed_config:
+                    "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+                    path: ${LOG}
+                    log_format: { text_format_source: { inline_string: "%UPSTREAM_CLUSTER% %UPSTREAM_HOST% %BYTES_RECEIVED% %BYTES_SENT% %RESPONSE_FLAGS%\\n" } }
         clusters:
         - name: up
           type: STATIC
@@ -49,11 +61,15 @@ class TcpProxyIntegrationTest {
           load_assignment: { cluster_name: empty }
       """;
 
+  @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir;
+
   @Test
-  void relaysBytesBothWays() {
+  void relaysBytesBothWays() throws Exception {
+    java.nio.file.Path log = dir.resolve("tcp.log");
     try (TestUpstream up = new TestUpstream("up");
-        Legate l = Legate.start(CONFIG, Map.of("UP", up.port()))) {
-      String resp = l.raw("tcp", "GET /echo/tcp HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 5000);
+        Legate l = Legate.start(CONFIG, Map.of("UP", up.port(), "LOG", log))) {
+      String request = "GET /echo/tcp HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+      String resp = l.raw("tcp", request, 5000);
       assertThat(resp).startsWith("HTTP/1.1 200 OK\r\n").contains("GET /echo/tcp HTTP/1.1\n").contains("x-upstream: up");
       // HTTP/2 prior knowledge passes through untouched: the upstream speaks it.
       try (H2Client c = new H2Client(l.port("tcp"))) {
@@ -71,6 +87,10 @@ class TcpProxyIntegrationTest {
       }
       assertThat(closed).isEmpty();
       assertThat(l.stat("cluster.empty.upstream_cx_none_healthy")).isEqualTo(1);
+      // One access log line per connection, written when it closes.
+      java.util.List<String> lines = AccessLogIntegrationTest.waitForLines(log, 3);
+      assertThat(lines.get(0)).isEqualTo("up 127.0.0.1:" + up.port() + " " + request.length() + " " + resp.length() + " -");
+      assertThat(lines).contains("empty - 0 0 UH");
     }
   }
 }

@@ -30,6 +30,8 @@ public final class TcpProxyConfig {
   final Counter idleTimeout;
   final Counter maxDownstreamConnectionDurationReached;
   final Counter upstreamFlushTotal;
+  /** The {@code access_log} entries, written once per connection when it closes. */
+  final java.util.List<io.legate.accesslog.AccessLog> accessLogs;
 
   public TcpProxyConfig(TcpProxy p, String path, StatsStore stats, ClusterManager clusters) {
     if (p.getStatPrefix().isEmpty()) {
@@ -41,13 +43,11 @@ public final class TcpProxyConfig {
     if (p.getHashPolicyCount() > 0) {
       throw new ConfigException(path + ".hash_policy", "hash policies are not supported yet for tcp_proxy");
     }
-    if (p.getAccessLogCount() > 0) {
-      throw new ConfigException(path + ".access_log", "tcp_proxy access logs are not supported yet");
-    }
     if (p.hasMetadataMatch()) {
       throw new ConfigException(path + ".metadata_match", "not supported");
     }
     this.statPrefix = p.getStatPrefix();
+    this.accessLogs = io.legate.accesslog.AccessLogs.build(p.getAccessLogList(), path + ".access_log", clusters);
     List<WeightedCluster> list = new ArrayList<>();
     switch (p.getClusterSpecifierCase()) {
       case CLUSTER -> list.add(new WeightedCluster(p.getCluster(), 1));

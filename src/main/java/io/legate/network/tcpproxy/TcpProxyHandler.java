@@ -37,6 +37,9 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
   private boolean started;
   private boolean downstreamFin;
   private boolean upstreamFin;
+  /** What the access log reports of this connection (null without access logs). */
+  private io.legate.http.StreamInfo logInfo;
+  private boolean logged;
 
   public TcpProxyHandler(TcpProxyConfig config) {
     this.config = config;
@@ -48,6 +51,16 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     downstream.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
     downstream.config().setAutoRead(false);
     config.downstreamCxTotal.inc();
+    if (!config.accessLogs.isEmpty()) {
+      logInfo =
+          new io.legate.http.StreamInfo(
+              System.currentTimeMillis(),
+              System.nanoTime(),
+              (java.net.InetSocketAddress) downstream.remoteAddress(),
+              (java.net.InetSocketAddress) downstream.localAddress(),
+              "-");
+      downstream.closeFuture().addListener(f -> log());
+    }
     if (config.idleTimeoutMs > 0) {
       ctx.pipeline().addBefore(ctx.name(), "tcp-idle", new IdleStateHandler(0, 0, config.idleTimeoutMs, TimeUnit.MILLISECONDS));
     }
@@ -78,6 +91,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     Cluster cluster = config.clusterManager.get(name);
     if (cluster == null) {
       config.downstreamCxNoRoute.inc();
+      flag(io.legate.http.ResponseFlag.NO_CLUSTER_FOUND);
       downstream.close();
       return;
     }
@@ -85,12 +99,19 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     clusterStats = info.stats();
     WorkerClusters.Entry worker = WorkerClusters.current().get(cluster, downstream.eventLoop());
     host = worker.chooseHost(LoadBalancer.LbContext.NONE);
+    if (logInfo != null) {
+      logInfo.setUpstreamCluster(name);
+    }
     if (host == null) {
       clusterStats.upstreamCxNoneHealthy.inc();
+      flag(io.legate.http.ResponseFlag.NO_HEALTHY_UPSTREAM);
       downstream.close();
       return;
     }
     attempts++;
+    if (logInfo != null) {
+      logInfo.setUpstreamHost(host.addressString());
+    }
     clusterStats.upstreamCxTotal.inc();
     clusterStats.upstreamCxActive.inc();
     host.cxTotal.increment();
@@ -118,6 +139,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                     if (attempts < config.maxConnectAttempts && downstream.isActive()) {
                       connect();
                     } else {
+                      flag(io.legate.http.ResponseFlag.UPSTREAM_CONNECTION_FAILURE);
                       downstream.close();
                     }
                   }
@@ -131,6 +153,9 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     if (msg instanceof ByteBuf b) {
+      if (logInfo != null) {
+        logInfo.addBytesReceived(b.readableBytes());
+      }
       config.downstreamCxRxBytesTotal.add(b.readableBytes());
       clusterStats.upstreamCxTxBytesTotal.add(b.readableBytes());
     }
@@ -183,6 +208,23 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     closeBoth();
   }
 
+  private void flag(io.legate.http.ResponseFlag f) {
+    if (logInfo != null) {
+      logInfo.addResponseFlag(f);
+    }
+  }
+
+  /** Writes the connection's access log entries, once, when the downstream connection closes. */
+  private void log() {
+    if (logged || logInfo == null) {
+      return;
+    }
+    logged = true;
+    for (io.legate.accesslog.AccessLog l : config.accessLogs) {
+      l.log(logInfo);
+    }
+  }
+
   private void closeAfterFlush() {
     downstream.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     if (upstream != null) {
@@ -204,6 +246,9 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       if (msg instanceof ByteBuf b) {
+        if (logInfo != null) {
+          logInfo.addBytesSent(b.readableBytes());
+        }
         config.downstreamCxTxBytesTotal.add(b.readableBytes());
         clusterStats.upstreamCxRxBytesTotal.add(b.readableBytes());
       }
