@@ -29,6 +29,21 @@ class CorsIntegrationTest {
                 stat_prefix: web
                 route_config:
                   virtual_hosts:
+                  - name: legacy
+                    domains: ["legacy.test"]
+                    cors:
+                      allow_origin_string_match: [ { exact: "https://old.example" } ]
+                      allow_methods: "PUT"
+                      max_age: "60"
+                    routes:
+                    - match: { prefix: /route-level }
+                      route:
+                        cluster: up
+                        cors:
+                          allow_origin_string_match: [ { exact: "https://route.example" } ]
+                          allow_methods: "DELETE"
+                    - match: { prefix: / }
+                      route: { cluster: up }
                   - name: main
                     domains: ["*"]
                     typed_per_filter_config:
@@ -103,7 +118,11 @@ class CorsIntegrationTest {
   }
 
   static String preflight(String path, String origin, String extra) {
-    return legate.raw("front", "OPTIONS " + path + " HTTP/1.1\r\nHost: x\r\nOrigin: " + origin
+    return preflight("x", path, origin, extra);
+  }
+
+  static String preflight(String host, String path, String origin, String extra) {
+    return legate.raw("front", "OPTIONS " + path + " HTTP/1.1\r\nHost: " + host + "\r\nOrigin: " + origin
         + "\r\nAccess-Control-Request-Method: POST\r\n" + extra + "Connection: close\r\n\r\n", 5000);
   }
 
@@ -193,6 +212,20 @@ class CorsIntegrationTest {
     legate.get("front", "/shadow", "origin", "https://evil.example");
     assertThat(legate.stat("http.web.cors.origin_valid") - valid).isEqualTo(2);
     assertThat(legate.stat("http.web.cors.origin_invalid") - invalid).isEqualTo(1);
+  }
+
+  @Test
+  void theDeprecatedCorsFieldsOfVirtualHostsAndRoutesApply() {
+    assertThat(headers(preflight("legacy.test", "/a", "https://old.example", ""))).contains(
+        "access-control-allow-origin: https://old.example\n"
+            + "access-control-allow-methods: PUT\n"
+            + "access-control-max-age: 60\n");
+    // The route's policy is the most specific one.
+    String r = preflight("legacy.test", "/route-level", "https://route.example", "");
+    assertThat(headers(r)).contains("access-control-allow-origin: https://route.example\n"
+        + "access-control-allow-methods: DELETE\n");
+    assertThat(headers(preflight("legacy.test", "/route-level", "https://old.example", "")))
+        .doesNotContain("access-control-allow-origin");
   }
 
   @Test
