@@ -170,19 +170,34 @@ public final class ActiveListener {
             (ctx, alpn) -> {
               // As Envoy: with codec AUTO, ALPN decides; without ALPN the preface is sniffed.
               boolean auto = chain.hcm() != null && chain.hcm().codec == io.legate.http.HcmConfig.Codec.AUTO;
+              installNetworkFilters(ctx.pipeline(), chain);
               if (auto && "h2".equals(alpn)) {
                 HttpServerPipeline.installHttp2(ctx.pipeline(), chain.hcm(), true);
               } else if (auto && "http/1.1".equals(alpn)) {
                 HttpServerPipeline.installHttp1(ctx.pipeline(), chain.hcm(), true);
               } else {
-                installTerminal(ctx.pipeline(), chain, true);
+                installTerminal0(ctx.pipeline(), chain, true);
               }
             }));
   }
 
 
-  /** Adds the chain's terminal filter: a TCP proxy, or the HTTP codec and connection manager. */
+  /** Adds the chain's network filters, then its terminal filter. */
   private static void installTerminal(ChannelPipeline p, ListenerConfig.Chain chain, boolean tls) {
+    installNetworkFilters(p, chain);
+    installTerminal0(p, chain, tls);
+  }
+
+  /** Adds the chain's non-terminal network filters (rbac, local rate limit, ...) in config order. */
+  private static void installNetworkFilters(ChannelPipeline p, ListenerConfig.Chain chain) {
+    var filters = chain.networkFilters();
+    for (int i = 0; i < filters.size(); i++) {
+      p.addLast("network-filter-" + i, filters.get(i).newHandler());
+    }
+  }
+
+  /** Adds the chain's terminal filter: a TCP proxy, or the HTTP codec and connection manager. */
+  private static void installTerminal0(ChannelPipeline p, ListenerConfig.Chain chain, boolean tls) {
     if (chain.tcpProxy() != null) {
       p.addLast("tcp_proxy", new io.legate.network.tcpproxy.TcpProxyHandler(chain.tcpProxy()));
     } else {

@@ -10,6 +10,8 @@ import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.legate.config.ConfigException;
 import io.legate.config.ConfigLoader;
+import io.legate.extension.FactoryContext;
+import io.legate.extension.NetworkFilterConfigFactory;
 import io.legate.http.HcmConfig;
 import io.legate.server.ServerState;
 import io.legate.http.RouteConfigProvider;
@@ -66,9 +68,10 @@ public final class ListenerConfig {
   public final TlsStats tlsStats;
 
   /**
-   * A filter chain: its match, its transport socket (null = plaintext) and its terminal network
-   * filter (an HTTP connection manager or a TCP proxy; exactly one is set). Server names are lower
-   * case; a wildcard is kept as {@code *.example.com}.
+   * A filter chain: its match, its transport socket (null = plaintext), its non-terminal network
+   * filters (in config order) and its terminal network filter (an HTTP connection manager or a TCP
+   * proxy; exactly one is set). Server names are lower case; a wildcard is kept as {@code
+   * *.example.com}.
    */
   public record Chain(
       String name,
@@ -83,7 +86,8 @@ public final class ListenerConfig {
       Counter sslTotal,
       Gauge sslActive,
       HcmConfig hcm,
-      io.legate.network.tcpproxy.TcpProxyConfig tcpProxy) {}
+      io.legate.network.tcpproxy.TcpProxyConfig tcpProxy,
+      List<NetworkFilterConfigFactory.Factory> networkFilters) {}
 
   /** An address prefix. */
   public record Cidr(byte[] prefix, int bits) {
@@ -212,6 +216,7 @@ public final class ListenerConfig {
     }
     HcmConfig hcm = null;
     io.legate.network.tcpproxy.TcpProxyConfig tcp = null;
+    List<NetworkFilterConfigFactory.Factory> networkFilters = new ArrayList<>();
     for (int i = 0; i < fc.getFiltersCount(); i++) {
       Filter f = fc.getFilters(i);
       String fp = path + ".filters[" + i + "]";
@@ -219,10 +224,20 @@ public final class ListenerConfig {
       boolean isHcm = type.equals(HCM_TYPE) || (type.isEmpty() && f.getName().equals(HCM_NAME));
       boolean isTcp = type.equals(TCP_TYPE) || (type.isEmpty() && f.getName().equals(TCP_NAME));
       if (!isHcm && !isTcp) {
-        throw new ConfigException(
-            fp,
-            "unsupported network filter '" + f.getName() + "'" + (type.isEmpty() ? "" : " (" + type + ")")
-                + "; supported: " + HCM_NAME + ", " + TCP_NAME);
+        NetworkFilterConfigFactory<?> nf = NetworkFilterConfigFactory.find(f.getName(), type);
+        if (nf == null) {
+          List<String> supported = new ArrayList<>(List.of(HCM_NAME, TCP_NAME));
+          supported.addAll(NetworkFilterConfigFactory.names());
+          throw new ConfigException(
+              fp,
+              "unsupported network filter '" + f.getName() + "'" + (type.isEmpty() ? "" : " (" + type + ")")
+                  + "; supported: " + String.join(", ", supported));
+        }
+        if (i == fc.getFiltersCount() - 1) {
+          throw new ConfigException(fp, "'" + f.getName() + "' is not a terminal filter and cannot be the last network filter");
+        }
+        networkFilters.add(nf.create(f.hasTypedConfig() ? f.getTypedConfig() : null, networkContext(stats, clusters, server), fp));
+        continue;
       }
       if (i != fc.getFiltersCount() - 1) {
         throw new ConfigException(fp, "'" + f.getName() + "' is a terminal filter and must be the last network filter");
@@ -260,7 +275,39 @@ public final class ListenerConfig {
         sslTotal,
         sslActive,
         hcm,
-        tcp);
+        tcp,
+        List.copyOf(networkFilters));
+  }
+
+  /** The context of network filter factories: stats at the root, as Envoy's network filters. */
+  private static FactoryContext networkContext(StatsStore stats, ClusterManager clusters, ServerState server) {
+    StatsStore.Scope root = stats.scope("");
+    return new FactoryContext() {
+      @Override
+      public StatsStore stats() {
+        return stats;
+      }
+
+      @Override
+      public StatsStore.Scope scope() {
+        return root;
+      }
+
+      @Override
+      public ClusterManager clusterManager() {
+        return clusters;
+      }
+
+      @Override
+      public java.util.function.BooleanSupplier serverHealthCheckFailed() {
+        return server::healthCheckFailed;
+      }
+
+      @Override
+      public String localClusterName() {
+        return server.localClusterName();
+      }
+    };
   }
 
   /**

@@ -31,6 +31,13 @@ final class PerFilterConfigs {
     return !disabled.isEmpty();
   }
 
+  /** Returns these configs with {@code config} for filter {@code name}. */
+  PerFilterConfigs with(String name, Object config) {
+    Map<String, Object> c = new HashMap<>(configs);
+    c.put(name, config);
+    return new PerFilterConfigs(c, disabled);
+  }
+
   /** Returns these configs overridden by the more specific {@code over}. */
   PerFilterConfigs overriddenBy(PerFilterConfigs over) {
     if (over.configs.isEmpty() && over.disabled.isEmpty()) {

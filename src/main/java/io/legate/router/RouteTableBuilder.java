@@ -67,6 +67,50 @@ final class RouteTableBuilder {
     this.globalPerFilter = perFilter(config.getTypedPerFilterConfigMap(), path);
   }
 
+  private static final String CORS_FILTER = "envoy.filters.http.cors";
+  private static final String CORS_POLICY_TYPE =
+      "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy";
+
+  /**
+   * Adds a virtual host's or route action's deprecated {@code cors} field as the CORS filter's
+   * per-route config (filed under its usual name, {@code envoy.filters.http.cors}) unless this
+   * level's typed_per_filter_config already has one: Envoy's CORS filter reads the field only then.
+   */
+  private PerFilterConfigs withLegacyCors(
+      PerFilterConfigs level, boolean has, io.envoyproxy.envoy.config.route.v3.CorsPolicy cors, String path) {
+    if (!has || level.config(CORS_FILTER) != null) {
+      return level;
+    }
+    HttpFilterConfigFactory<?> factory = ExtensionRegistry.get().httpFilterForRouteConfig(CORS_POLICY_TYPE);
+    if (factory == null) {
+      throw new ConfigException(path, "the CORS filter is not available");
+    }
+    var b = io.envoyproxy.envoy.extensions.filters.http.cors.v3.CorsPolicy.newBuilder()
+        .addAllAllowOriginStringMatch(cors.getAllowOriginStringMatchList())
+        .setAllowMethods(cors.getAllowMethods())
+        .setAllowHeaders(cors.getAllowHeaders())
+        .setExposeHeaders(cors.getExposeHeaders())
+        .setMaxAge(cors.getMaxAge());
+    if (cors.hasAllowCredentials()) {
+      b.setAllowCredentials(cors.getAllowCredentials());
+    }
+    if (cors.hasFilterEnabled()) {
+      b.setFilterEnabled(cors.getFilterEnabled());
+    }
+    if (cors.hasShadowEnabled()) {
+      b.setShadowEnabled(cors.getShadowEnabled());
+    }
+    if (cors.hasAllowPrivateNetworkAccess()) {
+      b.setAllowPrivateNetworkAccess(cors.getAllowPrivateNetworkAccess());
+    }
+    if (cors.hasForwardNotMatchingPreflights()) {
+      b.setForwardNotMatchingPreflights(cors.getForwardNotMatchingPreflights());
+    }
+    Object parsed =
+        factory.createRouteSpecificConfig(Any.pack(b.build()), context().withFilterConfigName(CORS_FILTER), path);
+    return level.with(CORS_FILTER, parsed);
+  }
+
   private static final String FILTER_CONFIG_TYPE =
       "type.googleapis.com/" + FilterConfig.getDescriptor().getFullName();
 
@@ -244,7 +288,8 @@ final class RouteTableBuilder {
     ForwardAction.RetryPolicy vhRetry =
         v.hasRetryPolicy() ? retryPolicy(v.getRetryPolicy(), vp + ".retry_policy") : null;
     PerFilterConfigs vhPerFilter =
-        globalPerFilter.overriddenBy(perFilter(v.getTypedPerFilterConfigMap(), vp));
+        globalPerFilter.overriddenBy(
+            withLegacyCors(perFilter(v.getTypedPerFilterConfigMap(), vp), v.hasCors(), v.getCors(), vp + ".cors"));
     vhRateLimits = RateLimitPolicy.build(v.getRateLimitsList(), vp + ".rate_limits");
     vhIncludeRequestAttemptCount = v.getIncludeRequestAttemptCount();
     vhIncludeAttemptCountInResponse = v.getIncludeAttemptCountInResponse();
@@ -358,7 +403,9 @@ final class RouteTableBuilder {
       default -> throw new ConfigException(rp, "one of route, redirect, direct_response must be set");
     };
     PerFilterConfigs routePerFilter =
-        vhPerFilter.overriddenBy(perFilter(r.getTypedPerFilterConfigMap(), rp));
+        vhPerFilter.overriddenBy(
+            withLegacyCors(perFilter(r.getTypedPerFilterConfigMap(), rp), r.hasRoute() && r.getRoute().hasCors(),
+                r.getRoute().getCors(), rp + ".route.cors"));
     RateLimitPolicy rateLimits = r.hasRoute()
         ? RateLimitPolicy.build(r.getRoute().getRateLimitsList(), rp + ".route.rate_limits")
         : RateLimitPolicy.EMPTY;
