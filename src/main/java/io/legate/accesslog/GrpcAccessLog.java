@@ -258,14 +258,14 @@ final class GrpcAccessLog implements AccessLog {
             .setNanos((int) (c.durationNanos() % 1_000_000_000L)))
         .setResponseFlags(flags(c.flags()));
     if (c.remote() != null) {
-      common.setDownstreamRemoteAddress(address(c.remote()));
-      common.setDownstreamDirectRemoteAddress(address(c.remote()));
+      common.setDownstreamRemoteAddress(io.legate.network.ProtoAddresses.of(c.remote()));
+      common.setDownstreamDirectRemoteAddress(io.legate.network.ProtoAddresses.of(c.remote()));
     }
     if (c.local() != null) {
-      common.setDownstreamLocalAddress(address(c.local()));
+      common.setDownstreamLocalAddress(io.legate.network.ProtoAddresses.of(c.local()));
     }
     if (c.upstreamHost() != null && !c.upstreamHost().isEmpty()) {
-      common.setUpstreamRemoteAddress(address(c.upstreamHost()));
+      common.setUpstreamRemoteAddress(io.legate.network.ProtoAddresses.fromHostPort(c.upstreamHost()));
     }
     if (c.upstreamCluster() != null) {
       common.setUpstreamCluster(c.upstreamCluster());
@@ -322,28 +322,7 @@ final class GrpcAccessLog implements AccessLog {
     };
   }
 
-  private static Address address(InetSocketAddress a) {
-    String ip = a.getAddress() == null ? a.getHostString() : io.netty.util.NetUtil.toAddressString(a.getAddress());
-    return Address.newBuilder().setSocketAddress(SocketAddress.newBuilder().setAddress(ip).setPortValue(a.getPort()))
-        .build();
-  }
 
-  private static Address address(String hostPort) {
-    int colon = hostPort.lastIndexOf(':');
-    String host = colon < 0 ? hostPort : hostPort.substring(0, colon);
-    int port = 0;
-    if (colon >= 0) {
-      try {
-        port = Integer.parseInt(hostPort.substring(colon + 1));
-      } catch (NumberFormatException e) {
-        host = hostPort;
-      }
-    }
-    if (host.startsWith("[") && host.endsWith("]")) {
-      host = host.substring(1, host.length() - 1);
-    }
-    return Address.newBuilder().setSocketAddress(SocketAddress.newBuilder().setAddress(host).setPortValue(port)).build();
-  }
 
   static ResponseFlags flags(long bits) {
     ResponseFlags.Builder b = ResponseFlags.newBuilder();

@@ -590,7 +590,7 @@ final class AdminEndpoints {
       }
       for (AdminServer.HostStatus h : c.hosts()) {
         status.addHostStatusesBuilder()
-            .setAddress(address(h.address()))
+            .setAddress(io.legate.network.ProtoAddresses.fromHostPort(h.address()))
             .setHostname(h.hostname())
             .setLocality(Locality.newBuilder().setRegion(h.region()).setZone(h.zone())
                 .setSubZone(h.subZone()))
@@ -658,32 +658,6 @@ final class AdminEndpoints {
     return b.setEdsHealthStatus(eds).build();
   }
 
-  /** Parses {@code ip:port} or {@code [v6]:port} into an {@code Address}. */
-  static Address address(String hostPort) {
-    int colon = hostPort.lastIndexOf(':');
-    String host = colon < 0 ? hostPort : hostPort.substring(0, colon);
-    int port = 0;
-    if (colon >= 0) {
-      try {
-        port = Integer.parseInt(hostPort.substring(colon + 1));
-      } catch (NumberFormatException e) {
-        host = hostPort;
-      }
-    }
-    if (host.startsWith("[") && host.endsWith("]")) {
-      host = host.substring(1, host.length() - 1);
-    }
-    return Address.newBuilder()
-        .setSocketAddress(SocketAddress.newBuilder().setAddress(host).setPortValue(port))
-        .build();
-  }
-
-  private static Address address(InetSocketAddress a) {
-    return Address.newBuilder()
-        .setSocketAddress(SocketAddress.newBuilder().setAddress(ip(a)).setPortValue(a.getPort()))
-        .build();
-  }
-
   private static String ip(InetSocketAddress a) {
     return a.getAddress() == null ? a.getHostString() : NetUtil.toAddressString(a.getAddress());
   }
@@ -694,7 +668,7 @@ final class AdminEndpoints {
     if ("json".equals(r.param("format"))) {
       Listeners.Builder b = Listeners.newBuilder();
       for (AdminServer.ListenerStatus l : context.listeners()) {
-        b.addListenerStatusesBuilder().setName(l.name()).setLocalAddress(address(l.localAddress()));
+        b.addListenerStatusesBuilder().setName(l.name()).setLocalAddress(io.legate.network.ProtoAddresses.of(l.localAddress()));
       }
       return printJson(b.build(), false);
     }
