@@ -10,4 +10,11 @@ public final class DrainEvent {
   public static final DrainEvent INSTANCE = new DrainEvent();
 
   private DrainEvent() {}
+
+  /** Fires the event into each connection's pipeline, on the connection's own event loop. */
+  public static void fire(Iterable<? extends io.netty.channel.Channel> connections) {
+    for (io.netty.channel.Channel ch : connections) {
+      ch.eventLoop().execute(() -> ch.pipeline().fireUserEventTriggered(INSTANCE));
+    }
+  }
 }

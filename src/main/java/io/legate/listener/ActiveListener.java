@@ -240,9 +240,7 @@ public final class ActiveListener {
     }
     // Tell the connections first: HTTP/1.1 closes after its next response, HTTP/2 sends GOAWAY;
     // what is still open when the drain time ends is closed.
-    for (Channel ch : channels) {
-      ch.eventLoop().execute(() -> ch.pipeline().fireUserEventTriggered(io.legate.http.DrainEvent.INSTANCE));
-    }
+    io.legate.http.DrainEvent.fire(channels);
     timer.schedule(
         () -> channels.close().addListener(f -> done.complete(null)), Math.max(0, drainMillis), TimeUnit.MILLISECONDS);
     return done;

@@ -283,9 +283,7 @@ public final class Server {
     if (admin != null && waitForConnections) {
       admin.stop();
     }
-    for (io.netty.channel.Channel ch : connections) {
-      ch.eventLoop().execute(() -> ch.pipeline().fireUserEventTriggered(io.legate.http.DrainEvent.INSTANCE));
-    }
+    io.legate.http.DrainEvent.fire(connections);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(Math.max(0, seconds));
     Thread t =
         new Thread(
