@@ -288,16 +288,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     StreamInfo info = callbacks.streamInfo();
     info.addResponseFlag(ResponseFlag.DURATION_TIMEOUT);
     boolean started = responseStarted;
-    if (pending != null) {
-      pending.cancel();
-      pending = null;
-      clusterStats.upstreamRqPendingActive.dec();
-    }
-    if (upstream != null) {
-      upstream.reset();
-      upstream = null;
-    }
-    finishUpstream(false);
+    abandonUpstream();
     if (started) {
       callbacks.resetStream();
     } else {
@@ -623,6 +614,23 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     callbacks.sendLocalReply(503, body, extra, "upstream_reset_before_response_started{" + reason.text() + "}");
   }
 
+  /**
+   * Gives up on the upstream side for a timeout of the whole request: the pool request or the
+   * stream in progress is dropped and the request's upstream accounting ends.
+   */
+  private void abandonUpstream() {
+    if (pending != null) {
+      pending.cancel();
+      pending = null;
+      clusterStats.upstreamRqPendingActive.dec();
+    }
+    if (upstream != null) {
+      upstream.reset();
+      upstream = null;
+    }
+    finishUpstream(false);
+  }
+
   @Override
   public void onHeaders(Http2Headers headers, boolean endStream) {
     if (finished) {
@@ -767,16 +775,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     if (!started) {
       host.outlier().putResult(Result.LOCAL_ORIGIN_TIMEOUT);
     }
-    if (pending != null) {
-      pending.cancel();
-      pending = null;
-      clusterStats.upstreamRqPendingActive.dec();
-    }
-    if (upstream != null) {
-      upstream.reset();
-      upstream = null;
-    }
-    finishUpstream(false);
+    abandonUpstream();
     if (started) {
       callbacks.resetStream();
     } else {
