@@ -129,16 +129,7 @@ public final class StatsFormatter {
   public static String jsonWithBuckets(StatsStore store, Query query, boolean cumulative) {
     StringBuilder out = new StringBuilder(4096);
     out.append("{\"stats\":[");
-    boolean first = true;
-    for (Metric m : countersAndGauges(store, query)) {
-      if (!first) {
-        out.append(',');
-      }
-      first = false;
-      out.append("{\"name\":");
-      appendJsonString(out, m.name());
-      out.append(",\"value\":").append(value(m)).append('}');
-    }
+    boolean first = !appendJsonCountersAndGauges(out, store, query);
     List<Histogram> histograms = histograms(store, query);
     if (!histograms.isEmpty()) {
       if (!first) {
@@ -186,20 +177,29 @@ public final class StatsFormatter {
     return rounded.stripTrailingZeros().toPlainString();
   }
 
-  /** Returns the JSON rendering, {@code {"stats":[{"name":..,"value":..},...,{"histograms":..}]}}. */
-  public static String json(StatsStore store, Query query) {
-    StringBuilder out = new StringBuilder(4096);
-    out.append("{\"stats\":[");
-    boolean first = true;
+  /**
+   * Appends the counters and gauges as JSON {@code {"name":..,"value":..}} objects, comma-separated;
+   * returns whether any was written.
+   */
+  private static boolean appendJsonCountersAndGauges(StringBuilder out, StatsStore store, Query query) {
+    boolean any = false;
     for (Metric m : countersAndGauges(store, query)) {
-      if (!first) {
+      if (any) {
         out.append(',');
       }
-      first = false;
+      any = true;
       out.append("{\"name\":");
       appendJsonString(out, m.name());
       out.append(",\"value\":").append(value(m)).append('}');
     }
+    return any;
+  }
+
+  /** Returns the JSON rendering, {@code {"stats":[{"name":..,"value":..},...,{"histograms":..}]}}. */
+  public static String json(StatsStore store, Query query) {
+    StringBuilder out = new StringBuilder(4096);
+    out.append("{\"stats\":[");
+    boolean first = !appendJsonCountersAndGauges(out, store, query);
     List<Histogram> histograms = histograms(store, query);
     if (!histograms.isEmpty()) {
       if (!first) {
