@@ -32,7 +32,6 @@ import io.grpc.stub.StreamObserver;
 import io.legate.tls.SecretManager;
 import io.legate.tls.SecretProvider;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
 import io.legate.config.ConfigException;
 import io.legate.config.ConfigLoader;
 import io.legate.config.ProtoValidator;
@@ -50,8 +49,6 @@ import io.legate.upstream.EdsCluster;
 import io.legate.upstream.Host;
 import io.legate.upstream.pool.WorkerClusters;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.nio.NioEventLoopGroup;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.EventExecutor;
 import java.nio.file.Files;
@@ -131,54 +128,23 @@ public final class XdsManager {
   /** A dynamic resource for config_dump: its proto, version and when it was accepted. */
   private record Dynamic(Message proto, String version, long millis) {}
 
-  /** A gRPC channel to a management server, built on first use. */
+  /**
+   * The gRPC channel to a management server: the cluster manager's shared channel for the source's
+   * {@code envoy_grpc} cluster (following its hosts) or {@code google_grpc} target, closed with the
+   * cluster manager.
+   */
   private final class Channel {
     final ApiConfigSource source;
-    final String path;
-    ManagedChannel channel;
-    NioEventLoopGroup group;
 
-    Channel(ApiConfigSource source, String path) {
+    Channel(ApiConfigSource source) {
       this.source = source;
-      this.path = path;
     }
 
-    synchronized ManagedChannel get() {
-      if (channel != null) {
-        return channel;
-      }
-      GrpcService g = source.getGrpcServices(0);
-      NettyChannelBuilder b;
-      if (g.hasEnvoyGrpc()) {
-        Cluster c = clusters.get(g.getEnvoyGrpc().getClusterName());
-        List<Host> hosts = c == null ? List.of() : c.prioritySet().hosts();
-        if (hosts.isEmpty()) {
-          throw new IllegalStateException("cluster '" + g.getEnvoyGrpc().getClusterName() + "' has no hosts yet");
-        }
-        b = NettyChannelBuilder.forAddress(hosts.get(0).address());
-        if (!g.getEnvoyGrpc().getAuthority().isEmpty()) {
-          b.overrideAuthority(g.getEnvoyGrpc().getAuthority());
-        }
-      } else {
-        b = NettyChannelBuilder.forTarget(g.getGoogleGrpc().getTargetUri());
-      }
-      group = new NioEventLoopGroup(1, new DefaultThreadFactory("legate-xds-grpc", true));
-      channel =
-          b.eventLoopGroup(group)
-              .channelType(NioSocketChannel.class)
-              .usePlaintext()
-              .userAgent("legate")
-              .build();
-      return channel;
-    }
-
-    synchronized void shutdown() {
-      if (channel != null) {
-        channel.shutdownNow();
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-      }
+    ManagedChannel get() {
+      return clusters.grpcChannels().channel(source.getGrpcServices(0));
     }
   }
+
 
   /**
    * Creates the manager and makes it the server's source of SDS secrets; {@link #init()} checks
@@ -338,7 +304,7 @@ public final class XdsManager {
         muxes.computeIfAbsent(
             key,
             k -> {
-              Channel ch = channels.computeIfAbsent(source.toString(), x -> new Channel(source, path));
+              Channel ch = channels.computeIfAbsent(source.toString(), x -> new Channel(source));
               String muxName = ads ? "ads" : type.name().charAt(0) + "ds";
               if (source.getApiType() == ApiConfigSource.ApiType.DELTA_GRPC) {
                 return new DeltaGrpcMux(
@@ -467,7 +433,7 @@ public final class XdsManager {
     }
   }
 
-  /** Stops every subscription and closes the channels. */
+  /** Stops every subscription (the channels are the cluster manager's and close with it). */
   public void shutdown() {
     try {
       configThread
@@ -489,9 +455,6 @@ public final class XdsManager {
           .get(5, TimeUnit.SECONDS);
     } catch (Exception e) {
       // shutting down anyway
-    }
-    for (Channel c : channels.values()) {
-      c.shutdown();
     }
     configThread.shutdownNow();
     timer.shutdownNow();
