@@ -14,7 +14,8 @@ LOADS = [
     ("h2", "HTTP/2 cleartext (prior knowledge), multiplexed, 64 B", "h2load -t1 -c16 -m10, GET /64"),
     ("paced", "HTTP/1.1 at a fixed rate, 64 B (latency)", "h2load --h1 -t1 -c16 -m1 --rps=RATE/16, GET /64"),
 ]
-PEERS = ["direct", "nginx", "haproxy", "legate", "legate-large"]
+OBS_PEERS = ["legate-nostats", "legate-accesslog", "legate-tracing"]
+PEERS = ["direct", "nginx", "haproxy", "legate", "legate-large"] + OBS_PEERS
 
 
 def read_jsonl(path):
@@ -218,6 +219,29 @@ def main():
                                                              fmt(ratio(lg["cpu"], sm["cpu"]), "{:.2f}")))
             w("")
 
+    if meta.get("have_obs"):
+        w("## Cost of observability (Legate, h1-64)")
+        w("")
+        base = s.get(("h1-64", "legate-nostats"))
+        rows_obs = [("no stats (`stats_matcher: reject_all`)", "legate-nostats"),
+                    ("stats (the default; the `legate` peer)", "legate"),
+                    ("stats + file access log (Envoy's default format)", "legate-accesslog"),
+                    ("stats + Zipkin tracing, 1 % random sampling", "legate-tracing")]
+        w("| variant | rps | p99 ms | CPU µs/req | rps ÷ no stats | CPU/req ÷ no stats |")
+        w("|---|---:|---:|---:|---:|---:|")
+        for label, key in rows_obs:
+            r = s.get(("h1-64", key))
+            if not r:
+                continue
+            w("| %s | %s | %s | %s | %s | %s |" % (
+                label, fmt(r["rps"]), fmt(r["p99"] and r["p99"] / 1000, "{:.2f}"), fmt(r["cpu"], "{:.1f}"),
+                fmt(ratio(r["rps"], base and base["rps"]), "{:.2f}"), fmt(ratio(r["cpu"], base and base["cpu"]), "{:.2f}")))
+        w("")
+        w("Each variant is its own Legate process on the same core, JIT-warmed and measured in the same rounds "
+          "as the other peers. The access log is written by Legate's asynchronous file logger; sampled spans "
+          "are POSTed in batches to the origin, which answers 202.")
+        w("")
+
     if mem:
         w("## Memory")
         w("")
@@ -272,7 +296,7 @@ def main():
             w("- %s" % p)
     else:
         w("- No non-2xx responses and no socket errors in any measured run.")
-    for peer in ("legate", "legate-large"):
+    for peer in ["legate", "legate-large"] + OBS_PEERS:
         if peer + ".alive" in meta:
             w("- %s process alive at the end: %s." % (peer, meta[peer + ".alive"]))
         logf = os.path.join(d, peer + ".log")
