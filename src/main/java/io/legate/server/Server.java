@@ -233,6 +233,11 @@ public final class Server {
     return clusterManager;
   }
 
+  /** Returns the worker event loops (the threads that own connections). */
+  public EventLoopGroup workers() {
+    return workers;
+  }
+
   /** Returns the process's stats. */
   public StatsStore stats() {
     return stats;

@@ -182,6 +182,7 @@ public final class Http1ConnPool implements ConnPool {
     private long connectStartNanos;
     private long connectedNanos;
     private long idleSinceNanos;
+    private boolean idleTimerArmed;
     private boolean holdsRequest;
     private boolean cxReleased;
 
@@ -289,21 +290,38 @@ public final class Http1ConnPool implements ConnPool {
         channel.close();
         return;
       }
-      long since = System.nanoTime();
-      idleSinceNanos = since;
+      idleSinceNanos = System.nanoTime();
       idle.addLast(this);
       long timeout = cluster.idleTimeoutMs();
-      if (timeout > 0) {
-        loop.schedule(
-            () -> {
-              if (cb == null && idleSinceNanos == since && channel.isActive()) {
-                idle.remove(this);
-                stats.upstreamCxIdleTimeout.inc();
-                channel.close();
-              }
-            },
-            timeout,
-            TimeUnit.MILLISECONDS);
+      if (timeout > 0 && !idleTimerArmed) {
+        armIdleTimer(timeout);
+      }
+    }
+
+    /**
+     * One idle timer per connection, re-armed lazily: going idle only arms it when none is pending
+     * (a timer per request would pile up in the event loop's queue for the whole idle timeout, one
+     * hour by default); when it fires it closes the connection if it has been idle long enough, waits
+     * out the rest if it went idle again since, and lets the next idle period re-arm it if busy.
+     */
+    private void armIdleTimer(long delayMs) {
+      idleTimerArmed = true;
+      loop.schedule(this::onIdleTimer, delayMs, TimeUnit.MILLISECONDS);
+    }
+
+    private void onIdleTimer() {
+      idleTimerArmed = false;
+      if (cb != null || !channel.isActive()) {
+        return;
+      }
+      long timeout = cluster.idleTimeoutMs();
+      long idleMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - idleSinceNanos);
+      if (idleMs >= timeout) {
+        idle.remove(this);
+        stats.upstreamCxIdleTimeout.inc();
+        channel.close();
+      } else {
+        armIdleTimer(timeout - idleMs);
       }
     }
 
