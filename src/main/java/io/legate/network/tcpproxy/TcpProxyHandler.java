@@ -65,12 +65,14 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
       ctx.pipeline().addBefore(ctx.name(), "tcp-idle", new IdleStateHandler(0, 0, config.idleTimeoutMs, TimeUnit.MILLISECONDS));
     }
     if (config.maxDurationMs > 0) {
-      downstream.eventLoop().schedule(() -> {
+      io.netty.util.concurrent.ScheduledFuture<?> t = downstream.eventLoop().schedule(() -> {
         if (downstream.isActive()) {
           config.maxDownstreamConnectionDurationReached.inc();
           closeBoth();
         }
       }, config.maxDurationMs, TimeUnit.MILLISECONDS);
+      // Cancelled with the connection, or the task (and the channel it holds) stays queued until then.
+      downstream.closeFuture().addListener(f -> t.cancel(false));
     }
     if (downstream.isActive()) {
       connect(); // the connection is already up (accepted, or after TLS termination)
