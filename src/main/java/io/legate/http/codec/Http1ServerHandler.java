@@ -414,11 +414,10 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     } else if (http10) {
       out.set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
     }
-    if (endStream) {
-      ctx.writeAndFlush(r);
-    } else {
-      ctx.write(r);
-    }
+    // Flushed now even when a body follows: a streamed response's headers must not wait for its
+    // first bytes (the pipeline's flush consolidation still sends headers and body together when
+    // they come in one pass).
+    ctx.writeAndFlush(r);
   }
 
   @Override

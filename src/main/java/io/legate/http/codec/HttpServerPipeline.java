@@ -13,6 +13,7 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -28,6 +29,17 @@ public final class HttpServerPipeline {
   private static final ByteBuf PREFACE = Http2CodecUtil.connectionPrefaceBuf();
 
   private HttpServerPipeline() {}
+
+  /**
+   * Writes are flushed at once by the codecs (a response's headers reach the client when they are
+   * ready, not with its first body bytes), and this handler turns the flushes of one event-loop
+   * iteration into one system call: those made while the connection itself is reading wait for the
+   * end of the read; the others (a response arriving from an upstream connection, several HTTP/2
+   * streams answered in one pass) run as one task after the loop's pending I/O events.
+   */
+  public static FlushConsolidationHandler flushConsolidation() {
+    return new FlushConsolidationHandler(FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true);
+  }
 
   /** Adds the codec for {@code config.codec} to a new connection's pipeline. */
   public static void install(ChannelPipeline p, HcmConfig config, boolean tls) {
@@ -49,6 +61,7 @@ public final class HttpServerPipeline {
       handler.setRequestHeadersTimer(timer);
       p.addLast("request-headers-timeout", timer);
     }
+    p.addLast("flush", flushConsolidation());
     p.addLast(
         "http1",
         new Http1ServerCodec(
@@ -92,6 +105,7 @@ public final class HttpServerPipeline {
     if (config.idleTimeoutMs > 0) {
       p.addLast("idle", new IdleStateHandler(0, 0, config.idleTimeoutMs, TimeUnit.MILLISECONDS));
     }
+    p.addLast("flush", flushConsolidation());
     p.addLast("h2", codec);
     codec.connection().addListener(new FloodStats(config.h2Stats));
     PrematureResets resets = new PrematureResets(parent, config.stats, config.maxRequestsPerConnection);

@@ -205,6 +205,7 @@ public final class Http1ConnPool implements ConnPool {
                         ssl = cluster.tls().newHandler(ch.alloc(), host.address(), false);
                         ch.pipeline().addLast("ssl", ssl);
                       }
+                      ch.pipeline().addLast("flush", io.legate.http.codec.HttpServerPipeline.flushConsolidation());
                       ch.pipeline().addLast("codec", new HttpClientCodec(4096, 65536, 65536, false));
                       ch.pipeline().addLast("legate-h1-upstream", Conn.this);
                     }

@@ -201,6 +201,7 @@ public final class Http2ConnPool implements ConnPool {
                       }
                       Http2FrameCodec codec =
                           Http2FrameCodecBuilder.forClient().initialSettings(settings).build();
+                      ch.pipeline().addLast("flush", io.legate.http.codec.HttpServerPipeline.flushConsolidation());
                       ch.pipeline().addLast("h2", codec);
                       ch.pipeline().addLast("h2-mux", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
                       ch.pipeline().addLast("legate-h2-upstream", Conn.this);
