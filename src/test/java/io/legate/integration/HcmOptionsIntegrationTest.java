@@ -71,6 +71,11 @@ class HcmOptionsIntegrationTest {
           + listener("cxidle", "127.0.0.1", "common_http_protocol_options: { idle_timeout: 0.3s }", "")
           + listener("reqtimeout", "127.0.0.1", "request_timeout: 0.3s", "")
           + listener("maxduration", "127.0.0.1", "common_http_protocol_options: { max_stream_duration: 0.3s }", "")
+          + listener("escreject", "127.0.0.1", "path_with_escaped_slashes_action: REJECT_REQUEST", "")
+          + listener("escforward", "127.0.0.1", "path_with_escaped_slashes_action: UNESCAPE_AND_FORWARD", "")
+          + listener("escredirect", "127.0.0.1",
+              "path_with_escaped_slashes_action: UNESCAPE_AND_REDIRECT\nmerge_slashes: true", "")
+          + listener("esckeep", "127.0.0.1", "path_with_escaped_slashes_action: KEEP_UNCHANGED", "")
           + """
             clusters:
             - name: up
@@ -102,6 +107,26 @@ class HcmOptionsIntegrationTest {
   void normalizesPathAndMergesSlashes() {
     HttpResponse<String> r = legate.get("normalize", "/a//b/../c/./d?q=1");
     assertThat(r.body()).startsWith("GET /a/c/d?q=1 HTTP/1.1\n");
+  }
+
+  @Test
+  void escapedSlashesAreRejectedUnescapedOrRedirectedAsConfigured() {
+    HttpResponse<String> rejected = legate.get("escreject", "/a%2Fb");
+    assertThat(rejected.statusCode()).isEqualTo(400);
+    assertThat(legate.get("escreject", "/a/b").statusCode()).isEqualTo(200);
+
+    // %2F, %2f, %5C and %5c become / and \ before routing; the query is left alone.
+    HttpResponse<String> forwarded = legate.get("escforward", "/a%2Fb%2fc%5Cd?x=%2F");
+    assertThat(forwarded.statusCode()).isEqualTo(200);
+    assertThat(forwarded.body()).startsWith("GET /a/b/c\\d?x=%2F HTTP/1.1\n");
+
+    HttpResponse<String> redirected = legate.get("escredirect", "/a%2F%2Fb?q=1");
+    assertThat(redirected.statusCode()).isEqualTo(307);
+    assertThat(redirected.headers().firstValue("location")).hasValue("/a/b?q=1");
+    assertThat(legate.get("escredirect", "/a/b").statusCode()).isEqualTo(200);
+
+    HttpResponse<String> kept = legate.get("esckeep", "/a%2Fb");
+    assertThat(kept.body()).startsWith("GET /a%2Fb HTTP/1.1\n");
   }
 
   @Test
