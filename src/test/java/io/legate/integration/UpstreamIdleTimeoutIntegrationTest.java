@@ -43,6 +43,8 @@ class UpstreamIdleTimeoutIntegrationTest {
                     routes:
                     - match: { prefix: "/short" }
                       route: { cluster: short }
+                    - match: { prefix: "/h2" }
+                      route: { cluster: h2short }
                     - match: { prefix: "/" }
                       route: { cluster: long }
                 http_filters:
@@ -63,6 +65,19 @@ class UpstreamIdleTimeoutIntegrationTest {
             endpoints:
             - lb_endpoints:
               - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${SHORT} } } }
+        - name: h2short
+          type: STATIC
+          connect_timeout: 1s
+          typed_extension_protocol_options:
+            envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+              "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+              common_http_protocol_options: { idle_timeout: 1s }
+              explicit_http_config: { http2_protocol_options: {} }
+          load_assignment:
+            cluster_name: h2short
+            endpoints:
+            - lb_endpoints:
+              - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${H2} } } }
         - name: long
           type: STATIC
           connect_timeout: 1s
@@ -75,13 +90,15 @@ class UpstreamIdleTimeoutIntegrationTest {
 
   static TestUpstream shortUp;
   static TestUpstream longUp;
+  static TestUpstream h2Up;
   static Legate legate;
 
   @BeforeAll
   static void start() {
     shortUp = new TestUpstream("short");
     longUp = new TestUpstream("long");
-    legate = Legate.start(CONFIG, Map.of("SHORT", shortUp.port(), "LONG", longUp.port()));
+    h2Up = new TestUpstream("h2");
+    legate = Legate.start(CONFIG, Map.of("SHORT", shortUp.port(), "LONG", longUp.port(), "H2", h2Up.port()));
   }
 
   @AfterAll
@@ -89,6 +106,7 @@ class UpstreamIdleTimeoutIntegrationTest {
     legate.close();
     shortUp.close();
     longUp.close();
+    h2Up.close();
   }
 
   @Test
@@ -118,6 +136,20 @@ class UpstreamIdleTimeoutIntegrationTest {
     // A new request opens a new connection.
     assertThat(legate.get("front", "/short/3").statusCode()).isEqualTo(200);
     assertThat(shortUp.connections()).isEqualTo(2);
+  }
+
+  @Test
+  void idleHttp2UpstreamConnectionIsClosedToo() throws Exception {
+    assertThat(legate.get("front", "/h2/1").statusCode()).isEqualTo(200);
+    assertThat(legate.get("front", "/h2/2").statusCode()).isEqualTo(200);
+    assertThat(legate.stat("cluster.h2short.upstream_cx_http2_total")).isEqualTo(1);
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (legate.stat("cluster.h2short.upstream_cx_idle_timeout") == 0 && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    assertThat(legate.stat("cluster.h2short.upstream_cx_idle_timeout")).isEqualTo(1);
+    assertThat(legate.get("front", "/h2/3").statusCode()).isEqualTo(200);
+    assertThat(legate.stat("cluster.h2short.upstream_cx_http2_total")).isEqualTo(2);
   }
 
   @Test

@@ -177,6 +177,8 @@ public final class Http2ConnPool implements ConnPool {
     private final List<StreamHandler> pending = new ArrayList<>();
     private long connectStart;
     private long connectedAt;
+    private long idleSinceNanos;
+    private boolean idleTimerArmed;
 
     void connect() {
       connectStart = System.nanoTime();
@@ -339,7 +341,40 @@ public final class Http2ConnPool implements ConnPool {
       if (active == 0 && (goingAway || draining)) {
         channel.close();
       } else {
+        if (active == 0) {
+          idleSinceNanos = System.nanoTime();
+          long timeout = cluster.idleTimeoutMs();
+          if (timeout > 0 && !idleTimerArmed) {
+            armIdleTimer(timeout);
+          }
+        }
         serveWaiting();
+      }
+    }
+
+    /**
+     * The cluster's idle timeout (common_http_protocol_options.idle_timeout, one hour by default):
+     * a connection without streams for that long is closed. One timer per connection, re-armed
+     * lazily for the rest of the idle period.
+     */
+    private void armIdleTimer(long delayMs) {
+      idleTimerArmed = true;
+      loop.schedule(this::onIdleTimer, delayMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    private void onIdleTimer() {
+      idleTimerArmed = false;
+      if (active > 0 || !channel.isActive()) {
+        return;
+      }
+      long timeout = cluster.idleTimeoutMs();
+      long idleMs = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - idleSinceNanos);
+      if (idleMs >= timeout) {
+        conns.remove(this);
+        stats.upstreamCxIdleTimeout.inc();
+        channel.close();
+      } else {
+        armIdleTimer(timeout - idleMs);
       }
     }
 
