@@ -5,10 +5,11 @@ import io.legate.stats.StatsStore;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Envoy's per-call gRPC counters in a cluster's scope ({@code Grpc::Context::chargeStat}):
- * {@code cluster.<cluster>.<protocol>.<service>.<method>.{<grpc-status>,success,failure,total}},
- * where the protocol is {@code grpc} or {@code grpc-web}. Counters are made on first use and cached;
- * safe from any thread.
+ * Envoy's per-call gRPC counters in a cluster's scope ({@code Grpc::Context}):
+ * {@code cluster.<cluster>.<protocol>.<service>.<method>.{<grpc-status>,success,failure,total}}
+ * and {@code request_message_count}, {@code response_message_count}, where the protocol is {@code
+ * grpc} or {@code grpc-web}; without a service and method, {@code cluster.<cluster>.<protocol>.*}.
+ * Counters are made on first use and cached; safe from any thread.
  */
 public final class GrpcCallStats {
   /** The counters of one method of one service on one cluster. */
@@ -18,6 +19,8 @@ public final class GrpcCallStats {
     public final Counter failure;
     public final Counter total;
     private final ConcurrentHashMap<String, Counter> byStatus = new ConcurrentHashMap<>();
+    private volatile Counter requestMessages;
+    private volatile Counter responseMessages;
 
     Counters(StatsStore.Scope scope) {
       this.scope = scope;
@@ -35,6 +38,24 @@ public final class GrpcCallStats {
       }
       c.inc();
       charge(s.equals("0"));
+    }
+
+    /** Returns {@code request_message_count}, made on first use. */
+    public Counter requestMessages() {
+      Counter c = requestMessages;
+      if (c == null) {
+        requestMessages = c = scope.counter("request_message_count");
+      }
+      return c;
+    }
+
+    /** Returns {@code response_message_count}, made on first use. */
+    public Counter responseMessages() {
+      Counter c = responseMessages;
+      if (c == null) {
+        responseMessages = c = scope.counter("response_message_count");
+      }
+      return c;
     }
 
     /** Counts one call as a success or a failure, and in total. */
@@ -75,13 +96,16 @@ public final class GrpcCallStats {
     return parts.length == 2 ? parts : null;
   }
 
-  /** Returns the counters of a call, created on first use. */
+  /**
+   * Returns the counters of a call, created on first use; a null service (and method) means the
+   * cluster-wide {@code cluster.<cluster>.<protocol>.*} ones.
+   */
   public Counters counters(String cluster, String service, String method) {
     Key k = new Key(cluster, service, method);
     Counters c = counters.get(k);
     if (c == null) {
-      c = counters.computeIfAbsent(
-          k, x -> new Counters(store.scope("cluster." + cluster + "." + protocol + "." + service + "." + method + ".")));
+      c = counters.computeIfAbsent(k, x -> new Counters(store.scope(
+          "cluster." + cluster + "." + protocol + "." + (service == null ? "" : service + "." + method + "."))));
     }
     return c;
   }
