@@ -62,6 +62,30 @@ class GrpcWebIntegrationTest {
                   typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb }
                 - name: envoy.filters.http.router
                   typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+        - name: slow
+          address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+          filter_chains:
+          - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: slow
+                route_config:
+                  virtual_hosts:
+                  - name: all
+                    domains: ["*"]
+                    routes:
+                    - match: { prefix: "/" }
+                      route: { cluster: grpc }
+                http_filters:
+                - name: envoy.filters.http.fault
+                  typed_config:
+                    "@type": type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault
+                    response_rate_limit: { fixed_limit: { limit_kbps: 1 }, percentage: { numerator: 100 } }
+                - name: envoy.filters.http.grpc_web
+                  typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb }
+                - name: envoy.filters.http.router
+                  typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
         clusters:
         - name: grpc
           type: STATIC
@@ -163,7 +187,12 @@ class GrpcWebIntegrationTest {
   }
 
   static HttpResponse<byte[]> post(String path, String contentType, String accept, byte[] body) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(legate.uri("front", path))
+    return post("front", path, contentType, accept, body);
+  }
+
+  static HttpResponse<byte[]> post(String listener, String path, String contentType, String accept, byte[] body)
+      throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(legate.uri(listener, path))
         .timeout(Duration.ofSeconds(20))
         .header("content-type", contentType)
         .header("x-grpc-web", "1")
@@ -289,5 +318,23 @@ class GrpcWebIntegrationTest {
     assertThat(r.statusCode()).isEqualTo(503);
     assertThat(r.headers().firstValue("grpc-status")).isEmpty();
     assertThat(new String(r.body(), StandardCharsets.UTF_8)).isEqualTo("no healthy upstream");
+  }
+
+  @Test
+  void rewrittenFramesKeepTheirOrderWhenAFilterDownstreamPauses() throws Exception {
+    // The fault filter (listed first, so it encodes last) throttles the response to 1 KiB/s: it
+    // pauses on frames the gRPC-Web filter injected, and what comes from upstream meanwhile waits.
+    long throttled = Math.max(0, legate.stat("http.slow.fault.response_rl_injected"));
+    String word = "w".repeat(200);
+    HttpResponse<byte[]> r = post("slow", STREAMING, "application/grpc-web-text", "application/grpc-web-text",
+        Base64.getEncoder().encode(frame(word)));
+    assertThat(r.statusCode()).isEqualTo(200);
+    List<Frame> f = frames(unbase64(new String(r.body(), StandardCharsets.US_ASCII)));
+    assertThat(f).hasSize(4);
+    for (int i = 0; i < 3; i++) {
+      assertThat(f.get(i).message().getResponseMessage()).isEqualTo(word + i);
+    }
+    assertThat(f.get(3).text()).isEqualTo("grpc-status:0\r\n");
+    assertThat(legate.stat("http.slow.fault.response_rl_injected") - throttled).isEqualTo(1);
   }
 }
