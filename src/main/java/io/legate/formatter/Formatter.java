@@ -184,6 +184,22 @@ public final class Formatter {
         e = (info, req, resp, now) -> f.format(info.startTimeMillis(), 0, 0);
         return new Command(e, maxLen);
       }
+      case "FILTER_STATE" -> {
+        if (arg == null || arg.isEmpty()) {
+          throw new ConfigException(path, "FILTER_STATE requires parameters");
+        }
+        String[] p = arg.split(":", -1);
+        if (p.length > 2) {
+          throw new ConfigException(path, "FILTER_STATE field access (" + arg + ") is not supported");
+        }
+        if (p.length == 2 && !p[1].equals("PLAIN") && !p[1].equals("TYPED")) {
+          throw new ConfigException(path, "Invalid filter state serialize type, only support PLAIN/TYPED: " + p[1]);
+        }
+        String key = p[0];
+        boolean plain = p.length == 2 && p[1].equals("PLAIN");
+        e = (info, req, resp, now) -> filterState(info, key, plain);
+        return new Command(e, maxLen);
+      }
       default -> {
         // fall through to argument-less commands
       }
@@ -226,6 +242,28 @@ public final class Formatter {
       v = h.get(fallback);
     }
     return v == null ? null : v.toString();
+  }
+
+  private static final com.google.protobuf.util.JsonFormat.Printer FILTER_STATE_JSON =
+      com.google.protobuf.util.JsonFormat.printer().preservingProtoFieldNames().omittingInsignificantWhitespace();
+
+  private static String filterState(StreamInfo info, String key, boolean plain) {
+    StreamInfo.FilterStateObject o = info.filterState(key);
+    if (o == null) {
+      return null;
+    }
+    if (plain) {
+      return o.serializeAsString();
+    }
+    com.google.protobuf.Message m = o.serializeAsProto();
+    if (m == null) {
+      return null;
+    }
+    try {
+      return FILTER_STATE_JSON.print(m);
+    } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
+      return null;
+    }
   }
 
   private static String emptyToNull(String s) {

@@ -61,6 +61,14 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
   /** The filter whose headers stop lets data through to it (STOP_ITERATION_WATCH_DATA), or -1. */
   private int watchIndex = -1;
   private boolean encodePaused;
+  /** The filter whose decode callback is running, and its item (for injection); -1 and null outside. */
+  private int decodingIndex = -1;
+  private Item decodingItem;
+  /** Items injected and queued during the running decode callback. */
+  private int injectedDecodes;
+  private int encodingIndex = -1;
+  private Item encodingItem;
+  private int injectedEncodes;
   private boolean requestComplete;
   private boolean responseStarted;
   private boolean responseComplete;
@@ -447,10 +455,13 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
         if (skip != null && skip[i]) {
           continue;
         }
-        if (target.kind == Kind.DATA) {
-          filters[i].decodeData(target.data, target.end);
-        } else {
-          filters[i].decodeTrailers(target.headers);
+        if (callDecode(i, target) == HttpFilter.Status.STOP_ITERATION_NO_BUFFER) {
+          // The filter took it (and may have injected its replacement ahead of it).
+          Item taken = target;
+          if (decodeQueue.removeIf(q -> q == taken)) {
+            release(taken);
+          }
+          break;
         }
       }
     }
@@ -466,12 +477,11 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       if (skip != null && skip[i]) {
         continue;
       }
-      HttpFilter.Status s =
-          switch (it.kind) {
-            case HEADERS -> filters[i].decodeHeaders(it.headers, it.end);
-            case DATA -> filters[i].decodeData(it.data, it.end);
-            case TRAILERS -> filters[i].decodeTrailers(it.headers);
-          };
+      HttpFilter.Status s = callDecode(i, it);
+      if (s == HttpFilter.Status.STOP_ITERATION_NO_BUFFER && it.kind != Kind.HEADERS) {
+        release(it);
+        return true;
+      }
       if (s != HttpFilter.Status.CONTINUE) {
         it.next = i + 1;
         decodePaused = true;
@@ -483,6 +493,118 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     }
     release(it);
     return true;
+  }
+
+  /** Runs one decode callback, remembering which filter runs it for {@link #injectDecodedData}. */
+  private HttpFilter.Status callDecode(int i, Item it) {
+    int savedIndex = decodingIndex;
+    Item savedItem = decodingItem;
+    int savedInjected = injectedDecodes;
+    decodingIndex = i;
+    decodingItem = it;
+    injectedDecodes = 0;
+    try {
+      return switch (it.kind) {
+        case HEADERS -> filters[i].decodeHeaders(it.headers, it.end);
+        case DATA -> filters[i].decodeData(it.data, it.end);
+        case TRAILERS -> filters[i].decodeTrailers(it.headers);
+      };
+    } finally {
+      decodingIndex = savedIndex;
+      decodingItem = savedItem;
+      injectedDecodes = savedInjected;
+    }
+  }
+
+  /** Runs one encode callback, remembering which filter runs it for the inject methods. */
+  private HttpFilter.Status callEncode(int i, Item it) {
+    int savedIndex = encodingIndex;
+    Item savedItem = encodingItem;
+    int savedInjected = injectedEncodes;
+    encodingIndex = i;
+    encodingItem = it;
+    injectedEncodes = 0;
+    try {
+      return switch (it.kind) {
+        case HEADERS -> filters[i].encodeHeaders(it.headers, it.end);
+        case DATA -> filters[i].encodeData(it.data, it.end);
+        case TRAILERS -> filters[i].encodeTrailers(it.headers);
+      };
+    } finally {
+      encodingIndex = savedIndex;
+      encodingItem = savedItem;
+      injectedEncodes = savedInjected;
+    }
+  }
+
+  @Override
+  public void injectDecodedData(ByteBuf data, boolean endStream) {
+    if (decodingIndex < 0) {
+      data.release();
+      throw new IllegalStateException("injectDecodedData called outside a decode callback");
+    }
+    if (destroyed || responseComplete) {
+      data.release();
+      return;
+    }
+    Item it = new Item(Kind.DATA, null, data, endStream, decodingIndex + 1);
+    if (decodePaused || !runDecode(it)) {
+      insertInjected(decodeQueue, it, decodingItem, injectedDecodes++);
+    }
+  }
+
+  @Override
+  public void injectEncodedHeaders(Http2Headers headers, boolean endStream) {
+    injectEncode(new Item(Kind.HEADERS, headers, null, endStream, 0));
+  }
+
+  @Override
+  public void injectEncodedData(ByteBuf data, boolean endStream) {
+    injectEncode(new Item(Kind.DATA, null, data, endStream, 0));
+  }
+
+  private void injectEncode(Item it) {
+    if (encodingIndex < 0) {
+      release(it);
+      throw new IllegalStateException("inject called outside an encode callback");
+    }
+    if (destroyed) {
+      release(it);
+      return;
+    }
+    it.next = encodingIndex - 1;
+    if (encodePaused || !runEncode(it)) {
+      insertInjected(encodeQueue, it, encodingItem, injectedEncodes++);
+    }
+  }
+
+  /**
+   * Queues an injected item that could not run through: just before the item whose callback
+   * injected it when that one is still queued, else after the {@code earlier} items injected by
+   * the same callback, at the front.
+   */
+  private static void insertInjected(ArrayDeque<Item> queue, Item it, Item current, int earlier) {
+    boolean queued = false;
+    for (Item q : queue) {
+      if (q == current) {
+        queued = true;
+        break;
+      }
+    }
+    ArrayDeque<Item> ahead = new ArrayDeque<>();
+    if (queued) {
+      while (queue.peekFirst() != current) {
+        ahead.addLast(queue.pollFirst());
+      }
+    } else {
+      for (int j = 0; j < earlier && !queue.isEmpty(); j++) {
+        ahead.addLast(queue.pollFirst());
+      }
+    }
+    queue.addFirst(it);
+    while (!ahead.isEmpty()) {
+      queue.addFirst(ahead.pollLast());
+    }
   }
 
   private static void release(Item it) {
@@ -555,12 +677,11 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       if (skip != null && skip[i]) {
         continue;
       }
-      HttpFilter.Status s =
-          switch (it.kind) {
-            case HEADERS -> filters[i].encodeHeaders(it.headers, it.end);
-            case DATA -> filters[i].encodeData(it.data, it.end);
-            case TRAILERS -> filters[i].encodeTrailers(it.headers);
-          };
+      HttpFilter.Status s = callEncode(i, it);
+      if (s == HttpFilter.Status.STOP_ITERATION_NO_BUFFER) {
+        release(it);
+        return true;
+      }
       if (s == HttpFilter.Status.STOP_ITERATION) {
         it.next = i - 1;
         encodePaused = true;

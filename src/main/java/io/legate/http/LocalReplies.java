@@ -16,13 +16,17 @@ public final class LocalReplies {
 
   private LocalReplies() {}
 
-  /** Returns whether the request is gRPC (content-type application/grpc*). */
+  /** Returns whether the request is gRPC (content-type application/grpc, +codec or ;params). */
   public static boolean isGrpc(Http2Headers request) {
     if (request == null) {
       return false;
     }
     CharSequence ct = request.get(HttpHeaderNames.CONTENT_TYPE);
-    return ct != null && AsciiString.regionMatches(ct, true, 0, APPLICATION_GRPC, 0, 16);
+    if (ct == null || !AsciiString.regionMatches(ct, true, 0, APPLICATION_GRPC, 0, 16)) {
+      return false;
+    }
+    // As Envoy: application/grpc, application/grpc+<codec> or application/grpc;<params>; not gRPC-Web.
+    return ct.length() == 16 || ct.charAt(16) == '+' || ct.charAt(16) == ';';
   }
 
   /** Builds the headers of a local reply. */
@@ -70,7 +74,8 @@ public final class LocalReplies {
     };
   }
 
-  private static String percentEncode(String s) {
+  /** Envoy's grpc-message percent-encoding: bytes outside printable ASCII, and {@code %}. */
+  public static String percentEncode(String s) {
     StringBuilder sb = new StringBuilder();
     for (byte b : s.getBytes(StandardCharsets.UTF_8)) {
       int c = b & 0xff;

@@ -25,6 +25,19 @@ public final class StreamInfo {
   private String responseCodeDetails;
   private boolean healthCheck;
   private Http2Headers responseTrailers;
+  private java.util.Map<String, FilterStateObject> filterState;
+
+  /**
+   * An object a filter leaves on the stream for access logs and other filters (Envoy's filter
+   * state), found by name with {@code %FILTER_STATE(name)%}.
+   */
+  public interface FilterStateObject {
+    /** Returns the object as a proto (the {@code TYPED} rendering), or null if it has none. */
+    com.google.protobuf.Message serializeAsProto();
+
+    /** Returns the object as a string (the {@code PLAIN} rendering), or null if it has none. */
+    String serializeAsString();
+  }
 
   public StreamInfo(
       long startTimeMillis,
@@ -164,5 +177,18 @@ public final class StreamInfo {
 
   public void setResponseCodeDetails(String details) {
     this.responseCodeDetails = details;
+  }
+
+  /** Returns the filter state object stored under {@code name}, or null. */
+  public FilterStateObject filterState(String name) {
+    return filterState == null ? null : filterState.get(name);
+  }
+
+  /** Stores a filter state object under {@code name}, replacing any before it. */
+  public void setFilterState(String name, FilterStateObject value) {
+    if (filterState == null) {
+      filterState = new java.util.HashMap<>(4);
+    }
+    filterState.put(name, value);
   }
 }

@@ -118,4 +118,28 @@ class FormatterTest {
     assertThat(Formatter.ipString(InetAddress.getByName("fe80:0:0:0:0:0:0:1"))).isEqualTo("fe80::1");
     assertThat(Formatter.ipString(InetAddress.getByName("1:0:2:0:3:0:4:0"))).isEqualTo("1:0:2:0:3:0:4:0");
   }
+
+  @Test
+  void filterStateRendersPlainOrTypedAndRefusesFieldAccess() throws Exception {
+    StreamInfo i = info();
+    i.setFilterState("k", new StreamInfo.FilterStateObject() {
+      @Override
+      public com.google.protobuf.Message serializeAsProto() {
+        return com.google.protobuf.UInt64Value.of(3);
+      }
+
+      @Override
+      public String serializeAsString() {
+        return "three";
+      }
+    });
+    Formatter f = Formatter.parse("%FILTER_STATE(k:PLAIN)% %FILTER_STATE(k)% %FILTER_STATE(other)%", "f");
+    assertThat(f.format(i, i.requestHeaders(), i.responseHeaders(), START_NANOS)).isEqualTo("three \"3\" -");
+    assertThatThrownBy(() -> Formatter.parse("%FILTER_STATE(k:JSON)%", "f"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("f: Invalid filter state serialize type, only support PLAIN/TYPED: JSON");
+    assertThatThrownBy(() -> Formatter.parse("%FILTER_STATE(k:TYPED:field)%", "f"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("f: FILTER_STATE field access (k:TYPED:field) is not supported");
+  }
 }

@@ -35,6 +35,8 @@ class EnvoyExamplesTest {
           "examples__locality-load-balancing__envoy-proxy.yaml",
           "examples__tls__envoy-https-passthrough.yaml",
           "examples__local_ratelimit__envoy.yaml",
+          "examples__csrf__samesite__envoy.yaml",
+          "examples__grpc-bridge__client__envoy-proxy.yaml",
 
           "examples__dynamic-config-fs__envoy.yaml",
           "examples__dynamic-config-cp__envoy.yaml");

@@ -29,6 +29,10 @@ public final class FakeFilterCallbacks implements DecoderCallbacks, EncoderCallb
   public LocalReply localReply;
   public int continueDecodingCalls;
   public int continueEncodingCalls;
+  /** What the filter injected with injectDecodedData / injectEncodedData (the test releases them). */
+  public final java.util.List<ByteBuf> injectedDecoded = new java.util.ArrayList<>();
+  public final java.util.List<ByteBuf> injectedEncoded = new java.util.ArrayList<>();
+  public boolean injectedEndStream;
 
   public FakeFilterCallbacks() {
     channel.freezeTime();
@@ -106,6 +110,18 @@ public final class FakeFilterCallbacks implements DecoderCallbacks, EncoderCallb
   @Override
   public AttributeMap connectionAttributes() {
     return connection;
+  }
+
+  @Override
+  public void injectDecodedData(ByteBuf data, boolean endStream) {
+    injectedDecoded.add(data);
+    injectedEndStream = endStream;
+  }
+
+  @Override
+  public void injectEncodedData(ByteBuf data, boolean endStream) {
+    injectedEncoded.add(data);
+    injectedEndStream = endStream;
   }
 
   @Override

@@ -37,6 +37,19 @@ public interface DecoderCallbacks {
     throw new UnsupportedOperationException("no connection");
   }
 
+  /**
+   * Passes request body bytes from the calling filter to the filters after it, as if this filter had
+   * continued with them (Envoy's injectDecodedDataToFilterChain); used by filters that rewrite the
+   * body, which then return {@link HttpFilter.Status#STOP_ITERATION_NO_BUFFER}. Ownership of
+   * {@code data} passes to the stream. Only from within the calling filter's own decode callback.
+   *
+   * @throws IllegalStateException when no decode callback is running
+   */
+  default void injectDecodedData(ByteBuf data, boolean endStream) {
+    data.release();
+    throw new UnsupportedOperationException("injectDecodedData");
+  }
+
   /** Sends response headers from the terminal filter (the router) through the encoder chain. */
   void encodeHeaders(Http2Headers headers, boolean endStream);
 

@@ -30,7 +30,17 @@ public interface HttpFilter {
      * those filters return for them is ignored. For filters that look at the body before deciding
      * (ext_authz's {@code with_request_body}).
      */
-    STOP_ITERATION_WATCH_DATA
+    STOP_ITERATION_WATCH_DATA,
+    /**
+     * Returned from a data, trailers or response-headers callback: this filter took the item, the
+     * chain passes it no further and does not pause (Envoy's StopIterationNoBuffer). What goes on in
+     * its place is what the filter injects ({@link DecoderCallbacks#injectDecodedData},
+     * {@link EncoderCallbacks#injectEncodedHeaders}, {@link EncoderCallbacks#injectEncodedData}),
+     * now or in a later callback; a {@code ByteBuf} it was given is still released by the chain, so
+     * a filter that keeps its bytes must copy or {@code retain()} them. A filter that injects during
+     * a callback must return this for the item it was called with.
+     */
+    STOP_ITERATION_NO_BUFFER
   }
 
   /** Called once before any other callback. */
