@@ -34,7 +34,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
   private static final class Item {
     final Kind kind;
     final Http2Headers headers;
-    final ByteBuf data;
+    ByteBuf data;
     final boolean end;
     int next;
 
@@ -75,6 +75,12 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
   private ScheduledFuture<?> requestTimer;
   private ScheduledFuture<?> durationTimer;
   private io.legate.tracing.ActiveSpan activeSpan = io.legate.tracing.ActiveSpan.NOOP;
+  /** The item a decoder / encoder filter is being called with (for data replacement), or null. */
+  private Item currentDecode;
+  private Item currentEncode;
+  /** Body bytes a filter added from its trailers callback, not yet passed on. */
+  private ByteBuf addedDecodeData;
+  private ByteBuf addedEncodeData;
 
   public ActiveStream(ConnectionInfo conn, DownstreamStream downstream) {
     this.conn = conn;
@@ -447,10 +453,25 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
         if (skip != null && skip[i]) {
           continue;
         }
-        if (target.kind == Kind.DATA) {
-          filters[i].decodeData(target.data, target.end);
-        } else {
-          filters[i].decodeTrailers(target.headers);
+        Item prev = currentDecode;
+        currentDecode = target;
+        try {
+          if (target.kind == Kind.DATA) {
+            filters[i].decodeData(target.data, target.end);
+          } else {
+            filters[i].decodeTrailers(target.headers);
+          }
+        } finally {
+          currentDecode = prev;
+        }
+        if (addedDecodeData != null) {
+          // Bytes added ahead of the trailers: they pass the remaining watched filters first.
+          Item added = new Item(Kind.DATA, null, takeAddedDecodeData(), false, i + 1);
+          target.next = i + 1;
+          decodeQueue.removeLastOccurrence(target);
+          decodeQueue.addLast(added);
+          decodeQueue.addLast(target);
+          break;
         }
       }
     }
@@ -466,12 +487,34 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       if (skip != null && skip[i]) {
         continue;
       }
-      HttpFilter.Status s =
-          switch (it.kind) {
-            case HEADERS -> filters[i].decodeHeaders(it.headers, it.end);
-            case DATA -> filters[i].decodeData(it.data, it.end);
-            case TRAILERS -> filters[i].decodeTrailers(it.headers);
-          };
+      HttpFilter.Status s;
+      Item prev = currentDecode;
+      currentDecode = it;
+      try {
+        s =
+            switch (it.kind) {
+              case HEADERS -> filters[i].decodeHeaders(it.headers, it.end);
+              case DATA -> filters[i].decodeData(it.data, it.end);
+              case TRAILERS -> filters[i].decodeTrailers(it.headers);
+            };
+      } finally {
+        currentDecode = prev;
+      }
+      if (addedDecodeData != null) {
+        // Bytes the filter added from decodeTrailers go to the next filters before the trailers.
+        Item added = new Item(Kind.DATA, null, takeAddedDecodeData(), false, i + 1);
+        it.next = i + 1;
+        if (s == HttpFilter.Status.CONTINUE) {
+          if (runDecode(added)) {
+            continue;
+          }
+        } else {
+          decodePaused = true;
+        }
+        decodeQueue.addFirst(it);
+        decodeQueue.addFirst(added);
+        return true;
+      }
       if (s != HttpFilter.Status.CONTINUE) {
         it.next = i + 1;
         decodePaused = true;
@@ -483,6 +526,56 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     }
     release(it);
     return true;
+  }
+
+  private ByteBuf takeAddedDecodeData() {
+    ByteBuf b = addedDecodeData;
+    addedDecodeData = null;
+    return b;
+  }
+
+  private ByteBuf takeAddedEncodeData() {
+    ByteBuf b = addedEncodeData;
+    addedEncodeData = null;
+    return b;
+  }
+
+  @Override
+  public void replaceDecodingData(ByteBuf data) {
+    replaceData(currentDecode, data, "replaceDecodingData");
+  }
+
+  @Override
+  public void replaceEncodingData(ByteBuf data) {
+    replaceData(currentEncode, data, "replaceEncodingData");
+  }
+
+  private static void replaceData(Item it, ByteBuf data, String what) {
+    if (it == null || it.kind != Kind.DATA) {
+      data.release();
+      throw new IllegalStateException(what + " called outside of a data callback");
+    }
+    ByteBuf old = it.data;
+    it.data = data;
+    old.release();
+  }
+
+  @Override
+  public void addDecodedData(ByteBuf data) {
+    if (currentDecode == null || currentDecode.kind != Kind.TRAILERS) {
+      data.release();
+      throw new IllegalStateException("addDecodedData called outside of decodeTrailers");
+    }
+    addedDecodeData = addedDecodeData == null ? data : io.netty.buffer.Unpooled.wrappedBuffer(addedDecodeData, data);
+  }
+
+  @Override
+  public void addEncodedData(ByteBuf data) {
+    if (currentEncode == null || currentEncode.kind != Kind.TRAILERS) {
+      data.release();
+      throw new IllegalStateException("addEncodedData called outside of encodeTrailers");
+    }
+    addedEncodeData = addedEncodeData == null ? data : io.netty.buffer.Unpooled.wrappedBuffer(addedEncodeData, data);
   }
 
   private static void release(Item it) {
@@ -555,12 +648,34 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       if (skip != null && skip[i]) {
         continue;
       }
-      HttpFilter.Status s =
-          switch (it.kind) {
-            case HEADERS -> filters[i].encodeHeaders(it.headers, it.end);
-            case DATA -> filters[i].encodeData(it.data, it.end);
-            case TRAILERS -> filters[i].encodeTrailers(it.headers);
-          };
+      HttpFilter.Status s;
+      Item prev = currentEncode;
+      currentEncode = it;
+      try {
+        s =
+            switch (it.kind) {
+              case HEADERS -> filters[i].encodeHeaders(it.headers, it.end);
+              case DATA -> filters[i].encodeData(it.data, it.end);
+              case TRAILERS -> filters[i].encodeTrailers(it.headers);
+            };
+      } finally {
+        currentEncode = prev;
+      }
+      if (addedEncodeData != null) {
+        // Bytes the filter added from encodeTrailers go to the next filters before the trailers.
+        Item added = new Item(Kind.DATA, null, takeAddedEncodeData(), false, i - 1);
+        it.next = i - 1;
+        if (s != HttpFilter.Status.STOP_ITERATION) {
+          if (runEncode(added)) {
+            continue;
+          }
+        } else {
+          encodePaused = true;
+        }
+        encodeQueue.addFirst(it);
+        encodeQueue.addFirst(added);
+        return true;
+      }
       if (s == HttpFilter.Status.STOP_ITERATION) {
         it.next = i - 1;
         encodePaused = true;
@@ -713,6 +828,8 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       release(it);
     }
     encodeQueue.clear();
+    ReferenceCountUtil.release(takeAddedDecodeData());
+    ReferenceCountUtil.release(takeAddedEncodeData());
     HcmStats s = config.stats;
     s.downstreamRqActive.dec();
     if (responseComplete) {

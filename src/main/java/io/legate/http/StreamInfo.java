@@ -25,6 +25,7 @@ public final class StreamInfo {
   private String responseCodeDetails;
   private boolean healthCheck;
   private Http2Headers responseTrailers;
+  private java.util.Map<String, Object> filterState;
 
   public StreamInfo(
       long startTimeMillis,
@@ -164,5 +165,22 @@ public final class StreamInfo {
 
   public void setResponseCodeDetails(String details) {
     this.responseCodeDetails = details;
+  }
+
+  /**
+   * Returns the object that a filter of this stream stored under {@code key} (Envoy's per-stream
+   * filter state), or null. Filters of one chain share data through it, e.g. the compressor filters'
+   * choice of encoding.
+   */
+  public Object filterState(String key) {
+    return filterState == null ? null : filterState.get(key);
+  }
+
+  /** Stores {@code value} under {@code key} in this stream's filter state (see {@link #filterState}). */
+  public void setFilterState(String key, Object value) {
+    if (filterState == null) {
+      filterState = new java.util.HashMap<>(4);
+    }
+    filterState.put(key, value);
   }
 }
