@@ -35,6 +35,9 @@ class EnvoyExamplesTest {
           "examples__locality-load-balancing__envoy-proxy.yaml",
           "examples__tls__envoy-https-passthrough.yaml",
           "examples__local_ratelimit__envoy.yaml",
+          "examples__gzip__gzip-envoy.yaml",
+          "examples__brotli__envoy.yaml",
+          "examples__zstd__envoy.yaml",
 
           "examples__dynamic-config-fs__envoy.yaml",
           "examples__dynamic-config-cp__envoy.yaml");

@@ -41,7 +41,7 @@ import java.util.zip.GZIPOutputStream;
  * {@link #body(int)} of N bytes; parameters: {@code ct} content-type (default text/plain), {@code
  * etag}, {@code cc} cache-control, {@code vary}, {@code status}, {@code gzip=1} (the body gzipped, with
  * {@code Content-Encoding: gzip}), {@code chunked=1} (no Content-Length, written in 64 KiB chunks as
- * the socket drains). {@code POST /echo} answers the request body as it arrived, with the request's
+ * the socket drains; {@code trailers=1} ends it with trailer {@code x-trailer: done}). {@code POST /echo} answers the request body as it arrived, with the request's
  * content-encoding, accept-encoding and length in {@code x-seen-*} headers.
  */
 final class BodyUpstream implements AutoCloseable {
@@ -155,13 +155,17 @@ final class BodyUpstream implements AutoCloseable {
         ctx.writeAndFlush(new DefaultLastHttpContent(Unpooled.wrappedBuffer(payload)));
         return;
       }
-      writeChunks(ctx, payload, 0);
+      writeChunks(ctx, payload, 0, param(q, "trailers", "0").equals("1"));
     }
 
     /** Writes the body 64 KiB at a time, each after the previous one was flushed. */
-    private void writeChunks(ChannelHandlerContext ctx, byte[] payload, int from) {
+    private void writeChunks(ChannelHandlerContext ctx, byte[] payload, int from, boolean trailers) {
       if (from >= payload.length) {
-        ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+        LastHttpContent last = new DefaultLastHttpContent();
+        if (trailers) {
+          last.trailingHeaders().set("x-trailer", "done");
+        }
+        ctx.writeAndFlush(last);
         return;
       }
       int n = Math.min(64 << 10, payload.length - from);
@@ -171,7 +175,7 @@ final class BodyUpstream implements AutoCloseable {
               (ChannelFutureListener)
                   f -> {
                     if (f.isSuccess()) {
-                      writeChunks(ctx, payload, from + n);
+                      writeChunks(ctx, payload, from + n, trailers);
                     }
                   });
     }

@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.aayushatharva.brotli4j.Brotli4jLoader;
 import com.aayushatharva.brotli4j.decoder.BrotliInputStream;
 import com.github.luben.zstd.ZstdInputStream;
+import io.legate.testing.H2Client;
 import io.legate.testing.Legate;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -303,6 +305,23 @@ class CompressionIntegrationTest {
       HttpResponse<byte[]> r = get("front", "/body?chunked=1&len=" + len, "Accept-Encoding", enc);
       assertThat(header(r, "content-encoding")).as(enc).isEqualTo(enc);
       assertThat(decode(enc, r.body())).as(enc).isEqualTo(want);
+    }
+  }
+
+  @Test
+  void overHttp2TheLastChunkIsEmittedBeforeTheTrailers() throws Exception {
+    int len = 300_000;
+    try (H2Client h2 = new H2Client(legate.port("front"))) {
+      for (String enc : new String[] {"gzip", "br", "zstd"}) {
+        H2Client.Response r =
+            h2.send("GET", "/body?chunked=1&trailers=1&len=" + len, "localhost", null,
+                new DefaultHttp2Headers().add("accept-encoding", enc));
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(r.headers().get("content-encoding")).hasToString(enc);
+        assertThat(r.trailers()).as(enc).isNotNull();
+        assertThat(r.trailers().get("x-trailer")).hasToString("done");
+        assertThat(decode(enc, r.bodyBytes())).as(enc).isEqualTo(BodyUpstream.body(len));
+      }
     }
   }
 
