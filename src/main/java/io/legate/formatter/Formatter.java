@@ -248,7 +248,7 @@ public final class Formatter {
       com.google.protobuf.util.JsonFormat.printer().preservingProtoFieldNames().omittingInsignificantWhitespace();
 
   private static String filterState(StreamInfo info, String key, boolean plain) {
-    StreamInfo.FilterStateObject o = info.filterState(key);
+    io.legate.http.FilterState.StateObject o = info.filterState(key);
     if (o == null) {
       return null;
     }

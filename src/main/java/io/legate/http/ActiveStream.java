@@ -34,7 +34,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
   private static final class Item {
     final Kind kind;
     final Http2Headers headers;
-    final ByteBuf data;
+    ByteBuf data;
     final boolean end;
     int next;
 
@@ -83,6 +83,9 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
   private ScheduledFuture<?> requestTimer;
   private ScheduledFuture<?> durationTimer;
   private io.legate.tracing.ActiveSpan activeSpan = io.legate.tracing.ActiveSpan.NOOP;
+  /** Body bytes a filter added from its trailers callback, not yet passed on. */
+  private ByteBuf addedDecodeData;
+  private ByteBuf addedEncodeData;
 
   public ActiveStream(ConnectionInfo conn, DownstreamStream downstream) {
     this.conn = conn;
@@ -463,6 +466,15 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
           }
           break;
         }
+        if (addedDecodeData != null) {
+          // Bytes added ahead of the trailers: they pass the remaining watched filters first.
+          Item added = new Item(Kind.DATA, null, takeAddedDecodeData(), false, i + 1);
+          target.next = i + 1;
+          decodeQueue.removeLastOccurrence(target);
+          decodeQueue.addLast(added);
+          decodeQueue.addLast(target);
+          break;
+        }
       }
     }
   }
@@ -478,6 +490,21 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
         continue;
       }
       HttpFilter.Status s = callDecode(i, it);
+      if (addedDecodeData != null) {
+        // Bytes the filter added from decodeTrailers go to the next filters before the trailers.
+        Item added = new Item(Kind.DATA, null, takeAddedDecodeData(), false, i + 1);
+        it.next = i + 1;
+        if (s == HttpFilter.Status.CONTINUE) {
+          if (runDecode(added)) {
+            continue;
+          }
+        } else {
+          decodePaused = true;
+        }
+        decodeQueue.addFirst(it);
+        decodeQueue.addFirst(added);
+        return true;
+      }
       if (s == HttpFilter.Status.STOP_ITERATION_NO_BUFFER && it.kind != Kind.HEADERS) {
         release(it);
         return true;
@@ -607,6 +634,56 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     }
   }
 
+  private ByteBuf takeAddedDecodeData() {
+    ByteBuf b = addedDecodeData;
+    addedDecodeData = null;
+    return b;
+  }
+
+  private ByteBuf takeAddedEncodeData() {
+    ByteBuf b = addedEncodeData;
+    addedEncodeData = null;
+    return b;
+  }
+
+  @Override
+  public void replaceDecodingData(ByteBuf data) {
+    replaceData(decodingItem, data, "replaceDecodingData");
+  }
+
+  @Override
+  public void replaceEncodingData(ByteBuf data) {
+    replaceData(encodingItem, data, "replaceEncodingData");
+  }
+
+  private static void replaceData(Item it, ByteBuf data, String what) {
+    if (it == null || it.kind != Kind.DATA) {
+      data.release();
+      throw new IllegalStateException(what + " called outside of a data callback");
+    }
+    ByteBuf old = it.data;
+    it.data = data;
+    old.release();
+  }
+
+  @Override
+  public void addDecodedData(ByteBuf data) {
+    if (decodingItem == null || decodingItem.kind != Kind.TRAILERS) {
+      data.release();
+      throw new IllegalStateException("addDecodedData called outside of decodeTrailers");
+    }
+    addedDecodeData = addedDecodeData == null ? data : io.netty.buffer.Unpooled.wrappedBuffer(addedDecodeData, data);
+  }
+
+  @Override
+  public void addEncodedData(ByteBuf data) {
+    if (encodingItem == null || encodingItem.kind != Kind.TRAILERS) {
+      data.release();
+      throw new IllegalStateException("addEncodedData called outside of encodeTrailers");
+    }
+    addedEncodeData = addedEncodeData == null ? data : io.netty.buffer.Unpooled.wrappedBuffer(addedEncodeData, data);
+  }
+
   private static void release(Item it) {
     if (it.data != null) {
       ReferenceCountUtil.release(it.data);
@@ -678,6 +755,21 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
         continue;
       }
       HttpFilter.Status s = callEncode(i, it);
+      if (addedEncodeData != null) {
+        // Bytes the filter added from encodeTrailers go to the next filters before the trailers.
+        Item added = new Item(Kind.DATA, null, takeAddedEncodeData(), false, i - 1);
+        it.next = i - 1;
+        if (s != HttpFilter.Status.STOP_ITERATION) {
+          if (runEncode(added)) {
+            continue;
+          }
+        } else {
+          encodePaused = true;
+        }
+        encodeQueue.addFirst(it);
+        encodeQueue.addFirst(added);
+        return true;
+      }
       if (s == HttpFilter.Status.STOP_ITERATION_NO_BUFFER) {
         release(it);
         return true;
@@ -834,6 +926,8 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       release(it);
     }
     encodeQueue.clear();
+    ReferenceCountUtil.release(takeAddedDecodeData());
+    ReferenceCountUtil.release(takeAddedEncodeData());
     HcmStats s = config.stats;
     s.downstreamRqActive.dec();
     if (responseComplete) {

@@ -25,19 +25,7 @@ public final class StreamInfo {
   private String responseCodeDetails;
   private boolean healthCheck;
   private Http2Headers responseTrailers;
-  private java.util.Map<String, FilterStateObject> filterState;
-
-  /**
-   * An object a filter leaves on the stream for access logs and other filters (Envoy's filter
-   * state), found by name with {@code %FILTER_STATE(name)%}.
-   */
-  public interface FilterStateObject {
-    /** Returns the object as a proto (the {@code TYPED} rendering), or null if it has none. */
-    com.google.protobuf.Message serializeAsProto();
-
-    /** Returns the object as a string (the {@code PLAIN} rendering), or null if it has none. */
-    String serializeAsString();
-  }
+  private FilterState filterState;
 
   public StreamInfo(
       long startTimeMillis,
@@ -179,16 +167,26 @@ public final class StreamInfo {
     this.responseCodeDetails = details;
   }
 
+  /** Returns the stream's filter state (Envoy's), created on first use. */
+  public FilterState filterState() {
+    if (filterState == null) {
+      filterState = new FilterState();
+    }
+    return filterState;
+  }
+
+  /** Returns the stream's filter state, or null when nothing has been stored in it. */
+  public FilterState filterStateIfPresent() {
+    return filterState;
+  }
+
   /** Returns the filter state object stored under {@code name}, or null. */
-  public FilterStateObject filterState(String name) {
+  public FilterState.StateObject filterState(String name) {
     return filterState == null ? null : filterState.get(name);
   }
 
-  /** Stores a filter state object under {@code name}, replacing any before it. */
-  public void setFilterState(String name, FilterStateObject value) {
-    if (filterState == null) {
-      filterState = new java.util.HashMap<>(4);
-    }
-    filterState.put(name, value);
+  /** Stores a (mutable) filter state object under {@code name}, replacing a mutable one before it. */
+  public void setFilterState(String name, FilterState.StateObject value) {
+    filterState().set(name, value, false);
   }
 }

@@ -122,7 +122,7 @@ class FormatterTest {
   @Test
   void filterStateRendersPlainOrTypedAndRefusesFieldAccess() throws Exception {
     StreamInfo i = info();
-    i.setFilterState("k", new StreamInfo.FilterStateObject() {
+    i.setFilterState("k", new io.legate.http.FilterState.StateObject() {
       @Override
       public com.google.protobuf.Message serializeAsProto() {
         return com.google.protobuf.UInt64Value.of(3);

@@ -37,6 +37,9 @@ class EnvoyExamplesTest {
           "examples__local_ratelimit__envoy.yaml",
           "examples__csrf__samesite__envoy.yaml",
           "examples__grpc-bridge__client__envoy-proxy.yaml",
+          "examples__gzip__gzip-envoy.yaml",
+          "examples__brotli__envoy.yaml",
+          "examples__zstd__envoy.yaml",
 
           "examples__dynamic-config-fs__envoy.yaml",
           "examples__dynamic-config-cp__envoy.yaml");

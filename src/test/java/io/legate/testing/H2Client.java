@@ -30,7 +30,7 @@ import java.util.concurrent.TimeUnit;
 /** A Netty HTTP/2 cleartext client (prior knowledge) for tests: one connection, many streams. */
 public final class H2Client implements AutoCloseable {
   /** A complete response. */
-  public record Response(Http2Headers headers, String body, Http2Headers trailers, boolean reset) {
+  public record Response(Http2Headers headers, String body, byte[] bodyBytes, Http2Headers trailers, boolean reset) {
     public int status() {
       return Integer.parseInt(headers.status().toString());
     }
@@ -103,6 +103,7 @@ public final class H2Client implements AutoCloseable {
     private final CompletableFuture<Response> result;
     private Http2Headers headers;
     private final StringBuilder body = new StringBuilder();
+    private final java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
 
     Collector(CompletableFuture<Response> result) {
       this.result = result;
@@ -115,19 +116,22 @@ public final class H2Client implements AutoCloseable {
           if (headers == null) {
             headers = f.headers();
             if (f.isEndStream()) {
-              result.complete(new Response(headers, body.toString(), null, false));
+              result.complete(new Response(headers, body.toString(), bytes.toByteArray(), null, false));
             }
           } else {
-            result.complete(new Response(headers, body.toString(), f.headers(), false));
+            result.complete(new Response(headers, body.toString(), bytes.toByteArray(), f.headers(), false));
           }
         } else if (msg instanceof Http2DataFrame f) {
           ByteBuf c = f.content();
           body.append(c.toString(StandardCharsets.UTF_8));
+          byte[] b = new byte[c.readableBytes()];
+          c.getBytes(c.readerIndex(), b);
+          bytes.write(b, 0, b.length);
           if (f.isEndStream()) {
-            result.complete(new Response(headers, body.toString(), null, false));
+            result.complete(new Response(headers, body.toString(), bytes.toByteArray(), null, false));
           }
         } else if (msg instanceof Http2ResetFrame) {
-          result.complete(new Response(headers, body.toString(), null, true));
+          result.complete(new Response(headers, body.toString(), bytes.toByteArray(), null, true));
         }
       } finally {
         ReferenceCountUtil.release(msg);
@@ -136,7 +140,7 @@ public final class H2Client implements AutoCloseable {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-      result.complete(new Response(headers, body.toString(), null, true));
+      result.complete(new Response(headers, body.toString(), bytes.toByteArray(), null, true));
     }
   }
 }

@@ -50,6 +50,28 @@ public interface DecoderCallbacks {
     throw new UnsupportedOperationException("injectDecodedData");
   }
 
+  /**
+   * Replaces the request body chunk that this filter is being given in {@link HttpFilter#decodeData}
+   * (Envoy's in-place buffer rewrite, e.g. a decompressor). Only callable from within that call; the
+   * chain takes ownership of {@code data} and releases the chunk it replaces, which the filter must
+   * not touch afterwards. The filters after this one see {@code data}.
+   */
+  default void replaceDecodingData(ByteBuf data) {
+    data.release();
+    throw new UnsupportedOperationException("replaceDecodingData");
+  }
+
+  /**
+   * Adds request body bytes from within {@link HttpFilter#decodeTrailers} (Envoy's {@code
+   * addDecodedData}): they go to the filters after this one ahead of the trailers. The chain takes
+   * ownership of {@code data}. For filters that must emit a final chunk when the body ends with
+   * trailers (a compressor's end of stream).
+   */
+  default void addDecodedData(ByteBuf data) {
+    data.release();
+    throw new UnsupportedOperationException("addDecodedData");
+  }
+
   /** Sends response headers from the terminal filter (the router) through the encoder chain. */
   void encodeHeaders(Http2Headers headers, boolean endStream);
 

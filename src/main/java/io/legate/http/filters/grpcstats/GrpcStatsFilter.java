@@ -22,7 +22,7 @@ final class GrpcStatsFilter implements HttpFilter {
   static final AsciiString GRPC_STATUS = AsciiString.cached("grpc-status");
 
   /** The per-stream counts, as filter state: PLAIN renders "<request>,<response>". */
-  static final class StatsObject implements StreamInfo.FilterStateObject {
+  static final class StatsObject implements io.legate.http.FilterState.StateObject {
     long requestMessages;
     long responseMessages;
 
