@@ -25,6 +25,7 @@ public final class StreamInfo {
   private String responseCodeDetails;
   private boolean healthCheck;
   private Http2Headers responseTrailers;
+  private FilterState filterState;
 
   public StreamInfo(
       long startTimeMillis,
@@ -37,6 +38,19 @@ public final class StreamInfo {
     this.downstreamRemoteAddress = downstreamRemoteAddress;
     this.downstreamLocalAddress = downstreamLocalAddress;
     this.protocol = protocol;
+  }
+
+  /** Returns the stream's filter state, created on first use. */
+  public FilterState filterState() {
+    if (filterState == null) {
+      filterState = new FilterState();
+    }
+    return filterState;
+  }
+
+  /** Returns the stream's filter state, or null when nothing has been stored in it. */
+  public FilterState filterStateIfPresent() {
+    return filterState;
   }
 
   /** Wall-clock start of the stream, ms since the epoch. */

@@ -33,6 +33,19 @@ public final class RequestHash {
    */
   public static long compute(List<ForwardAction.HashPolicy> policies, Http2Headers request,
       InetSocketAddress remote, InetSocketAddress local, List<String> setCookies) {
+    return compute(policies, request, remote, local, setCookies, null);
+  }
+
+  /**
+   * Returns the request's hash as {@link #compute(List, Http2Headers, InetSocketAddress,
+   * InetSocketAddress, List)}; a {@code filter_state} policy hashes the string form of the object
+   * under its key in {@code filterState} (no object, or one without a string form: no input).
+   *
+   * @param filterState the stream's filter state (null: none)
+   */
+  public static long compute(List<ForwardAction.HashPolicy> policies, Http2Headers request,
+      InetSocketAddress remote, InetSocketAddress local, List<String> setCookies,
+      io.legate.http.FilterState filterState) {
     if (policies.isEmpty()) {
       return -1;
     }
@@ -51,6 +64,10 @@ public final class RequestHash {
                 c = generateCookie(p, remote, local, setCookies);
               }
               yield c == null || c.isEmpty() ? null : c;
+            }
+            case "filter_state" -> {
+              io.legate.http.FilterState.StateObject o = filterState == null ? null : filterState.get(p.name());
+              yield o == null ? null : o.serializeAsString();
             }
             default -> null;
           };
