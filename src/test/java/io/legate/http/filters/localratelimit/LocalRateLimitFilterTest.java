@@ -260,9 +260,17 @@ class LocalRateLimitFilterTest {
         .hasMessage("hf.typed_config.stat_prefix: value length must be at least 1 characters");
     assertThatThrownBy(() -> factory.create(Any.pack(proto("""
         stat_prefix: a
-        descriptors: [{ entries: [{ key: k, value: v }], token_bucket: { max_tokens: 1, fill_interval: 1s } }]
+        descriptors:
+        - { entries: [{ key: k, value: v }], token_bucket: { max_tokens: 1, fill_interval: 1s } }
+        - { entries: [{ key: k, value: v }], token_bucket: { max_tokens: 2, fill_interval: 1s } }
         """)), ctx, "hf"))
-        .hasMessage("hf.typed_config.descriptors: descriptors are not supported yet (route rate_limits actions are not implemented)");
+        .hasMessage("hf.typed_config.descriptors[1]: duplicate descriptor in the local rate descriptor: k=v")
+        .isNotNull();
+    assertThatThrownBy(() -> factory.create(Any.pack(proto("""
+        stat_prefix: a
+        descriptors: [{ entries: [{ key: k }], token_bucket: { max_tokens: 1, fill_interval: 1s } }]
+        """)), ctx, "hf"))
+        .hasMessage("hf.typed_config.descriptors[0].entries[0].value: wildcard (empty) values are not supported yet");
     assertThatThrownBy(() -> factory.create(Any.pack(proto("stat_prefix: a\ntoken_bucket: { max_tokens: 1 }")), ctx, "hf"))
         .hasMessage("hf.typed_config.token_bucket.fill_interval: value must be greater than 0s");
     assertThatThrownBy(() -> factory.create(Any.pack(proto("stat_prefix: a\ntoken_bucket: { fill_interval: 1s }")), ctx, "hf"))
