@@ -15,11 +15,33 @@ public final class FilterState {
     String serializeAsString();
   }
 
-  /** A plain string (Envoy's {@code StringAccessor}). */
+  /** An object a {@code hash_policy.filter_state} can hash (Envoy's {@code Hashable}). */
+  public interface Hashable {
+    /** Returns the object's hash. */
+    long hash();
+  }
+
+  /** A plain string (Envoy's {@code StringAccessor}, factory {@code envoy.string}): not hashable. */
   public record StringObject(String value) implements StateObject {
     @Override
     public String serializeAsString() {
       return value;
+    }
+  }
+
+  /**
+   * A string that hashes as {@code xxHash64(value)} (Envoy's {@code HashableString}, factory {@code
+   * envoy.hashable_string}).
+   */
+  public record HashableStringObject(String value) implements StateObject, Hashable {
+    @Override
+    public String serializeAsString() {
+      return value;
+    }
+
+    @Override
+    public long hash() {
+      return io.legate.upstream.XxHash64.hash(value);
     }
   }
 

@@ -38,8 +38,9 @@ public final class RequestHash {
 
   /**
    * Returns the request's hash as {@link #compute(List, Http2Headers, InetSocketAddress,
-   * InetSocketAddress, List)}; a {@code filter_state} policy hashes the string form of the object
-   * under its key in {@code filterState} (no object, or one without a string form: no input).
+   * InetSocketAddress, List)}; a {@code filter_state} policy takes the hash of the object under its
+   * key in {@code filterState} when that object is {@link io.legate.http.FilterState.Hashable} (no
+   * object, or one that is not hashable: no input, as Envoy).
    *
    * @param filterState the stream's filter state (null: none)
    */
@@ -65,16 +66,20 @@ public final class RequestHash {
               }
               yield c == null || c.isEmpty() ? null : c;
             }
-            case "filter_state" -> {
-              io.legate.http.FilterState.StateObject o = filterState == null ? null : filterState.get(p.name());
-              yield o == null ? null : o.serializeAsString();
-            }
             default -> null;
           };
-      if (value == null) {
+      long next;
+      if (p.kind().equals("filter_state")) {
+        Object o = filterState == null ? null : filterState.get(p.name());
+        if (!(o instanceof io.legate.http.FilterState.Hashable h)) {
+          continue;
+        }
+        next = h.hash();
+      } else if (value == null) {
         continue;
+      } else {
+        next = XxHash64.hash(value);
       }
-      long next = XxHash64.hash(value);
       hash = have ? (Long.rotateLeft(hash, 1) ^ next) : next;
       have = true;
       if (p.terminal()) {

@@ -17,7 +17,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@code envoy.filters.http.set_filter_state} fills the stream's filter state from the request, and
- * a route's {@code hash_policy.filter_state} hashes it for ring hash.
+ * a route's {@code hash_policy.filter_state} hashes it for ring hash when it is hashable ({@code
+ * envoy.hashable_string}), as Envoy.
  */
 class SetFilterStateIntegrationTest {
   static final String CONFIG =
@@ -45,6 +46,10 @@ class SetFilterStateIntegrationTest {
                       route:
                         cluster: ring
                         hash_policy: [{ header: { header_name: x-user } }]
+                    - match: { prefix: "/plain" }
+                      route:
+                        cluster: ring
+                        hash_policy: [{ filter_state: { key: legate.plain } }]
                     - match: { prefix: "/unset" }
                       route:
                         cluster: ring
@@ -55,9 +60,13 @@ class SetFilterStateIntegrationTest {
                     "@type": type.googleapis.com/envoy.extensions.filters.http.set_filter_state.v3.Config
                     on_request_headers:
                     - object_key: legate.user
-                      factory_key: envoy.string
+                      factory_key: envoy.hashable_string
                       format_string:
                         text_format_source: { inline_string: "%REQ(x-user)%" }
+                    - object_key: legate.plain
+                      factory_key: envoy.string
+                      format_string:
+                        text_format: "%REQ(x-user)%"
                 - name: envoy.filters.http.router
                   typed_config:
                     "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
@@ -97,18 +106,21 @@ class SetFilterStateIntegrationTest {
         }
       }
       assertThat(hosts).hasSizeGreaterThan(1);
-      // A key nobody set gives no hash: requests are spread at random.
-      Set<String> spread = new HashSet<>();
-      for (int i = 0; i < 40; i++) {
-        spread.add(l.get("front", "/unset/" + i, "x-user", "user-0").headers().firstValue("x-upstream").orElseThrow());
+      // A key nobody set, or an object that is not hashable (envoy.string), gives no hash: requests
+      // are spread at random.
+      for (String route : new String[] {"/unset/", "/plain/"}) {
+        Set<String> spread = new HashSet<>();
+        for (int i = 0; i < 40; i++) {
+          spread.add(l.get("front", route + i, "x-user", "user-0").headers().firstValue("x-upstream").orElseThrow());
+        }
+        assertThat(spread).hasSizeGreaterThan(1);
       }
-      assertThat(spread).hasSizeGreaterThan(1);
     }
   }
 
   @Test
   void anObjectKeyWithoutAFactoryIsRefused() {
-    String yaml = CONFIG.replace("factory_key: envoy.string", "read_only: true")
+    String yaml = CONFIG.replace("factory_key: envoy.hashable_string", "read_only: true")
         .replace("${A}", "1").replace("${B}", "2").replace("${C}", "3");
     assertThatThrownBy(() -> Server.validate(new Options(null, yaml, "validate", 1, "warning", "", "", 1)))
         .isInstanceOf(ConfigException.class)

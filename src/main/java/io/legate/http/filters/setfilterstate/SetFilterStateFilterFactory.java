@@ -19,7 +19,8 @@ import java.util.List;
  * state one object per {@code on_request_headers} entry, its value a substitution format string
  * ({@code %REQ(x-user)%}, …) evaluated against the request. The object's type comes from its
  * factory ({@code factory_key}, else {@code object_key}), as in Envoy; the string objects {@code
- * envoy.string} and {@code envoy.hashable_string} are known.
+ * envoy.string} and {@code envoy.hashable_string} (which a {@code hash_policy.filter_state} can
+ * hash) are known.
  */
 public final class SetFilterStateFilterFactory extends HttpFilterConfigFactory<Config> {
   private static final List<String> FACTORIES = List.of("envoy.string", "envoy.hashable_string");
@@ -29,7 +30,7 @@ public final class SetFilterStateFilterFactory extends HttpFilterConfigFactory<C
   }
 
   /** One entry, parsed once. */
-  record Value(String key, boolean readOnly, boolean skipIfEmpty, Formatter format) {}
+  record Value(String key, boolean hashable, boolean readOnly, boolean skipIfEmpty, Formatter format) {}
 
   @Override
   protected HttpFilter.Factory createFilterFactory(Config config, FactoryContext context, String path) {
@@ -73,7 +74,7 @@ public final class SetFilterStateFilterFactory extends HttpFilterConfigFactory<C
       case JSON_FORMAT -> throw new ConfigException(fp + ".json_format", "not supported; use text_format_source");
       default -> throw new ConfigException(fp, "one of text_format, text_format_source must be set");
     };
-    return new Value(key, v.getReadOnly(), v.getSkipIfEmpty(),
+    return new Value(key, factory.equals("envoy.hashable_string"), v.getReadOnly(), v.getSkipIfEmpty(),
         Formatter.parse(text, fp, f.getOmitEmptyValues()));
   }
 
@@ -100,7 +101,9 @@ public final class SetFilterStateFilterFactory extends HttpFilterConfigFactory<C
         if (v.skipIfEmpty() && s.isEmpty()) {
           continue;
         }
-        info.filterState().set(v.key(), new FilterState.StringObject(s), v.readOnly());
+        FilterState.StateObject o = v.hashable()
+            ? new FilterState.HashableStringObject(s) : new FilterState.StringObject(s);
+        info.filterState().set(v.key(), o, v.readOnly());
       }
       return Status.CONTINUE;
     }
