@@ -126,5 +126,12 @@ class SetFilterStateIntegrationTest {
         .isInstanceOf(ConfigException.class)
         .hasMessageEndingWith("http_filters[0].typed_config.on_request_headers[0].object_key:"
             + " 'legate.user' does not have an object factory; known: envoy.string, envoy.hashable_string");
+    String shared = CONFIG.replace("factory_key: envoy.hashable_string",
+            "factory_key: envoy.hashable_string\n                shared_with_upstream: ONCE")
+        .replace("${A}", "1").replace("${B}", "2").replace("${C}", "3");
+    assertThatThrownBy(() -> Server.validate(new Options(null, shared, "validate", 1, "warning", "", "", 1)))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageEndingWith("http_filters[0].typed_config.on_request_headers[0].shared_with_upstream:"
+            + " only NONE is supported");
   }
 }
