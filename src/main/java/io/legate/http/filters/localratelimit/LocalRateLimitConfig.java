@@ -17,9 +17,10 @@ import java.util.Map;
 import java.util.function.LongSupplier;
 
 /**
- * One LocalRateLimit config, parsed once (the filter's own or a route's): its token bucket, shared
- * by all workers, its stats ({@code <stat_prefix>.http_local_rate_limit.*}) and what to do with a
- * limited request. Immutable apart from the bucket's atomic state.
+ * One LocalRateLimit config, parsed once (the filter's own or a route's): its default token bucket
+ * and its {@code descriptors}' buckets, shared by all workers, its stats ({@code
+ * <stat_prefix>.http_local_rate_limit.*}) and what to do with a limited request. Immutable apart
+ * from the buckets' atomic state.
  */
 final class LocalRateLimitConfig {
   /** gRPC RESOURCE_EXHAUSTED. */
