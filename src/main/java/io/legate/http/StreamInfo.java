@@ -40,6 +40,19 @@ public final class StreamInfo {
     this.protocol = protocol;
   }
 
+  /** Returns the stream's filter state, created on first use. */
+  public FilterState filterState() {
+    if (filterState == null) {
+      filterState = new FilterState();
+    }
+    return filterState;
+  }
+
+  /** Returns the stream's filter state, or null when nothing has been stored in it. */
+  public FilterState filterStateIfPresent() {
+    return filterState;
+  }
+
   /** Wall-clock start of the stream, ms since the epoch. */
   public long startTimeMillis() {
     return startTimeMillis;
@@ -165,19 +178,6 @@ public final class StreamInfo {
 
   public void setResponseCodeDetails(String details) {
     this.responseCodeDetails = details;
-  }
-
-  /** Returns the stream's filter state (Envoy's), created on first use. */
-  public FilterState filterState() {
-    if (filterState == null) {
-      filterState = new FilterState();
-    }
-    return filterState;
-  }
-
-  /** Returns the stream's filter state, or null when nothing has been stored in it. */
-  public FilterState filterStateIfPresent() {
-    return filterState;
   }
 
   /** Returns the filter state object stored under {@code name}, or null. */

@@ -28,6 +28,10 @@ public final class ForwardAction implements RouteAction {
    *     matching one of them are retried
    * @param previousHosts whether {@code envoy.retry_host_predicates.previous_hosts} is configured
    * @param hostSelectionRetryMaxAttempts {@code host_selection_retry_max_attempts}
+   * @param retryPriorityUpdateFrequency {@code update_frequency} of the {@code
+   *     envoy.retry_priorities.previous_priorities} retry priority, 0 when there is none
+   * @param resetHeaders {@code rate_limited_retry_back_off.reset_headers}, in order (empty: none)
+   * @param resetMaxIntervalMs {@code rate_limited_retry_back_off.max_interval} in ms
    */
   public record RetryPolicy(
       String retryOn,
@@ -41,7 +45,10 @@ public final class ForwardAction implements RouteAction {
       List<Predicate<Http2Headers>> retriableHeaders,
       List<Predicate<Http2Headers>> retriableRequestHeaders,
       boolean previousHosts,
-      long hostSelectionRetryMaxAttempts) {
+      long hostSelectionRetryMaxAttempts,
+      int retryPriorityUpdateFrequency,
+      List<ResetHeader> resetHeaders,
+      long resetMaxIntervalMs) {
     /** Envoy's policy for requests whose route has none (used with {@code x-envoy-retry-on}). */
     public static final RetryPolicy DEFAULT = new RetryPolicy("", 1, 0, 0, List.of(), 25, 250);
 
@@ -49,6 +56,26 @@ public final class ForwardAction implements RouteAction {
       retriableStatusCodes = List.copyOf(retriableStatusCodes);
       retriableHeaders = List.copyOf(retriableHeaders);
       retriableRequestHeaders = List.copyOf(retriableRequestHeaders);
+      resetHeaders = List.copyOf(resetHeaders);
+    }
+
+    /** Creates a policy without retry priority and rate-limited back-off. */
+    public RetryPolicy(
+        String retryOn,
+        int numRetries,
+        long perTryTimeoutMs,
+        long perTryIdleTimeoutMs,
+        List<Integer> retriableStatusCodes,
+        long backOffBaseIntervalMs,
+        long backOffMaxIntervalMs,
+        int retryOnMask,
+        List<Predicate<Http2Headers>> retriableHeaders,
+        List<Predicate<Http2Headers>> retriableRequestHeaders,
+        boolean previousHosts,
+        long hostSelectionRetryMaxAttempts) {
+      this(retryOn, numRetries, perTryTimeoutMs, perTryIdleTimeoutMs, retriableStatusCodes,
+          backOffBaseIntervalMs, backOffMaxIntervalMs, retryOnMask, retriableHeaders,
+          retriableRequestHeaders, previousHosts, hostSelectionRetryMaxAttempts, 0, List.of(), 300_000);
     }
 
     /** Creates a policy with only the basic fields; retry_on is parsed into its mask. */
@@ -68,7 +95,43 @@ public final class ForwardAction implements RouteAction {
   }
 
   /**
-   * One hash_policy entry: kind is header, cookie, connection_properties or query_parameter. A
+   * One {@code rate_limited_retry_back_off.reset_headers} entry: a response header giving how long
+   * to wait before retrying, in seconds ({@code SECONDS}) or as the Unix time to wait for ({@code
+   * UNIX_TIMESTAMP}).
+   */
+  public record ResetHeader(AsciiString name, boolean unixTimestamp) {
+    /**
+     * Returns the interval this header asks for in ms, or -1 when the response lacks it or its
+     * first value is not an unsigned integer (or a timestamp in the past), as Envoy's {@code
+     * ResetHeaderParserImpl::parseInterval}.
+     */
+    public long parseIntervalMs(Http2Headers response, long nowEpochMs) {
+      CharSequence v = response.get(name);
+      if (v == null || v.length() == 0 || v.length() > 18) {
+        return -1;
+      }
+      long n = 0;
+      for (int i = 0; i < v.length(); i++) {
+        char c = v.charAt(i);
+        if (c < '0' || c > '9') {
+          return -1;
+        }
+        n = n * 10 + (c - '0');
+      }
+      if (unixTimestamp) {
+        long now = nowEpochMs / 1000;
+        if (n < now) {
+          return -1;
+        }
+        n -= now;
+      }
+      return n > Long.MAX_VALUE / 1000 ? -1 : n * 1000;
+    }
+  }
+
+  /**
+   * One hash_policy entry: kind is header, cookie, connection_properties, query_parameter or
+   * filter_state. A
    * cookie entry with a {@code ttl} ({@code cookieTtlMs} not negative) has its cookie generated
    * when the request has none.
    *

@@ -33,6 +33,20 @@ public final class RequestHash {
    */
   public static long compute(List<ForwardAction.HashPolicy> policies, Http2Headers request,
       InetSocketAddress remote, InetSocketAddress local, List<String> setCookies) {
+    return compute(policies, request, remote, local, setCookies, null);
+  }
+
+  /**
+   * Returns the request's hash as {@link #compute(List, Http2Headers, InetSocketAddress,
+   * InetSocketAddress, List)}; a {@code filter_state} policy takes the hash of the object under its
+   * key in {@code filterState} when that object is {@link io.legate.http.FilterState.Hashable} (no
+   * object, or one that is not hashable: no input, as Envoy).
+   *
+   * @param filterState the stream's filter state (null: none)
+   */
+  public static long compute(List<ForwardAction.HashPolicy> policies, Http2Headers request,
+      InetSocketAddress remote, InetSocketAddress local, List<String> setCookies,
+      io.legate.http.FilterState filterState) {
     if (policies.isEmpty()) {
       return -1;
     }
@@ -54,10 +68,18 @@ public final class RequestHash {
             }
             default -> null;
           };
-      if (value == null) {
+      long next;
+      if (p.kind().equals("filter_state")) {
+        Object o = filterState == null ? null : filterState.get(p.name());
+        if (!(o instanceof io.legate.http.FilterState.Hashable h)) {
+          continue;
+        }
+        next = h.hash();
+      } else if (value == null) {
         continue;
+      } else {
+        next = XxHash64.hash(value);
       }
-      long next = XxHash64.hash(value);
       hash = have ? (Long.rotateLeft(hash, 1) ^ next) : next;
       have = true;
       if (p.terminal()) {

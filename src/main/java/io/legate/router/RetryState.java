@@ -89,6 +89,10 @@ public final class RetryState {
   private long nextIntervalMs;
   private CircuitBreakers.Resource heldRetry;
   private long lastBackOffMs;
+  private final List<ForwardAction.ResetHeader> resetHeaders;
+  private final long resetMaxIntervalMs;
+  private long rateLimitedIntervalMs = -1;
+  private final PreviousPriorities retryPriority;
 
   private RetryState(
       int retryOn,
@@ -104,6 +108,10 @@ public final class RetryState {
     this.hostSelectionMaxAttempts = policy.hostSelectionRetryMaxAttempts();
     this.nextIntervalMs = Math.max(1, policy.backOffBaseIntervalMs());
     this.maxIntervalMs = Math.max(nextIntervalMs, policy.backOffMaxIntervalMs());
+    this.resetHeaders = policy.resetHeaders();
+    this.resetMaxIntervalMs = policy.resetMaxIntervalMs();
+    this.retryPriority = policy.retryPriorityUpdateFrequency() > 0
+        ? new PreviousPriorities(policy.retryPriorityUpdateFrequency()) : null;
   }
 
   /**
@@ -296,6 +304,31 @@ public final class RetryState {
     return false;
   }
 
+  /**
+   * Reads the rate-limited back-off of a response about to be retried, as Envoy's {@code
+   * shouldRetryHeaders}: the first {@code reset_headers} entry that parses to an interval no longer
+   * than {@code max_interval} sets the next back-off to a jittered {@code [interval, 1.5 ×
+   * interval)} (intervals of 1 ms or less are ignored); without one, the exponential back-off is
+   * used.
+   */
+  public void parseResetInterval(Http2Headers response, long nowEpochMs) {
+    rateLimitedIntervalMs = -1;
+    for (int i = 0; i < resetHeaders.size(); i++) {
+      long interval = resetHeaders.get(i).parseIntervalMs(response, nowEpochMs);
+      if (interval >= 0 && interval <= resetMaxIntervalMs) {
+        if (interval > 1) {
+          rateLimitedIntervalMs = interval;
+        }
+        return;
+      }
+    }
+  }
+
+  /** Returns the request's {@code retry_priority} state, or null when the policy has none. */
+  public PreviousPriorities retryPriority() {
+    return retryPriority;
+  }
+
   /** Returns true if an attempt that ended for {@code reason} without a response should be retried. */
   public boolean wouldRetryFromReset(ResetKind reason) {
     if (reason == ResetKind.OVERFLOW) {
@@ -316,7 +349,9 @@ public final class RetryState {
    * retry is given back; then no retries left gives {@link Status#NO_RETRY_LIMIT_EXCEEDED} ({@code
    * upstream_rq_retry_limit_exceeded}), an open breaker {@link Status#NO_OVERFLOW} ({@code
    * upstream_rq_retry_overflow}), and otherwise the breaker is taken, {@code upstream_rq_retry}
-   * and {@code upstream_rq_retry_backoff_exponential} counted and the next back-off drawn.
+   * and {@code upstream_rq_retry_backoff_exponential} (or {@code
+   * upstream_rq_retry_backoff_ratelimited} after {@link #parseResetInterval}) counted and the next
+   * back-off drawn.
    */
   public Status shouldRetry(
       boolean wouldRetry, CircuitBreakers.Resource retries, ClusterStats stats, RandomGenerator random) {
@@ -324,6 +359,8 @@ public final class RetryState {
       stats.upstreamRqRetrySuccess.inc();
     }
     release();
+    long rateLimited = rateLimitedIntervalMs;
+    rateLimitedIntervalMs = -1;
     if (!wouldRetry) {
       return Status.NO;
     }
@@ -338,8 +375,14 @@ public final class RetryState {
     }
     heldRetry = retries;
     stats.upstreamRqRetry.inc();
-    stats.upstreamRqRetryBackoffExponential.inc();
-    lastBackOffMs = nextBackOffMs(random);
+    if (rateLimited > 1) {
+      stats.upstreamRqRetryBackoffRatelimited.inc();
+      long spread = rateLimited * 3 / 2 - rateLimited;
+      lastBackOffMs = rateLimited + (spread > 0 ? random.nextLong(spread) : 0);
+    } else {
+      stats.upstreamRqRetryBackoffExponential.inc();
+      lastBackOffMs = nextBackOffMs(random);
+    }
     return Status.YES;
   }
 

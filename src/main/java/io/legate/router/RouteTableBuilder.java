@@ -547,6 +547,12 @@ final class RouteTableBuilder {
         }
         case CONNECTION_PROPERTIES -> new ForwardAction.HashPolicy("connection_properties", "source_ip", h.getTerminal());
         case QUERY_PARAMETER -> new ForwardAction.HashPolicy("query_parameter", h.getQueryParameter().getName(), h.getTerminal());
+        case FILTER_STATE -> {
+          if (h.getFilterState().getKey().isEmpty()) {
+            throw new ConfigException(hp + ".filter_state.key", "value length must be at least 1 characters");
+          }
+          yield new ForwardAction.HashPolicy("filter_state", h.getFilterState().getKey(), h.getTerminal());
+        }
         default -> throw unsupported(hp);
       });
     }
@@ -595,17 +601,35 @@ final class RouteTableBuilder {
             "retry_policy.max_interval must greater than or equal to the base_interval");
       }
     }
-    if (p.hasPerTryIdleTimeout()) {
-      throw unsupported(pp + ".per_try_idle_timeout");
-    }
-    if (p.hasRetryPriority()) {
-      throw unsupported(pp + ".retry_priority");
-    }
+    int priorityUpdateFrequency = p.hasRetryPriority() ? retryPriority(p.getRetryPriority(), pp + ".retry_priority") : 0;
     if (p.getRetryOptionsPredicatesCount() > 0) {
       throw unsupported(pp + ".retry_options_predicates");
     }
+    List<ForwardAction.ResetHeader> resetHeaders = new ArrayList<>();
+    long resetMaxMs = 300_000;
     if (p.hasRateLimitedRetryBackOff()) {
-      throw unsupported(pp + ".rate_limited_retry_back_off");
+      var rl = p.getRateLimitedRetryBackOff();
+      String rp = pp + ".rate_limited_retry_back_off";
+      if (rl.getResetHeadersCount() == 0) {
+        throw new ConfigException(rp + ".reset_headers", "value must contain at least 1 item(s)");
+      }
+      for (int i = 0; i < rl.getResetHeadersCount(); i++) {
+        var h = rl.getResetHeaders(i);
+        String hp = rp + ".reset_headers[" + i + "]";
+        boolean unix = switch (h.getFormat()) {
+          case SECONDS -> false;
+          case UNIX_TIMESTAMP -> true;
+          default -> throw new ConfigException(hp + ".format", "unknown value " + h.getFormatValue());
+        };
+        resetHeaders.add(new ForwardAction.ResetHeader(headerName(h.getName(), hp + ".name"), unix));
+      }
+      if (rl.hasMaxInterval()) {
+        var d = rl.getMaxInterval();
+        if (d.getSeconds() < 0 || (d.getSeconds() == 0 && d.getNanos() <= 0)) {
+          throw new ConfigException(rp + ".max_interval", "value must be greater than 0s");
+        }
+        resetMaxMs = RouteTable.durationMs(d);
+      }
     }
     boolean previousHosts = false;
     for (int i = 0; i < p.getRetryHostPredicateCount(); i++) {
@@ -635,7 +659,33 @@ final class RouteTableBuilder {
         p.hasPerTryIdleTimeout() ? RouteTable.durationMs(p.getPerTryIdleTimeout()) : 0,
         List.copyOf(p.getRetriableStatusCodesList()), base, max,
         RetryState.parseRetryOn(retryOn) | RetryState.parseRetryGrpcOn(retryOn),
-        retriableHeaders, requestHeaders, previousHosts, p.getHostSelectionRetryMaxAttempts());
+        retriableHeaders, requestHeaders, previousHosts, p.getHostSelectionRetryMaxAttempts(),
+        priorityUpdateFrequency, resetHeaders, resetMaxMs);
+  }
+
+  /** Returns the {@code update_frequency} of the only retry priority known, previous_priorities. */
+  private static int retryPriority(RetryPolicy.RetryPriority r, String rp) {
+    String type = r.hasTypedConfig() ? r.getTypedConfig().getTypeUrl() : "";
+    String configType = "envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig";
+    if (!r.getName().equals("envoy.retry_priorities.previous_priorities") && !type.endsWith("/" + configType)) {
+      throw new ConfigException(rp, "unsupported retry priority '" + r.getName()
+          + "'; supported: envoy.retry_priorities.previous_priorities");
+    }
+    if (!r.hasTypedConfig() || !type.endsWith("/" + configType)) {
+      throw new ConfigException(rp + ".typed_config", "must be a " + configType);
+    }
+    int frequency;
+    try {
+      frequency = r.getTypedConfig()
+          .unpack(io.envoyproxy.envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig.class)
+          .getUpdateFrequency();
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw new ConfigException(rp + ".typed_config", "cannot be read: " + e.getMessage());
+    }
+    if (frequency <= 0) {
+      throw new ConfigException(rp + ".typed_config.update_frequency", "value must be greater than 0");
+    }
+    return frequency;
   }
 
   private static AsciiString headerName(String name, String p) {

@@ -44,6 +44,8 @@ public final class ClusterStats {
   public final Counter upstreamRqCompleted;
   public final Counter upstreamRqTimeout;
   public final Counter upstreamRqPerTryTimeout;
+  public final Counter upstreamRqPerTryIdleTimeout;
+  public final Counter upstreamRqRetryBackoffRatelimited;
   public final Counter upstreamRqRxReset;
   public final Counter upstreamRqTxReset;
   public final Counter upstreamRqCancelled;
@@ -108,6 +110,8 @@ public final class ClusterStats {
     upstreamRqCompleted = scope.counter("upstream_rq_completed");
     upstreamRqTimeout = scope.counter("upstream_rq_timeout");
     upstreamRqPerTryTimeout = scope.counter("upstream_rq_per_try_timeout");
+    upstreamRqPerTryIdleTimeout = scope.counter("upstream_rq_per_try_idle_timeout");
+    upstreamRqRetryBackoffRatelimited = scope.counter("upstream_rq_retry_backoff_ratelimited");
     upstreamRqRxReset = scope.counter("upstream_rq_rx_reset");
     upstreamRqTxReset = scope.counter("upstream_rq_tx_reset");
     upstreamRqCancelled = scope.counter("upstream_rq_cancelled");

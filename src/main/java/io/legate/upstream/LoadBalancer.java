@@ -12,7 +12,7 @@ public interface LoadBalancer {
    */
   Host chooseHost(LbContext context);
 
-  /** Per-request input to host selection (hash keys for ring hash and Maglev come later). */
+  /** Per-request input to host selection: the request's hash and its retry priority. */
   interface LbContext {
     /** A context with nothing in it. */
     LbContext NONE = new LbContext() {};
@@ -20,6 +20,20 @@ public interface LoadBalancer {
     /** Returns a hash of the request for consistent-hashing balancers, or -1 when there is none. */
     default long hashKey() {
       return -1;
+    }
+
+    /**
+     * Returns the share of requests (percent, summing to 100) each priority level gets for this
+     * pick, as Envoy's {@code LoadBalancerContext::determinePriorityLoad}: a route's {@code
+     * retry_priority} may move load away from the levels already tried. The arrays must not be
+     * modified; the default returns {@code original}.
+     *
+     * @param original the balancer's load per priority
+     * @param health the health per priority (percent of healthy hosts times the overprovisioning
+     *     factor, capped at 100)
+     */
+    default int[] determinePriorityLoad(int[] original, int[] health) {
+      return original;
     }
   }
 

@@ -39,6 +39,7 @@ abstract class PriorityLoadBalancer implements LoadBalancer {
   private final Counter healthyPanic;
   private final int levels;
   private final int[] priorityLoad;
+  private final int[] health;
   private final boolean[] panic;
   private final Source[] healthySources;
   private final Source[] allSources;
@@ -68,6 +69,7 @@ abstract class PriorityLoadBalancer implements LoadBalancer {
     this.healthySources = new Source[levels];
     this.allSources = new Source[levels];
     int[] health = new int[levels];
+    this.health = health;
     int[] healthyHostCount = new int[levels];
     for (int p = 0; p < levels; p++) {
       List<Host> all = byPriority.get(p);
@@ -161,7 +163,7 @@ abstract class PriorityLoadBalancer implements LoadBalancer {
       return null;
     }
     long hash = selectionHash(context);
-    int p = choosePriority(hash);
+    int p = choosePriority(hash, context == null ? priorityLoad : context.determinePriorityLoad(priorityLoad, health));
     Source source;
     if (panic[p]) {
       healthyPanic.inc();
@@ -266,11 +268,11 @@ abstract class PriorityLoadBalancer implements LoadBalancer {
     return random.nextLong();
   }
 
-  private int choosePriority(long hash) {
+  private int choosePriority(long hash, int[] load) {
     long h = Long.remainderUnsigned(hash, 100) + 1;
     int aggregate = 0;
-    for (int p = 0; p < levels; p++) {
-      aggregate += priorityLoad[p];
+    for (int p = 0; p < levels && p < load.length; p++) {
+      aggregate += load[p];
       if (h <= aggregate) {
         return p;
       }

@@ -17,7 +17,11 @@ final class Fixtures {
   static RouteConfiguration config(String json) {
     RouteConfiguration.Builder b = RouteConfiguration.newBuilder();
     try {
-      JsonFormat.parser().merge(json, b);
+      JsonFormat.parser()
+          .usingTypeRegistry(JsonFormat.TypeRegistry.newBuilder()
+              .add(io.envoyproxy.envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig.getDescriptor())
+              .build())
+          .merge(json, b);
     } catch (InvalidProtocolBufferException e) {
       throw new AssertionError(e);
     }

@@ -12,6 +12,7 @@ import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Headers;
 import java.util.List;
 import java.util.SplittableRandom;
+import io.netty.util.AsciiString;
 import org.junit.jupiter.api.Test;
 
 class RetryStateTest {
@@ -217,12 +218,24 @@ class RetryStateTest {
         .isInstanceOf(ConfigException.class)
         .hasMessage("route_config.virtual_hosts[0].routes[0].route.retry_policy.retry_host_predicate[0]:"
             + " unsupported retry host predicate 'envoy.retry_host_predicates.omit_canary_hosts'");
-    assertThatThrownBy(() -> Fixtures.routes(base + "\"retry_policy\":{\"rate_limited_retry_back_off\":{\"reset_headers\":[{\"name\":\"retry-after\"}]}}}}]"))
+    ForwardAction.RetryPolicy rl = policy("{\"retry_on\":\"5xx\",\"per_try_idle_timeout\":\"1.5s\","
+        + "\"rate_limited_retry_back_off\":{\"reset_headers\":[{\"name\":\"Retry-After\"},"
+        + "{\"name\":\"x-ratelimit-reset\",\"format\":\"UNIX_TIMESTAMP\"}],\"max_interval\":\"20s\"},"
+        + "\"retry_priority\":{\"name\":\"envoy.retry_priorities.previous_priorities\",\"typed_config\":{"
+        + "\"@type\":\"type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig\","
+        + "\"update_frequency\":2}}}");
+    assertThat(rl.perTryIdleTimeoutMs()).isEqualTo(1500);
+    assertThat(rl.resetHeaders()).containsExactly(
+        new ForwardAction.ResetHeader(AsciiString.of("retry-after"), false),
+        new ForwardAction.ResetHeader(AsciiString.of("x-ratelimit-reset"), true));
+    assertThat(rl.resetMaxIntervalMs()).isEqualTo(20_000);
+    assertThat(rl.retryPriorityUpdateFrequency()).isEqualTo(2);
+    assertThat(policy("{\"retry_on\":\"5xx\",\"rate_limited_retry_back_off\":{\"reset_headers\":[{\"name\":\"a\"}]}}")
+        .resetMaxIntervalMs()).isEqualTo(300_000);
+    assertThatThrownBy(() -> Fixtures.routes(base + "\"retry_policy\":{\"retry_priority\":{\"name\":\"envoy.retry_priorities.other\"}}}}]"))
         .isInstanceOf(ConfigException.class)
-        .hasMessage("route_config.virtual_hosts[0].routes[0].route.retry_policy.rate_limited_retry_back_off: not supported");
-    assertThatThrownBy(() -> Fixtures.routes(base + "\"retry_policy\":{\"per_try_idle_timeout\":\"1s\"}}}]"))
-        .isInstanceOf(ConfigException.class)
-        .hasMessage("route_config.virtual_hosts[0].routes[0].route.retry_policy.per_try_idle_timeout: not supported");
+        .hasMessage("route_config.virtual_hosts[0].routes[0].route.retry_policy.retry_priority:"
+            + " unsupported retry priority 'envoy.retry_priorities.other'; supported: envoy.retry_priorities.previous_priorities");
     assertThatThrownBy(() -> Fixtures.routes(base + "\"hedge_policy\":{\"initial_requests\":2}}}]"))
         .isInstanceOf(ConfigException.class)
         .hasMessage("route_config.virtual_hosts[0].routes[0].route.hedge_policy.initial_requests: only 1 is supported");
@@ -241,5 +254,56 @@ class RetryStateTest {
         .route(req("/"), 0).action();
     assertThat(d.highPriority()).isFalse();
     assertThat(d.includeRequestAttemptCount()).isFalse();
+  }
+
+  @Test
+  void rateLimitedBackOffUsesTheFirstHeaderWithinMaxInterval() {
+    ForwardAction.RetryPolicy p = policy("{\"retry_on\":\"5xx\",\"num_retries\":5,"
+        + "\"rate_limited_retry_back_off\":{\"reset_headers\":[{\"name\":\"retry-after\"},"
+        + "{\"name\":\"x-reset\",\"format\":\"UNIX_TIMESTAMP\"}],\"max_interval\":\"10s\"}}");
+    RetryState s = RetryState.create(p, req("/"));
+    CircuitBreakers.Resource r = retries(10);
+    java.util.Random random = new java.util.Random(7);
+    long now = 1_700_000_000_000L;
+    // Retry-After: 2 → [2000, 3000).
+    s.parseResetInterval(response(503, "retry-after", "2", "x-reset", Long.toString(now / 1000 + 5)), now);
+    assertThat(s.shouldRetry(true, r, stats, random)).isEqualTo(RetryState.Status.YES);
+    assertThat(s.backOffMs()).isBetween(2000L, 2999L);
+    assertThat(stats.upstreamRqRetryBackoffRatelimited.value()).isEqualTo(1);
+    assertThat(stats.upstreamRqRetryBackoffExponential.value()).isZero();
+    // Retry-After over max_interval is skipped; the Unix timestamp 5 s ahead is used.
+    s.parseResetInterval(response(503, "retry-after", "11", "x-reset", Long.toString(now / 1000 + 5)), now);
+    assertThat(s.shouldRetry(true, r, stats, random)).isEqualTo(RetryState.Status.YES);
+    assertThat(s.backOffMs()).isBetween(5000L, 7499L);
+    // A timestamp in the past and a malformed value: the exponential back-off (25 ms base).
+    s.parseResetInterval(response(503, "retry-after", "soon", "x-reset", Long.toString(now / 1000 - 5)), now);
+    assertThat(s.shouldRetry(true, r, stats, random)).isEqualTo(RetryState.Status.YES);
+    assertThat(s.backOffMs()).isLessThan(25);
+    assertThat(stats.upstreamRqRetryBackoffRatelimited.value()).isEqualTo(2);
+    assertThat(stats.upstreamRqRetryBackoffExponential.value()).isEqualTo(1);
+  }
+
+  @Test
+  void previousPrioritiesMovesLoadOffTriedLevels() {
+    int[] original = {100, 0, 0};
+    int[] health = {100, 100, 40};
+    PreviousPriorities every = new PreviousPriorities(1);
+    assertThat(every.determinePriorityLoad(original, health)).isSameAs(original);
+    every.onHostAttempted(0);
+    // P0 excluded: P1 and P2 share by health (100 + 40, capped at 100).
+    assertThat(every.determinePriorityLoad(original, health)).containsExactly(0, 100, 0);
+    every.onHostAttempted(1);
+    assertThat(every.determinePriorityLoad(original, health)).containsExactly(0, 0, 100);
+    every.onHostAttempted(2);
+    // Every level tried: exclusions start over.
+    assertThat(every.determinePriorityLoad(original, health)).containsExactly(100, 0, 0);
+
+    PreviousPriorities second = new PreviousPriorities(2);
+    second.onHostAttempted(0);
+    assertThat(second.determinePriorityLoad(original, health)).isSameAs(original);
+    second.onHostAttempted(0);
+    assertThat(second.determinePriorityLoad(original, new int[] {100, 50, 30})).containsExactly(0, 63, 37);
+    // No level has any health: the balancer's own load.
+    assertThat(second.determinePriorityLoad(original, new int[] {0, 0, 0})).isSameAs(original);
   }
 }

@@ -8,6 +8,7 @@ import io.legate.http.filter.HttpFilter;
 import io.legate.router.ClusterSelection;
 import io.legate.router.DirectResponseAction;
 import io.legate.router.ForwardAction;
+import io.legate.router.PreviousPriorities;
 import io.legate.router.RedirectAction;
 import io.legate.router.RetryState;
 import io.legate.router.Route;
@@ -93,6 +94,11 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
   private Http2Headers requestTrailers;
   private long perTryTimeoutMs;
   private ScheduledFuture<?> perTryTimer;
+  // per_try_idle_timeout: the timer is armed once per attempt and re-armed from the time of the
+  // attempt's last upstream event when it fires early, so bytes received cost no timer work.
+  private long perTryIdleTimeoutNanos;
+  private ScheduledFuture<?> perTryIdleTimer;
+  private long lastUpstreamEventNanos;
   private ScheduledFuture<?> retryTimer;
   private boolean waitingForPool;
   private List<String> setCookies;
@@ -181,6 +187,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       hedgeOnPerTryTimeout = true;
     }
     perTryTimeoutMs = policy == null ? 0 : policy.perTryTimeoutMs();
+    perTryIdleTimeoutNanos = policy == null ? 0 : TimeUnit.MILLISECONDS.toNanos(policy.perTryIdleTimeoutMs());
     CharSequence perTry = headers.get(HttpHeaderNames.X_ENVOY_UPSTREAM_RQ_PER_TRY_TIMEOUT_MS);
     if (perTry != null) {
       try {
@@ -201,21 +208,18 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     resources = cluster.circuitBreakers().forPriority(priority);
 
     worker = WorkerClusters.current().get(c, callbacks.eventLoop());
+    long hash = -1;
     if (!action.hashPolicies().isEmpty()) {
       List<String> cookies = new ArrayList<>(1);
-      long hash = io.legate.router.RequestHash.compute(action.hashPolicies(), headers,
-          info.downstreamRemoteAddress(), info.downstreamLocalAddress(), cookies);
+      hash = io.legate.router.RequestHash.compute(action.hashPolicies(), headers,
+          info.downstreamRemoteAddress(), info.downstreamLocalAddress(), cookies, info.filterStateIfPresent());
       if (!cookies.isEmpty()) {
         setCookies = cookies;
       }
-      if (hash != -1) {
-        lbContext = new LoadBalancer.LbContext() {
-          @Override
-          public long hashKey() {
-            return hash;
-          }
-        };
-      }
+    }
+    PreviousPriorities retryPriority = retryState == null ? null : retryState.retryPriority();
+    if (hash != -1 || retryPriority != null) {
+      lbContext = new RequestLbContext(hash, retryPriority);
     }
     Host chosen = chooseHost();
     if (chosen == null) {
@@ -300,6 +304,19 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
   /** The request's hash_policy input for ring hash and Maglev, computed once per request. */
   private LoadBalancer.LbContext lbContext = LoadBalancer.LbContext.NONE;
 
+  /** The request's hash and, with a {@code retry_priority}, the load per priority for its retries. */
+  private record RequestLbContext(long hash, PreviousPriorities retryPriority) implements LoadBalancer.LbContext {
+    @Override
+    public long hashKey() {
+      return hash;
+    }
+
+    @Override
+    public int[] determinePriorityLoad(int[] original, int[] health) {
+      return retryPriority == null ? original : retryPriority.determinePriorityLoad(original, health);
+    }
+  }
+
   /** Picks a host, avoiding hosts already tried when the previous_hosts predicate asks to. */
   private Host chooseHost() {
     long picks = attemptedHosts == null ? 1 : 1 + Math.max(0, retryState == null ? 0 : retryState.hostSelectionMaxAttempts());
@@ -320,6 +337,9 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     callbacks.streamInfo().setUpstreamHost(h.addressString());
     if (attemptedHosts != null) {
       attemptedHosts.add(h);
+    }
+    if (retryState != null && retryState.retryPriority() != null) {
+      retryState.retryPriority().onHostAttempted(h.priority());
     }
     if (attemptCount > 1) {
       // The previous attempt's stream may still hold the old headers object.
@@ -358,6 +378,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       perTryTimer.cancel(false);
       perTryTimer = null;
     }
+    cancelPerTryIdleTimer();
     if (attemptActive) {
       attemptActive = false;
       clusterStats.upstreamRqActive.dec();
@@ -443,10 +464,50 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     }
   }
 
+  /**
+   * Starts the attempt's per-try timers once the whole request is sent and the upstream stream
+   * exists, as Envoy: {@code per_try_timeout} (not once the response has begun) and {@code
+   * per_try_idle_timeout} (which goes on while the response streams).
+   */
   private void startPerTryTimer() {
-    if (perTryTimeoutMs > 0 && perTryTimer == null && upstream != null && !finished && !responseStarted) {
+    if (upstream == null || finished) {
+      return;
+    }
+    if (perTryTimeoutMs > 0 && perTryTimer == null && !responseStarted) {
       perTryTimer = callbacks.eventLoop().schedule(this::onPerTryTimeout, perTryTimeoutMs, TimeUnit.MILLISECONDS);
     }
+    if (perTryIdleTimeoutNanos > 0 && perTryIdleTimer == null) {
+      lastUpstreamEventNanos = System.nanoTime();
+      perTryIdleTimer = callbacks.eventLoop().schedule(
+          this::onPerTryIdleTimer, perTryIdleTimeoutNanos, TimeUnit.NANOSECONDS);
+    }
+  }
+
+  private void cancelPerTryIdleTimer() {
+    if (perTryIdleTimer != null) {
+      perTryIdleTimer.cancel(false);
+      perTryIdleTimer = null;
+    }
+  }
+
+  /** Notes an upstream event of the current attempt: the per-try idle timer counts from here. */
+  private void upstreamActivity() {
+    if (perTryIdleTimer != null) {
+      lastUpstreamEventNanos = System.nanoTime();
+    }
+  }
+
+  private void onPerTryIdleTimer() {
+    perTryIdleTimer = null;
+    if (finished || upstream == null) {
+      return;
+    }
+    long left = lastUpstreamEventNanos + perTryIdleTimeoutNanos - System.nanoTime();
+    if (left > 0) {
+      perTryIdleTimer = callbacks.eventLoop().schedule(this::onPerTryIdleTimer, left, TimeUnit.NANOSECONDS);
+      return;
+    }
+    onPerTryTimeoutCommon(true);
   }
 
   @Override
@@ -636,11 +697,16 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     if (finished) {
       return;
     }
+    upstreamActivity();
     CharSequence status0 = headers.status();
     int code0 = status0 == null ? 0 : AsciiString.of(status0).parseInt();
     attemptResponseCode = code0;
     if (retryState != null && !responseStarted) {
-      if (retryDecision(retryState.wouldRetryFromHeaders(headers, code0))) {
+      boolean wouldRetry = retryState.wouldRetryFromHeaders(headers, code0);
+      if (wouldRetry) {
+        retryState.parseResetInterval(headers, System.currentTimeMillis());
+      }
+      if (retryDecision(wouldRetry)) {
         // This response is not forwarded: the attempt is dropped and retried.
         host.rqError.increment();
         if (!endStream || !requestEnded) {
@@ -696,6 +762,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       data.release();
       return;
     }
+    upstreamActivity();
     if (endStream) {
       finishUpstream(true);
     }
@@ -707,6 +774,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     if (finished) {
       return;
     }
+    upstreamActivity();
     finishUpstream(true);
     callbacks.encodeTrailers(trailers);
   }
@@ -788,12 +856,28 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     if (finished || responseStarted) {
       return;
     }
-    clusterStats.upstreamRqPerTryTimeout.inc();
+    onPerTryTimeoutCommon(false);
+  }
+
+  /**
+   * A per-try timeout ({@code upstream_rq_per_try_timeout}) or per-try idle timeout ({@code
+   * upstream_rq_per_try_idle_timeout}) of the current attempt, as Envoy's {@code
+   * onPerTryTimeoutCommon}: with hedging another attempt starts; otherwise the attempt is reset and
+   * retried if allowed, else the request ends with 504 (flag UT), or a reset once the response has
+   * begun (only the idle timeout outlives the response headers).
+   */
+  private void onPerTryTimeoutCommon(boolean idle) {
+    (idle ? clusterStats.upstreamRqPerTryIdleTimeout : clusterStats.upstreamRqPerTryTimeout).inc();
     host.rqTimeout.increment();
-    if (hedgeOnPerTryTimeout && upstream != null && retryState != null) {
+    if (idle && perTryTimer != null) {
+      perTryTimer.cancel(false);
+      perTryTimer = null;
+    }
+    if (hedgeOnPerTryTimeout && upstream != null && retryState != null && !responseStarted) {
       // Hedging: another attempt starts (a retry, as Envoy counts it) and this one goes on; the
       // first good response wins. Without retries left this attempt simply goes on.
       if (retryDecision(true)) {
+        cancelPerTryIdleTimer();
         current.moveToBackground(upstream, host, upstreamStartNanos);
         if (backgrounds == null) {
           backgrounds = new ArrayList<>(2);
@@ -805,18 +889,25 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       }
       return;
     }
+    boolean started = responseStarted;
     if (upstream != null) {
       clusterStats.upstreamRqTxReset.inc();
       upstream.reset();
       upstream = null;
     }
     endAttempt();
-    if (maybeRetryReset(RetryState.ResetKind.LOCAL_RESET) || promoteBackground()) {
+    if (!started && (maybeRetryReset(RetryState.ResetKind.LOCAL_RESET) || promoteBackground())) {
       return;
     }
     callbacks.streamInfo().addResponseFlag(ResponseFlag.UPSTREAM_REQUEST_TIMEOUT);
     finishUpstream(false);
-    callbacks.sendLocalReply(504, "upstream request timeout", null, "upstream_per_try_timeout");
+    if (started) {
+      config.stats().rqResetAfterDownstreamResponseStarted.inc();
+      callbacks.resetStream();
+    } else {
+      callbacks.sendLocalReply(504, "upstream request timeout", null,
+          idle ? "upstream_per_try_idle_timeout" : "upstream_per_try_timeout");
+    }
   }
 
   /** Ends the upstream side: stats, timers, host accounting, kept body. Idempotent. */

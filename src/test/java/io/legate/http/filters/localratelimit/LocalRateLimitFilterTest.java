@@ -214,6 +214,93 @@ class LocalRateLimitFilterTest {
     assertThat(h.contains("x-ratelimit-limit")).isFalse();
   }
 
+  static final String DESCRIPTOR_ROUTES = """
+      virtual_hosts:
+      - name: vh
+        domains: ["*"]
+        rate_limits:
+        - actions: [{ generic_key: { descriptor_value: vh } }]
+        routes:
+        - match: { prefix: /include }
+          route:
+            cluster: a
+            include_vh_rate_limits: true
+            rate_limits:
+            - actions: [{ request_headers: { header_name: x-k, descriptor_key: k } }]
+            - stage: 1
+              actions: [{ generic_key: { descriptor_value: late } }]
+        - match: { prefix: /route }
+          route:
+            cluster: a
+            rate_limits:
+            - actions: [{ request_headers: { header_name: x-k, descriptor_key: k } }]
+        - match: { prefix: / }
+          route: { cluster: a }
+      """;
+
+  /** Runs the filter on {@code path} with header x-k: {@code k}; returns whether it passed. */
+  boolean allowed(LocalRateLimitConfig c, RouteTable t, String path, String k, FakeFilterCallbacks cb) {
+    Http2Headers h = request().path(path);
+    if (k != null) {
+      h.set("x-k", k);
+    }
+    cb.route = t.route(h, 0);
+    LocalRateLimitFilter f = new LocalRateLimitFilter(c, "rl");
+    f.setDecoderCallbacks(cb);
+    return f.decodeHeaders(h, true) == Status.CONTINUE;
+  }
+
+  @Test
+  void descriptorsFromTheRoutesActions() {
+    RouteTable t = RouteTable.build(
+        ConfigLoader.parse(DESCRIPTOR_ROUTES, RouteConfiguration.newBuilder(), "t").build(), "route_config", null, ctx);
+    String descriptors = """
+        descriptors:
+        - { entries: [{ key: k, value: one }], token_bucket: { max_tokens: 1, fill_interval: 60s } }
+        - { entries: [{ key: generic_key, value: vh }], token_bucket: { max_tokens: 3, fill_interval: 60s } }
+        - { entries: [{ key: generic_key, value: late }], token_bucket: { max_tokens: 1, fill_interval: 60s } }
+        """;
+    // Default bucket of 2, always consumed: k=one passes once (its own bucket), then is refused.
+    LocalRateLimitConfig c = config(BASE + descriptors + "vh_rate_limits: IGNORE\n");
+    assertThat(allowed(c, t, "/route", "one", new FakeFilterCallbacks())).isTrue();
+    assertThat(allowed(c, t, "/route", "one", new FakeFilterCallbacks())).isFalse();
+    // k=two matches nothing: the default bucket, which k=one's request already used once.
+    assertThat(allowed(c, t, "/route", "two", new FakeFilterCallbacks())).isTrue();
+    assertThat(allowed(c, t, "/route", "two", new FakeFilterCallbacks())).isFalse();
+
+    // Not always consumed: a matching descriptor spares the default bucket.
+    LocalRateLimitConfig spare = config(BASE + descriptors + "always_consume_default_token_bucket: false\n");
+    // The virtual host's generic_key=vh is used only where the route has no rate_limits (OVERRIDE).
+    assertThat(allowed(spare, t, "/other", null, new FakeFilterCallbacks())).isTrue();
+    assertThat(allowed(spare, t, "/other", null, new FakeFilterCallbacks())).isTrue();
+    assertThat(allowed(spare, t, "/other", null, new FakeFilterCallbacks())).isTrue();
+    assertThat(allowed(spare, t, "/other", null, new FakeFilterCallbacks())).isFalse();
+    // include_vh_rate_limits: k=one (1 token) and vh (exhausted) both match; stage 1 is not this stage.
+    assertThat(allowed(spare, t, "/include", "one", new FakeFilterCallbacks())).isFalse();
+
+    // Stage 1 sees only the stage 1 entry (late: 1 token).
+    LocalRateLimitConfig late = config(BASE + descriptors + "stage: 1\nalways_consume_default_token_bucket: false\n");
+    assertThat(allowed(late, t, "/include", "one", new FakeFilterCallbacks())).isTrue();
+    assertThat(allowed(late, t, "/include", "one", new FakeFilterCallbacks())).isFalse();
+  }
+
+  @Test
+  void perConnectionDescriptorBuckets() {
+    RouteTable t = RouteTable.build(
+        ConfigLoader.parse(DESCRIPTOR_ROUTES, RouteConfiguration.newBuilder(), "t").build(), "route_config", null, ctx);
+    LocalRateLimitConfig c = config(BASE + """
+        local_rate_limit_per_downstream_connection: true
+        descriptors:
+        - { entries: [{ key: k, value: one }], token_bucket: { max_tokens: 1, fill_interval: 60s } }
+        """);
+    FakeFilterCallbacks a = new FakeFilterCallbacks();
+    FakeFilterCallbacks b = new FakeFilterCallbacks();
+    b.connection = new DefaultAttributeMap();
+    assertThat(allowed(c, t, "/route", "one", a)).isTrue();
+    assertThat(allowed(c, t, "/route", "one", a)).isFalse();
+    assertThat(allowed(c, t, "/route", "one", b)).isTrue();
+  }
+
   @Test
   void perRouteConfigHasItsOwnBucket() {
     LocalRateLimitFilterFactory factory = new LocalRateLimitFilterFactory();
@@ -260,9 +347,17 @@ class LocalRateLimitFilterTest {
         .hasMessage("hf.typed_config.stat_prefix: value length must be at least 1 characters");
     assertThatThrownBy(() -> factory.create(Any.pack(proto("""
         stat_prefix: a
-        descriptors: [{ entries: [{ key: k, value: v }], token_bucket: { max_tokens: 1, fill_interval: 1s } }]
+        descriptors:
+        - { entries: [{ key: k, value: v }], token_bucket: { max_tokens: 1, fill_interval: 1s } }
+        - { entries: [{ key: k, value: v }], token_bucket: { max_tokens: 2, fill_interval: 1s } }
         """)), ctx, "hf"))
-        .hasMessage("hf.typed_config.descriptors: descriptors are not supported yet (route rate_limits actions are not implemented)");
+        .hasMessage("hf.typed_config.descriptors[1]: duplicate descriptor in the local rate descriptor: k=v")
+        .isNotNull();
+    assertThatThrownBy(() -> factory.create(Any.pack(proto("""
+        stat_prefix: a
+        descriptors: [{ entries: [{ key: k }], token_bucket: { max_tokens: 1, fill_interval: 1s } }]
+        """)), ctx, "hf"))
+        .hasMessage("hf.typed_config.descriptors[0].entries[0].value: wildcard (empty) values are not supported yet");
     assertThatThrownBy(() -> factory.create(Any.pack(proto("stat_prefix: a\ntoken_bucket: { max_tokens: 1 }")), ctx, "hf"))
         .hasMessage("hf.typed_config.token_bucket.fill_interval: value must be greater than 0s");
     assertThatThrownBy(() -> factory.create(Any.pack(proto("stat_prefix: a\ntoken_bucket: { fill_interval: 1s }")), ctx, "hf"))
