@@ -35,6 +35,9 @@ final class StatsSinks {
 
   /** Builds the sinks; {@code loop} is the main event loop. */
   static List<io.legate.stats.StatsSink> build(Bootstrap b, StatsStore stats, ClusterManager clusters, EventLoop loop) {
+    if (b.getStatsFlushOnAdmin()) {
+      throw new ConfigException("stats_flush_on_admin", "flushing stats on admin requests is not supported yet");
+    }
     List<io.legate.stats.StatsSink> out = new ArrayList<>();
     for (int i = 0; i < b.getStatsSinksCount(); i++) {
       StatsSink s = b.getStatsSinks(i);

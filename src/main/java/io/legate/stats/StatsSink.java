@@ -44,7 +44,7 @@ public interface StatsSink extends AutoCloseable {
     }
     List<HistogramValues> histograms = new java.util.ArrayList<>();
     for (Histogram h : store.histograms()) {
-      long[] v = h.intervalValues();
+      long[] v = h.latchInterval();
       if (v.length > 0) {
         histograms.add(new HistogramValues(h, v));
       }
