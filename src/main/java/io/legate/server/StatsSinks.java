@@ -111,6 +111,10 @@ final class StatsSinks {
 
   /** Sends one snapshot to every sink; runs on the main thread. */
   static void flush(StatsStore stats, List<io.legate.stats.StatsSink> sinks) {
+    if (sinks.isEmpty()) {
+      io.legate.stats.StatsSink.latchHistograms(stats);
+      return;
+    }
     io.legate.stats.StatsSink.Snapshot snapshot = io.legate.stats.StatsSink.snapshot(stats);
     for (io.legate.stats.StatsSink s : sinks) {
       try {

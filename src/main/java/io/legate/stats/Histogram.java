@@ -29,8 +29,11 @@ public sealed class Histogram implements Metric permits Histogram.Null {
   private final LongAdder count = new LongAdder();
   private final LongAdder sum = new LongAdder();
   private static final long[] EMPTY = new long[0];
-  // Fine counts and total at the previous stats flush; main thread only.
-  private long[] flushed;
+  private static final int[] NO_INDEXES = new int[0];
+  // Non-zero fine counts (index, count; ascending) and total at the previous stats flush; main
+  // thread only.
+  private int[] flushedIdx = NO_INDEXES;
+  private long[] flushedVal = EMPTY;
   private long flushedCount;
   // The last completed flush interval as [fine index, count, ...]; written by the flush, read by admin.
   private volatile long[] interval = EMPTY;
@@ -205,16 +208,33 @@ public sealed class Histogram implements Metric permits Histogram.Null {
       return EMPTY;
     }
     flushedCount = total;
-    if (flushed == null) {
-      flushed = new long[FINE];
-    }
+    // The counts at the previous flush are kept sparse (few buckets are ever used): walk them
+    // alongside the live array and keep the new non-zero counts for the next flush.
+    int[] prevIdx = flushedIdx;
+    long[] prevVal = flushedVal;
+    int p = 0;
+    int[] nextIdx = new int[Math.max(8, prevIdx.length)];
+    long[] nextVal = new long[nextIdx.length];
+    int m = 0;
     long[] pairs = new long[16];
     int n = 0;
     for (int i = 0; i < FINE; i++) {
       long now = f.get(i);
-      long d = now - flushed[i];
+      if (now == 0) {
+        continue;
+      }
+      while (p < prevIdx.length && prevIdx[p] < i) {
+        p++;
+      }
+      long before = p < prevIdx.length && prevIdx[p] == i ? prevVal[p] : 0;
+      if (m == nextIdx.length) {
+        nextIdx = java.util.Arrays.copyOf(nextIdx, m * 2);
+        nextVal = java.util.Arrays.copyOf(nextVal, m * 2);
+      }
+      nextIdx[m] = i;
+      nextVal[m++] = now;
+      long d = now - before;
       if (d > 0) {
-        flushed[i] = now;
         if (n + 2 > pairs.length) {
           pairs = java.util.Arrays.copyOf(pairs, pairs.length * 2);
         }
@@ -222,6 +242,8 @@ public sealed class Histogram implements Metric permits Histogram.Null {
         pairs[n++] = d;
       }
     }
+    flushedIdx = java.util.Arrays.copyOf(nextIdx, m);
+    flushedVal = java.util.Arrays.copyOf(nextVal, m);
     pairs = java.util.Arrays.copyOf(pairs, n);
     interval = pairs;
     long[] values = new long[n];

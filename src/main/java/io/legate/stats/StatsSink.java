@@ -35,6 +35,13 @@ public interface StatsSink extends AutoCloseable {
     }
   }
 
+  /** Ends the histograms' flush interval without taking a snapshot (a flush without sinks). */
+  static void latchHistograms(StatsStore store) {
+    for (Histogram h : store.histograms()) {
+      h.latchInterval();
+    }
+  }
+
   /** Returns the snapshot of {@code store}, latching counter deltas and histogram intervals. */
   static Snapshot snapshot(StatsStore store) {
     Objects.requireNonNull(store, "store");

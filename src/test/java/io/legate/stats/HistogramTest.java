@@ -55,4 +55,24 @@ class HistogramTest {
     assertThat(h.intervalCumulativeBuckets()).containsOnly(0L);
     assertThat(h.count()).isEqualTo(4);
   }
+
+  @Test
+  void intervalDeltasHoldAcrossManyBuckets() {
+    Histogram h = new StatsStore().histogram("x");
+    for (int v = 0; v < 200; v++) {
+      h.record(v);
+    }
+    long[] first = h.latchInterval();
+    long total = 0;
+    for (int k = 1; k < first.length; k += 2) {
+      total += first[k];
+    }
+    assertThat(total).isEqualTo(200);
+    h.record(3);
+    h.record(150);
+    h.record(150);
+    // 150 shares its sub-bucket (upper bound 151) with 148..151
+    assertThat(h.latchInterval()).containsExactly(3, 1, 151, 2);
+    assertThat(h.intervalCount()).isEqualTo(3);
+  }
 }
