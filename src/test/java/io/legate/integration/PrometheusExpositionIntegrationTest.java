@@ -142,6 +142,35 @@ class PrometheusExpositionIntegrationTest {
     }
   }
 
+  @Test
+  void exposition_withFixedTagsAndCustomBuckets_parses() throws Exception {
+    String yaml =
+        """
+        stats_config:
+          stats_tags:
+          - tag_name: team
+            fixed_value: "pay\\"ments\\\\x"
+          histogram_bucket_settings:
+          - match: { prefix: "cluster.up.upstream_rq_time" }
+            buckets: [1, 2.5, 100]
+        """
+            + CONFIG;
+    try (TestUpstream up = new TestUpstream("up");
+        Legate l = Legate.start(yaml, Map.of("UP", up.port(), "DEAD", 1))) {
+      assertThat(l.get("front", "/ok/1").statusCode()).isEqualTo(200);
+      assertThat(l.get("front", "/ok/2").statusCode()).isEqualTo(200);
+      String exposition = l.admin("/stats/prometheus").body();
+      List<String> parsed = parse(exposition);
+      assertThat(parsed)
+          .as("parsed exposition:\n%s", exposition)
+          .contains(
+              "counter envoy_cluster_upstream_rq_total{envoy_cluster_name=\"up\",team=\"pay\"ments\\x\"} 2",
+              "histogram envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name=\"up\",le=\"+Inf\",team=\"pay\"ments\\x\"} 2",
+              "histogram envoy_cluster_upstream_rq_time_count{envoy_cluster_name=\"up\",team=\"pay\"ments\\x\"} 2")
+          .anyMatch(x -> x.startsWith("histogram envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name=\"up\",le=\"2.5\","));
+    }
+  }
+
   /** Runs the parser over {@code exposition}; fails with its verdict when it refuses the text. */
   static List<String> parse(String exposition) throws Exception {
     Path script = Path.of(PrometheusExpositionIntegrationTest.class.getResource("/prometheus/check_exposition.py").toURI());
