@@ -32,6 +32,9 @@ public final class AccessLogs {
   private static final String HTTP_GRPC =
       "type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig";
 
+  private static final String OPEN_TELEMETRY =
+      "type.googleapis.com/envoy.extensions.access_loggers.open_telemetry.v3.OpenTelemetryAccessLogConfig";
+
   private AccessLogs() {}
 
   /** Sets the node that gRPC access logs send in their stream identifier (the server's {@code node}). */
@@ -117,8 +120,13 @@ public final class AccessLogs {
             io.envoyproxy.envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig.class, tp);
         return GrpcAccessLog.create(c, tp, clusters);
       }
+      case OPEN_TELEMETRY -> {
+        var c = ConfigLoader.unpack(p.getTypedConfig(),
+            io.envoyproxy.envoy.extensions.access_loggers.open_telemetry.v3.OpenTelemetryAccessLogConfig.class, tp);
+        return OpenTelemetryAccessLog.create(c, tp, clusters);
+      }
       default -> throw new ConfigException(
-          tp, "unsupported access logger '" + p.getName() + "' (" + type + "); supported: envoy.access_loggers.file, envoy.access_loggers.stdout, envoy.access_loggers.stderr, envoy.access_loggers.http_grpc");
+          tp, "unsupported access logger '" + p.getName() + "' (" + type + "); supported: envoy.access_loggers.file, envoy.access_loggers.stdout, envoy.access_loggers.stderr, envoy.access_loggers.http_grpc, envoy.access_loggers.open_telemetry");
     }
   }
 

@@ -111,6 +111,11 @@ final class GrpcAccessLog implements AccessLog {
     localNode = node;
   }
 
+  /** Returns the server's node (for the identifiers and labels of gRPC access logs). */
+  static Node localNode() {
+    return localNode;
+  }
+
   static GrpcAccessLog create(HttpGrpcAccessLogConfig config, String path, ClusterManager clusters) {
     if (clusters == null) {
       throw new ConfigException(path, "envoy.access_loggers.http_grpc is not available here");

@@ -227,6 +227,7 @@ public final class Formatter {
           case "RESPONSE_FLAGS" -> (i, q, r, n) -> ResponseFlag.format(i.responseFlags());
           case "BYTES_RECEIVED" -> (i, q, r, n) -> Long.toString(i.bytesReceived());
           case "BYTES_SENT" -> (i, q, r, n) -> Long.toString(i.bytesSent());
+          case "CONNECTION_ID" -> (i, q, r, n) -> Long.toString(Math.max(0, i.connectionId()));
           case "DURATION" -> (i, q, r, n) -> Long.toString((n - i.startNanos()) / 1_000_000L);
           default -> throw new ConfigException(path, "Not supported field in StreamInfo: " + name);
         };

@@ -100,6 +100,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
             conn.remoteAddress(),
             conn.localAddress(),
             conn.protocol());
+    info.setConnectionId(io.legate.network.DownstreamConnections.id(conn.channel()));
     var factories = config.filterFactories;
     this.filters = new HttpFilter[factories.size()];
     for (int i = 0; i < filters.length; i++) {

@@ -26,6 +26,7 @@ public final class StreamInfo {
   private boolean healthCheck;
   private Http2Headers responseTrailers;
   private FilterState filterState;
+  private long connectionId = -1;
 
   public StreamInfo(
       long startTimeMillis,
@@ -170,6 +171,15 @@ public final class StreamInfo {
   /** Marks the request as a health check (Envoy's {@code is_health_check}). */
   public void setHealthCheck(boolean healthCheck) {
     this.healthCheck = healthCheck;
+  }
+
+  /** The downstream connection's id (Envoy's {@code CONNECTION_ID}), or -1 when unknown. */
+  public long connectionId() {
+    return connectionId;
+  }
+
+  public void setConnectionId(long id) {
+    this.connectionId = id;
   }
 
   public String responseCodeDetails() {

@@ -1,6 +1,8 @@
 package io.legate.listener;
 
+import io.legate.http.StreamInfo;
 import io.legate.http.codec.HttpServerPipeline;
+import io.legate.network.DownstreamConnections;
 import io.legate.network.Transport;
 import io.legate.tls.ClientHello;
 import io.legate.tls.DownstreamTlsHandler;
@@ -116,6 +118,20 @@ public final class ActiveListener {
     if (overload.countsConnections()) {
       ch.closeFuture().addListener(f -> overload.connectionClosed());
     }
+    long id = DownstreamConnections.assignId(ch);
+    if (!config.accessLogs.isEmpty()) {
+      StreamInfo info =
+          new StreamInfo(System.currentTimeMillis(), System.nanoTime(), ch.remoteAddress(), ch.localAddress(), null);
+      info.setConnectionId(id);
+      DownstreamConnections.setStreamInfo(ch, info);
+      // As Envoy: one entry per connection when it ends, whatever ended it (listener filters
+      // included); the stream info is the one the connection's TCP proxy fills in.
+      ch.closeFuture().addListener(f -> {
+        for (io.legate.accesslog.AccessLog log : config.accessLogs) {
+          log.log(info);
+        }
+      });
+    }
     if (config.tlsInspector) {
       ch.pipeline()
           .addLast(
@@ -131,6 +147,11 @@ public final class ActiveListener {
     ListenerConfig.Chain chain = config.select(ch.localAddress(), ch.remoteAddress(), hello);
     if (chain == null) {
       config.noFilterChainMatch.inc();
+      StreamInfo info = DownstreamConnections.streamInfo(ch);
+      if (info != null) {
+        info.addResponseFlag(io.legate.http.ResponseFlag.NO_ROUTE_FOUND);
+        info.setResponseCodeDetails("filter_chain_not_found");
+      }
       ch.close();
       return;
     }

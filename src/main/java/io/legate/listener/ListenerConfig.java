@@ -64,6 +64,11 @@ public final class ListenerConfig {
   public final boolean tlsInspector;
   /** {@code listener_filters_timeout} in ms (default 15 s; 0 = none). */
   public final long listenerFiltersTimeoutMs;
+  /**
+   * The listener's {@code access_log}: one entry per downstream connection, written when it closes
+   * (including connections closed for want of a matching filter chain, flagged {@code NR}).
+   */
+  public final List<io.legate.accesslog.AccessLog> accessLogs;
   /** The listener's TLS stats ({@code listener.<address>.ssl.*}). */
   public final TlsStats tlsStats;
 
@@ -150,9 +155,7 @@ public final class ListenerConfig {
         l.hasListenerFiltersTimeout()
             ? l.getListenerFiltersTimeout().getSeconds() * 1000 + l.getListenerFiltersTimeout().getNanos() / 1_000_000
             : 15_000;
-    if (l.getAccessLogCount() > 0) {
-      throw new ConfigException(path + ".access_log", "listener access logs are not supported yet");
-    }
+    this.accessLogs = io.legate.accesslog.AccessLogs.build(l.getAccessLogList(), path + ".access_log", clusters);
     if (l.getAdditionalAddressesCount() > 0) {
       throw new ConfigException(path + ".additional_addresses", "additional addresses are not supported yet");
     }

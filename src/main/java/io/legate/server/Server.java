@@ -126,7 +126,8 @@ public final class Server {
     sinks = StatsSinks.build(bootstrap, stats, clusterManager, main.next());
     if (validateOnly) {
       sinks.forEach(io.legate.stats.StatsSink::close);
-    } else if (!sinks.isEmpty()) {
+    } else {
+      // Flushed with or without sinks: each flush also ends the histograms' interval (admin /stats).
       List<io.legate.stats.StatsSink> all = sinks;
       main.next().scheduleAtFixedRate(() -> StatsSinks.flush(stats, all), flushMs, flushMs, TimeUnit.MILLISECONDS);
     }

@@ -35,6 +35,9 @@ final class StatsSinks {
 
   /** Builds the sinks; {@code loop} is the main event loop. */
   static List<io.legate.stats.StatsSink> build(Bootstrap b, StatsStore stats, ClusterManager clusters, EventLoop loop) {
+    if (b.getStatsFlushOnAdmin()) {
+      throw new ConfigException("stats_flush_on_admin", "flushing stats on admin requests is not supported yet");
+    }
     List<io.legate.stats.StatsSink> out = new ArrayList<>();
     for (int i = 0; i < b.getStatsSinksCount(); i++) {
       StatsSink s = b.getStatsSinks(i);
@@ -108,6 +111,10 @@ final class StatsSinks {
 
   /** Sends one snapshot to every sink; runs on the main thread. */
   static void flush(StatsStore stats, List<io.legate.stats.StatsSink> sinks) {
+    if (sinks.isEmpty()) {
+      io.legate.stats.StatsSink.latchHistograms(stats);
+      return;
+    }
     io.legate.stats.StatsSink.Snapshot snapshot = io.legate.stats.StatsSink.snapshot(stats);
     for (io.legate.stats.StatsSink s : sinks) {
       try {

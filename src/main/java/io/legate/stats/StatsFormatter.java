@@ -11,8 +11,9 @@ import java.util.regex.Pattern;
  * ({@code name: value}, histograms as quantile summaries) and JSON. Counters and gauges are merged
  * and sorted by name, histograms follow, as Envoy's {@code StatsRequest} does.
  *
- * <p>Legate histograms are cumulative only, so the interval half of Envoy's {@code P50(interval,
- * cumulative)} pairs is always {@code nan} ({@code null} in JSON).
+ * <p>The interval half of Envoy's {@code P50(interval,cumulative)} pairs describes the values of the
+ * last completed {@code stats_flush_interval}; it is {@code nan} ({@code null} in JSON) when that
+ * interval recorded nothing.
  */
 public final class StatsFormatter {
   /** The stat types of Envoy's {@code /stats?type=} parameter. */
@@ -93,8 +94,8 @@ public final class StatsFormatter {
   /**
    * Returns the text rendering with histograms as Envoy's bucket summaries ({@code
    * histogram_buckets=cumulative}: {@code B0.5(0,0) B1(0,2) ...}; {@code disjoint}: the count in each
-   * bucket alone). Each pair is {@code (interval,cumulative)}; Legate keeps no interval histograms,
-   * so the interval count is always 0.
+   * bucket alone). Each pair is {@code (interval,cumulative)}, the interval being the last completed
+   * {@code stats_flush_interval}.
    */
   public static String textWithBuckets(StatsStore store, Query query, boolean cumulative) {
     StringBuilder out = new StringBuilder(4096);
@@ -109,12 +110,14 @@ public final class StatsFormatter {
       }
       double[] bounds = h.bucketBounds();
       long[] counts = h.cumulativeBuckets();
+      long[] interval = h.intervalCumulativeBuckets();
       for (int i = 0; i < bounds.length; i++) {
         long c = cumulative || i == 0 ? counts[i] : counts[i] - counts[i - 1];
+        long iv = cumulative || i == 0 ? interval[i] : interval[i] - interval[i - 1];
         if (i > 0) {
           out.append(' ');
         }
-        out.append('B').append(formatG(bounds[i])).append("(0,").append(c).append(')');
+        out.append('B').append(formatG(bounds[i])).append('(').append(iv).append(',').append(c).append(')');
       }
       out.append('\n');
     }
@@ -124,7 +127,7 @@ public final class StatsFormatter {
   /**
    * Returns the JSON rendering with histograms as Envoy's bucket lists: {@code {"histograms":[{"name":
    * ..,"buckets":[{"upper_bound":0.5,"interval":0,"cumulative":0},...]}]}} (cumulative or disjoint
-   * counts; the interval count is always 0).
+   * counts; the interval is the last completed {@code stats_flush_interval}).
    */
   public static String jsonWithBuckets(StatsStore store, Query query, boolean cumulative) {
     StringBuilder out = new StringBuilder(4096);
@@ -146,13 +149,15 @@ public final class StatsFormatter {
         out.append(",\"buckets\":[");
         double[] bounds = h.bucketBounds();
         long[] counts = h.cumulativeBuckets();
+        long[] interval = h.intervalCumulativeBuckets();
         for (int b = 0; b < bounds.length; b++) {
           long c = cumulative || b == 0 ? counts[b] : counts[b] - counts[b - 1];
+          long iv = cumulative || b == 0 ? interval[b] : interval[b] - interval[b - 1];
           if (b > 0) {
             out.append(',');
           }
-          out.append("{\"upper_bound\":").append(formatNumber(bounds[b])).append(",\"interval\":0,\"cumulative\":")
-              .append(c).append('}');
+          out.append("{\"upper_bound\":").append(formatNumber(bounds[b])).append(",\"interval\":").append(iv)
+              .append(",\"cumulative\":").append(c).append('}');
         }
         out.append("]}");
       }
@@ -215,13 +220,16 @@ public final class StatsFormatter {
         out.append("{\"name\":");
         appendJsonString(out, h.name());
         out.append(",\"values\":[");
+        double[] cumulative = h.quantiles(QUANTILES);
+        double[] interval = h.intervalQuantiles(QUANTILES);
         for (int q = 0; q < QUANTILES.length; q++) {
           if (q > 0) {
             out.append(',');
           }
-          double v = h.count() == 0 ? Double.NaN : h.quantile(QUANTILES[q]);
+          double v = cumulative[q];
+          double iv = interval[q];
           out.append("{\"cumulative\":").append(Double.isNaN(v) ? "null" : formatNumber(v));
-          out.append(",\"interval\":null}");
+          out.append(",\"interval\":").append(Double.isNaN(iv) ? "null" : formatNumber(iv)).append('}');
         }
         out.append("]}");
       }
@@ -232,20 +240,23 @@ public final class StatsFormatter {
   }
 
   /**
-   * Returns Envoy's quantile summary of a histogram, {@code P0(nan,1) P25(nan,2) ... P100(nan,9)},
-   * or {@code No recorded values} when nothing was recorded.
+   * Returns Envoy's quantile summary of a histogram, {@code P0(1,1) P25(2,2) ... P100(9,9)} (interval,
+   * cumulative; the interval {@code nan} when the last flush interval recorded nothing), or {@code No
+   * recorded values} when nothing was ever recorded.
    */
   public static String quantileSummary(Histogram h) {
     if (h.count() == 0) {
       return "No recorded values";
     }
     StringBuilder out = new StringBuilder(128);
+    double[] cumulative = h.quantiles(QUANTILES);
+    double[] interval = h.intervalQuantiles(QUANTILES);
     for (int i = 0; i < QUANTILES.length; i++) {
       if (i > 0) {
         out.append(' ');
       }
-      out.append(QUANTILE_LABELS[i]).append("(nan,").append(formatNumber(h.quantile(QUANTILES[i])))
-          .append(')');
+      out.append(QUANTILE_LABELS[i]).append('(').append(formatNumber(interval[i]))
+          .append(',').append(formatNumber(cumulative[i])).append(')');
     }
     return out.toString();
   }

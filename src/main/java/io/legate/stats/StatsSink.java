@@ -35,6 +35,13 @@ public interface StatsSink extends AutoCloseable {
     }
   }
 
+  /** Ends the histograms' flush interval without taking a snapshot (a flush without sinks). */
+  static void latchHistograms(StatsStore store) {
+    for (Histogram h : store.histograms()) {
+      h.latchInterval();
+    }
+  }
+
   /** Returns the snapshot of {@code store}, latching counter deltas and histogram intervals. */
   static Snapshot snapshot(StatsStore store) {
     Objects.requireNonNull(store, "store");
@@ -44,7 +51,7 @@ public interface StatsSink extends AutoCloseable {
     }
     List<HistogramValues> histograms = new java.util.ArrayList<>();
     for (Histogram h : store.histograms()) {
-      long[] v = h.intervalValues();
+      long[] v = h.latchInterval();
       if (v.length > 0) {
         histograms.add(new HistogramValues(h, v));
       }

@@ -22,7 +22,8 @@ import java.util.function.Function;
  * random_sampling} on the request id; {@code overall_sampling} can veto. An incoming trace context
  * that carries a sampling decision ({@code traceparent} flags, {@code x-b3-sampled}, {@code b3})
  * overrides it, as Envoy's OpenTelemetry and Zipkin tracers do. Without a provider the decision is
- * still made (stats, request id) but no span is built.
+ * still made (stats, request id) but no span is built. A request that is not sampled records no span
+ * but still writes a trace context with the sampled flag off into its upstream requests.
  */
 public final class HttpTracer {
   static final String INGRESS = "ingress";
@@ -135,7 +136,8 @@ public final class HttpTracer {
     boolean traced =
         incoming == Propagation.NONE ? reason != TraceReason.NOT_TRACEABLE : incoming == Propagation.SAMPLED;
     if (!traced) {
-      return ActiveSpan.NOOP;
+      // Not recorded, but the upstream still gets a trace context, sampled flag off (as Envoy).
+      return new UnsampledActiveSpan(driver, driver.unsampledIngress(h), spawnUpstreamSpan);
     }
     String name;
     if (operation != null && operation.length() > 0) {

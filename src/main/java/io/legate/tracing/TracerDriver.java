@@ -51,6 +51,7 @@ public final class TracerDriver {
   private final boolean sharedSpanContext;
   private final SdkTracerProvider provider;
   private final Tracer tracer;
+  private final PresetIdGenerator ids;
 
   /**
    * Creates a driver exporting through {@code exporter}.
@@ -74,6 +75,7 @@ public final class TracerDriver {
                 BatchSpanProcessor.builder(exporter).setScheduleDelay(FLUSH_INTERVAL).build())
             .build();
     this.tracer = provider.get("legate");
+    this.ids = new PresetIdGenerator(traceId128);
   }
 
   /** Returns the provider's conventions. */
@@ -123,6 +125,37 @@ public final class TracerDriver {
     }
   }
 
+  /**
+   * Returns the context of the ingress span of a request that is not sampled: no span is recorded or
+   * exported, but as Envoy's tracers do, the request still carries a trace to the upstream: the
+   * incoming trace (its id and {@code tracestate}) continued with a new span id, or a new trace,
+   * with the sampled flag off. Returns the context and, for B3, the parent span id to write.
+   */
+  Unsampled unsampledIngress(Http2Headers h) {
+    SpanContext parent = Propagation.extract(h, b3First());
+    if (!parent.isValid()) {
+      return new Unsampled(
+          SpanContext.create(ids.generateTraceId(), ids.generateSpanId(), TraceFlags.getDefault(), TraceState.getDefault()),
+          null);
+    }
+    if (sharedSpanContext && style == Style.ZIPKIN && hasB3Context(h)) {
+      return new Unsampled(
+          SpanContext.create(parent.getTraceId(), parent.getSpanId(), TraceFlags.getDefault(), parent.getTraceState()),
+          Propagation.b3ParentSpanId(h));
+    }
+    return new Unsampled(
+        SpanContext.create(parent.getTraceId(), ids.generateSpanId(), TraceFlags.getDefault(), parent.getTraceState()),
+        parent.getSpanId());
+  }
+
+  /** Returns a new span id (an unsampled request's upstream span). */
+  String newSpanId() {
+    return ids.generateSpanId();
+  }
+
+  /** An unsampled span's context and its parent span id (null for a root). */
+  record Unsampled(SpanContext context, String parentSpanId) {}
+
   private static boolean hasB3Context(Http2Headers h) {
     return (h.contains(Propagation.B3) && h.get(Propagation.B3).length() > 1)
         || h.contains(Propagation.X_B3_SPAN_ID);
@@ -140,13 +173,20 @@ public final class TracerDriver {
 
   /** Writes {@code span}'s context into upstream request headers in the provider's format. */
   void inject(Span span, Http2Headers h) {
-    SpanContext ctx = span.getSpanContext();
+    String parentId = null;
+    if (style == Style.ZIPKIN && span instanceof ReadableSpan rs && rs.getParentSpanContext().isValid()) {
+      parentId = rs.getParentSpanContext().getSpanId();
+    }
+    inject(span.getSpanContext(), parentId, h);
+  }
+
+  /**
+   * Writes a span context into upstream request headers in the provider's format ({@code
+   * parentSpanId}, possibly null, only for B3).
+   */
+  void inject(SpanContext ctx, String parentSpanId, Http2Headers h) {
     if (style == Style.ZIPKIN) {
-      String parentId = null;
-      if (span instanceof ReadableSpan rs && rs.getParentSpanContext().isValid()) {
-        parentId = rs.getParentSpanContext().getSpanId();
-      }
-      Propagation.injectB3(ctx, parentId, h);
+      Propagation.injectB3(ctx, parentSpanId, h);
     } else {
       Propagation.injectW3c(ctx, h);
     }

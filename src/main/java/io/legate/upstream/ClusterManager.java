@@ -54,6 +54,11 @@ public final class ClusterManager {
   }
 
   /** Creates a manager whose DNS clusters use the system's name servers and {@code /etc/hosts}. */
+  /** Returns the server's stats store. */
+  public StatsStore stats() {
+    return stats;
+  }
+
   public ClusterManager(StatsStore stats, EventLoop mainLoop) {
     this(stats, mainLoop, new NettyDnsResolver(mainLoop), true);
   }

@@ -40,6 +40,7 @@ class EnvoyExamplesTest {
           "examples__gzip__gzip-envoy.yaml",
           "examples__brotli__envoy.yaml",
           "examples__zstd__envoy.yaml",
+          "examples__opentelemetry__envoy-front-proxy.yaml",
 
           "examples__dynamic-config-fs__envoy.yaml",
           "examples__dynamic-config-cp__envoy.yaml");

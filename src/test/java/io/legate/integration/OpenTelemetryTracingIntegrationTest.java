@@ -161,7 +161,8 @@ class OpenTelemetryTracingIntegrationTest {
         OtlpReceiver otel = new OtlpReceiver();
         Legate l = start(up, otel, 0, false)) {
       HttpResponse<String> plain = l.get("front", "/plain");
-      assertThat(echoed(plain, "traceparent")).isNull();
+      // Not sampled: nothing exported, but the upstream gets a new trace with the sampled flag off.
+      assertThat(echoed(plain, "traceparent")).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-00");
       assertThat(echoed(plain, "x-request-id").charAt(14)).isEqualTo('4');
       HttpResponse<String> forced = l.get("front", "/forced", "x-envoy-force-trace", "true");
       String rid = echoed(forced, "x-request-id");
@@ -184,8 +185,9 @@ class OpenTelemetryTracingIntegrationTest {
         Legate l = start(up, otel, 0, false)) {
       HttpResponse<String> unsampled =
           l.get("front", "/unsampled", "traceparent", "00-" + traceId + "-" + parent + "-00", "x-envoy-force-trace", "1");
-      // An unsampled parent wins over the forced decision; its header passes through untouched.
-      assertThat(echoed(unsampled, "traceparent")).isEqualTo("00-" + traceId + "-" + parent + "-00");
+      // An unsampled parent wins over the forced decision; the trace goes on unsampled, through a
+      // span of ours that is not exported.
+      assertThat(echoed(unsampled, "traceparent")).matches("00-" + traceId + "-[0-9a-f]{16}-00").doesNotContain(parent);
       HttpResponse<String> r =
           l.get("front", "/sampled", "traceparent", "00-" + traceId + "-" + parent + "-01", "tracestate", "k=v");
       OtlpReceiver.Received s = otel.await(x -> x.attributes().getOrDefault("http.url", "").endsWith("/sampled"), WAIT_MS);
@@ -236,6 +238,35 @@ class OpenTelemetryTracingIntegrationTest {
           .containsEntry("http.status_code", "200")
           .containsEntry("component", "proxy")
           .doesNotContainKey("retry.count");
+    }
+  }
+
+  @Test
+  void unsampledRequestsCarryATraceUpstreamWithTheSampledFlagOff() throws Exception {
+    String traceId = "0af7651916cd43dd8448eb211c80319c";
+    String parent = "b7ad6b7169203331";
+    for (boolean spawn : new boolean[] {false, true}) {
+      try (TestUpstream up = new TestUpstream("up");
+          OtlpReceiver otel = new OtlpReceiver();
+          Legate l = start(up, otel, 0, spawn)) {
+        String root1 = echoed(l.get("front", "/a"), "traceparent");
+        String root2 = echoed(l.get("front", "/b"), "traceparent");
+        assertThat(root1).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-00");
+        assertThat(root2).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-00");
+        assertThat(root1.substring(3, 35)).isNotEqualTo(root2.substring(3, 35)).isNotEqualTo("0".repeat(32));
+        HttpResponse<String> child =
+            l.get("front", "/c", "traceparent", "00-" + traceId + "-" + parent + "-00", "tracestate", "vendor=x");
+        String tp = echoed(child, "traceparent");
+        assertThat(tp).matches("00-" + traceId + "-[0-9a-f]{16}-00");
+        assertThat(tp.substring(36, 52)).isNotEqualTo(parent);
+        assertThat(echoed(child, "tracestate")).isEqualTo("vendor=x");
+        assertThat(l.stat("http.front.tracing.not_traceable")).isEqualTo(3);
+        // A sampled request afterwards is the only span exported.
+        l.get("front", "/d", "x-envoy-force-trace", "true");
+        otel.await(x -> x.attributes().getOrDefault("http.url", "").endsWith("/d"), WAIT_MS);
+        assertThat(otel.spans()).hasSize(spawn ? 2 : 1);
+        assertThat(otel.spans()).noneMatch(x -> x.traceId().equals(traceId));
+      }
     }
   }
 }

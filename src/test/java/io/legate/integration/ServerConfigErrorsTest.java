@@ -24,4 +24,15 @@ class ServerConfigErrorsTest {
         .isInstanceOf(ConfigException.class)
         .hasMessage("static_resources.secrets[0].tls_certificate.certificate_chain.filename: cannot read file '/etc/certs/cert.pem': no such file");
   }
+
+  @Test
+  void statsFlushOnAdminIsRefused() {
+    String yaml =
+        """
+        stats_flush_on_admin: true
+        """;
+    assertThatThrownBy(() -> Server.validate(new Options(null, yaml, "validate", 1, "warning", "", "", 1)))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("stats_flush_on_admin: flushing stats on admin requests is not supported yet");
+  }
 }

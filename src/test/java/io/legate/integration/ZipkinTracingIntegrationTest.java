@@ -108,6 +108,11 @@ class ZipkinTracingIntegrationTest {
       assertThat(ZipkinReceiver.tag(s, "component")).isEqualTo("proxy");
       assertThat(ZipkinReceiver.tag(s, "response_flags")).isEqualTo("-");
       assertThat(zipkin.hosts()).contains("zipkin.example");
+      // Counted once the collector has answered, which may be just after it stored the span.
+      long deadline = System.nanoTime() + WAIT_MS * 1_000_000L;
+      while (l.stat("tracing.zipkin.reports_sent") < 1 && System.nanoTime() < deadline) {
+        Thread.sleep(10);
+      }
       assertThat(l.stat("tracing.zipkin.reports_sent")).isGreaterThanOrEqualTo(1);
     }
   }
@@ -142,9 +147,18 @@ class ZipkinTracingIntegrationTest {
         ZipkinReceiver zipkin = new ZipkinReceiver();
         Legate l = start(up, zipkin, 100, false)) {
       HttpResponse<String> no = l.get("front", "/no", "x-b3-traceid", traceId, "x-b3-spanid", span, "x-b3-sampled", "0");
-      // Not traced: the incoming headers go upstream unchanged.
+      // Not sampled: not reported, but the trace goes on through our (shared, by default) span,
+      // sampled flag off.
+      assertThat(echoed(no, "x-b3-traceid")).isEqualTo(traceId);
       assertThat(echoed(no, "x-b3-spanid")).isEqualTo(span);
+      assertThat(echoed(no, "x-b3-parentspanid")).isNull();
       assertThat(echoed(no, "x-b3-sampled")).isEqualTo("0");
+      // Without a context: a new trace, still unsampled.
+      HttpResponse<String> root = l.get("front", "/root", "x-b3-sampled", "0");
+      assertThat(echoed(root, "x-b3-traceid")).matches("[0-9a-f]{16}").isNotEqualTo("0".repeat(16));
+      assertThat(echoed(root, "x-b3-spanid")).matches("[0-9a-f]{16}");
+      assertThat(echoed(root, "x-b3-parentspanid")).isNull();
+      assertThat(echoed(root, "x-b3-sampled")).isEqualTo("0");
       HttpResponse<String> yes = l.get("front", "/yes", "b3", traceId + "-" + span + "-1");
       JsonObject s = zipkin.await(x -> ZipkinReceiver.tag(x, "http.url").endsWith("/yes"), WAIT_MS);
       assertThat(s.get("traceId").getAsString()).isEqualTo(traceId);

@@ -76,4 +76,29 @@ class StatsFormatterTest {
     assertThat(StatsFormatter.formatNumber(0.5)).isEqualTo("0.5");
     assertThat(StatsFormatter.formatNumber(Double.NaN)).isEqualTo("nan");
   }
+
+  @Test
+  void intervalHalfIsTheLastCompletedFlushInterval() {
+    StatsStore s = store();
+    Histogram h = s.histogram("cluster.backend.upstream_rq_time");
+    StatsSink.snapshot(s); // a flush: 1..10 become the interval
+    h.record(100); // in the next interval, not yet completed: cumulative only
+    StatsFormatter.Query q = new StatsFormatter.Query(true, Pattern.compile("rq_time"), StatsFormatter.Type.ALL);
+    assertThat(StatsFormatter.text(s, q)).isEqualTo("""
+        cluster.backend.upstream_rq_time: P0(1,1) P25(3,3) P50(5,6) P75(8,9) \
+        P90(9,10) P95(10,103) P99(10,103) P99.5(10,103) P99.9(10,103) P100(10,103)
+        """);
+    StatsSink.snapshot(s);
+    assertThat(StatsFormatter.text(s, q)).isEqualTo("""
+        cluster.backend.upstream_rq_time: P0(103,1) P25(103,3) P50(103,6) P75(103,9) \
+        P90(103,10) P95(103,103) P99(103,103) P99.5(103,103) P99.9(103,103) P100(103,103)
+        """);
+    assertThat(StatsFormatter.textWithBuckets(s, new StatsFormatter.Query(true, Pattern.compile("rq_time"),
+        StatsFormatter.Type.ALL), true))
+        .startsWith("cluster.backend.upstream_rq_time: B0.5(0,0) B1(0,1) B5(0,5) B10(0,10) B25(0,10) B50(0,10)"
+            + " B100(1,11) B250(1,11) B500(1,11)");
+    assertThat(StatsFormatter.json(s, q)).contains("{\"cumulative\":1,\"interval\":103}");
+    StatsSink.snapshot(s); // an interval without values
+    assertThat(StatsFormatter.text(s, q)).startsWith("cluster.backend.upstream_rq_time: P0(nan,1) P25(nan,3)");
+  }
 }

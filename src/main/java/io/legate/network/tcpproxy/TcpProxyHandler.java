@@ -51,14 +51,20 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     downstream.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
     downstream.config().setAutoRead(false);
     config.downstreamCxTotal.inc();
+    // The listener's connection-level info when it logs connections (Envoy's tcp_proxy writes
+    // into the connection's stream info, which listener access logs read), else our own.
+    logInfo = io.legate.network.DownstreamConnections.streamInfo(downstream);
     if (!config.accessLogs.isEmpty()) {
-      logInfo =
-          new io.legate.http.StreamInfo(
-              System.currentTimeMillis(),
-              System.nanoTime(),
-              (java.net.InetSocketAddress) downstream.remoteAddress(),
-              (java.net.InetSocketAddress) downstream.localAddress(),
-              "-");
+      if (logInfo == null) {
+        logInfo =
+            new io.legate.http.StreamInfo(
+                System.currentTimeMillis(),
+                System.nanoTime(),
+                (java.net.InetSocketAddress) downstream.remoteAddress(),
+                (java.net.InetSocketAddress) downstream.localAddress(),
+                null);
+        logInfo.setConnectionId(io.legate.network.DownstreamConnections.id(downstream));
+      }
       downstream.closeFuture().addListener(f -> log());
     }
     if (config.idleTimeoutMs > 0) {
@@ -218,7 +224,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
 
   /** Writes the connection's access log entries, once, when the downstream connection closes. */
   private void log() {
-    if (logged || logInfo == null) {
+    if (logged || logInfo == null || config.accessLogs.isEmpty()) {
       return;
     }
     logged = true;
