@@ -35,6 +35,7 @@ class EnvoyExamplesTest {
           "examples__locality-load-balancing__envoy-proxy.yaml",
           "examples__tls__envoy-https-passthrough.yaml",
           "examples__local_ratelimit__envoy.yaml",
+          "examples__websocket__envoy-wss.yaml",
 
           "examples__dynamic-config-fs__envoy.yaml",
           "examples__dynamic-config-cp__envoy.yaml");

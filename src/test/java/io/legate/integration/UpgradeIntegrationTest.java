@@ -83,6 +83,10 @@ class UpgradeIntegrationTest {
                         upgrade_configs: [ { upgrade_type: echo } ]
                     - match: { prefix: "/other" }
                       route: { cluster: raw }
+                    - match: { connect_matcher: {}, headers: [ { name: x-forward, present_match: true } ] }
+                      route:
+                        cluster: raw
+                        upgrade_configs: [ { upgrade_type: CONNECT } ]
                     - match: { connect_matcher: {} }
                       route:
                         cluster: tcp
@@ -281,8 +285,20 @@ class UpgradeIntegrationTest {
       }
       await(() -> l.stat("cluster.tcp.upstream_cx_active"), 0);
       assertThat(l.stat("cluster.tcp.upstream_cx_total")).isEqualTo(1);
+
+      // CONNECT on a route without connect_config is forwarded to the upstream, which opens the
+      // tunnel with its own 200.
+      raw.requests.clear();
+      try (Conn c = new Conn(port)) {
+        c.write("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nx-forward: 1\r\n\r\n");
+        assertThat(c.readHead()).startsWith("HTTP/1.1 200 OK\r\n"); // the reason phrase is the proxy's, as Envoy's
+        assertThat(raw.requests.poll(5, TimeUnit.SECONDS)).startsWith("CONNECT example.com:443 HTTP/1.1\r\n");
+        c.write("through");
+        assertThat(c.read(7)).isEqualTo("through");
+      }
+      await(() -> l.stat("cluster.raw.upstream_cx_active"), 0);
       assertThat(tcp.requests).isEmpty(); // no HTTP reached the TCP upstream
-      assertThat(l.stat("http.web.downstream_cx_upgrades_total")).isEqualTo(3);
+      assertThat(l.stat("http.web.downstream_cx_upgrades_total")).isEqualTo(4);
     }
   }
 
@@ -383,8 +399,9 @@ class UpgradeIntegrationTest {
 
   /**
    * A blocking upstream. As TCP ({@code tcp}): echoes everything. As HTTP: GET /raw upgrades to
-   * "echo" with a 101 and then echoes (closing after echoing "quit"); GET /refuse answers 200 "no";
-   * anything else 200 "plain". Request heads go to {@link #requests}.
+   * "echo" with a 101 and then echoes (closing after echoing "quit"); CONNECT answers 200 and
+   * echoes; GET /refuse answers 200 "no"; anything else 200 "plain" (keep-alive). Request heads go
+   * to {@link #requests}.
    */
   static final class RawServer implements AutoCloseable {
     final ServerSocket server = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
@@ -420,17 +437,26 @@ class UpgradeIntegrationTest {
           echo(in, out);
           return;
         }
-        String head = Conn.readHead(in);
-        requests.add(head);
-        if (head.startsWith("GET /raw")) {
-          out.write("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: Echo\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
-          out.flush();
-          echo(in, out);
-        } else {
+        while (true) {
+          String head = Conn.readHead(in);
+          if (head.isEmpty()) {
+            return; // the proxy closed the connection
+          }
+          requests.add(head);
+          if (head.startsWith("CONNECT ")) {
+            out.write("HTTP/1.1 200 Connection established\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            echo(in, out);
+            return;
+          } else if (head.startsWith("GET /raw")) {
+            out.write("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: Echo\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            echo(in, out);
+            return;
+          }
           String body = head.startsWith("GET /refuse") ? "no" : "plain";
           out.write(("HTTP/1.1 200 OK\r\nContent-Length: " + body.length() + "\r\n\r\n" + body).getBytes(StandardCharsets.ISO_8859_1));
           out.flush();
-          in.read(); // hold the connection open until the proxy closes it
         }
       } catch (IOException e) {
         // the peer went away
