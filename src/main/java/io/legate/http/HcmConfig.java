@@ -90,6 +90,11 @@ public final class HcmConfig {
    * enabled. A type absent here is refused unless its route enables it.
    */
   public final java.util.Map<String, Boolean> upgrades;
+  /**
+   * {@code http2_protocol_options.allow_connect}: HTTP/2 clients may use extended CONNECT (RFC
+   * 8441), which the proxy handles as the HTTP/1.1 upgrade its {@code :protocol} names.
+   */
+  public final boolean h2AllowConnect;
   public final List<io.legate.accesslog.AccessLog> accessLogs;
   /** The connection manager's {@code tracing}, or null when it has none. */
   public final io.legate.tracing.HttpTracer tracer;
@@ -243,10 +248,7 @@ public final class HcmConfig {
     this.proxy100Continue = proto.getProxy100Continue();
     this.via = proto.getVia();
     this.upgrades = upgrades(proto, path);
-    if (proto.getHttp2ProtocolOptions().getAllowConnect()) {
-      throw new ConfigException(path + ".http2_protocol_options.allow_connect",
-          "extended CONNECT over HTTP/2 (RFC 8441, WebSocket over HTTP/2) is not supported yet");
-    }
+    this.h2AllowConnect = proto.getHttp2ProtocolOptions().getAllowConnect();
     this.accessLogs = io.legate.accesslog.AccessLogs.build(proto.getAccessLogList(), path + ".access_log", clusters);
     this.tracer =
         proto.hasTracing()

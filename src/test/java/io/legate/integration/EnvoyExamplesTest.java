@@ -36,6 +36,7 @@ class EnvoyExamplesTest {
           "examples__tls__envoy-https-passthrough.yaml",
           "examples__local_ratelimit__envoy.yaml",
           "examples__websocket__envoy-wss.yaml",
+          "configs__proxy_connect.yaml",
 
           "examples__dynamic-config-fs__envoy.yaml",
           "examples__dynamic-config-cp__envoy.yaml");

@@ -94,6 +94,30 @@ class UpgradeIntegrationTest {
                 http_filters:
                 - name: envoy.filters.http.router
                   typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+        - name: h2
+          address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+          filter_chains:
+          - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: h2
+                http2_protocol_options: { allow_connect: true }
+                upgrade_configs: [ { upgrade_type: websocket } ]
+                route_config:
+                  virtual_hosts:
+                  - name: all
+                    domains: ["*"]
+                    routes:
+                    - match: { prefix: "/ws" }
+                      route: { cluster: ws }
+                    - match: { connect_matcher: {} }
+                      route:
+                        cluster: tcp
+                        upgrade_configs: [ { upgrade_type: CONNECT, connect_config: {} } ]
+                http_filters:
+                - name: envoy.filters.http.router
+                  typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
         - name: idle
           address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
           filter_chains:
@@ -320,14 +344,151 @@ class UpgradeIntegrationTest {
     }
   }
 
+  /**
+   * WebSocket over HTTP/2 (RFC 8441): the client's extended CONNECT reaches the HTTP/1.1 upstream
+   * as a GET upgrade, its 101 comes back as a 200, and WebSocket frames ride in DATA frames.
+   */
+  @Test
+  void webSocketOverHttp2ExtendedConnect() throws Exception {
+    try (WsServer ws = new WsServer();
+        RawServer raw = new RawServer(false);
+        RawServer tcp = new RawServer(true);
+        Legate l = Legate.start(CONFIG, Map.of("WS", ws.port(), "RAW", raw.port, "TCP", tcp.port))) {
+      EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+      try {
+        CompletableFuture<Boolean> connectEnabled = new CompletableFuture<>();
+        Channel conn =
+            new io.netty.bootstrap.Bootstrap()
+                .group(group)
+                .channel(io.netty.channel.socket.nio.NioSocketChannel.class)
+                .handler(
+                    new ChannelInitializer<Channel>() {
+                      @Override
+                      protected void initChannel(Channel ch) {
+                        ch.pipeline()
+                            .addLast(io.netty.handler.codec.http2.Http2FrameCodecBuilder.forClient().build())
+                            .addLast(
+                                new io.netty.channel.ChannelInboundHandlerAdapter() {
+                                  @Override
+                                  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                    if (msg instanceof io.netty.handler.codec.http2.Http2SettingsFrame f) {
+                                      connectEnabled.complete(Boolean.TRUE.equals(f.settings().connectProtocolEnabled()));
+                                    }
+                                    ctx.fireChannelRead(msg);
+                                  }
+                                })
+                            .addLast(new io.netty.handler.codec.http2.Http2MultiplexHandler(new io.netty.channel.ChannelInboundHandlerAdapter()));
+                      }
+                    })
+                .connect("127.0.0.1", l.port("h2"))
+                .sync()
+                .channel();
+        assertThat(connectEnabled.get(5, TimeUnit.SECONDS)).isTrue();
+        LinkedBlockingQueue<Object> in = new LinkedBlockingQueue<>();
+        @io.netty.channel.ChannelHandler.Sharable
+        class Collect extends io.netty.channel.ChannelInboundHandlerAdapter {
+          @Override
+          public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof io.netty.handler.codec.http2.Http2HeadersFrame f) {
+              in.add(f.headers().status().toString());
+            } else if (msg instanceof io.netty.handler.codec.http2.Http2DataFrame f) {
+              byte[] b = new byte[f.content().readableBytes()];
+              f.content().readBytes(b);
+              f.release();
+              in.add(b);
+              if (f.isEndStream()) {
+                in.add("end");
+              }
+            } else {
+              io.netty.util.ReferenceCountUtil.release(msg);
+            }
+          }
+        }
+        Collect collect = new Collect();
+        io.netty.handler.codec.http2.Http2StreamChannel stream =
+            new io.netty.handler.codec.http2.Http2StreamChannelBootstrap(conn).handler(collect).open().sync().getNow();
+        io.netty.handler.codec.http2.Http2Headers h =
+            new io.netty.handler.codec.http2.DefaultHttp2Headers()
+                .method("CONNECT")
+                .path("/ws")
+                .scheme("http")
+                .authority("localhost");
+        h.set(":protocol", "websocket");
+        h.set("sec-websocket-version", "13");
+        h.set("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+        stream.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2HeadersFrame(h, false)).sync();
+        assertThat(in.poll(10, TimeUnit.SECONDS)).isEqualTo("200");
+        assertThat(ws.upgradeHeaders.poll(5, TimeUnit.SECONDS)).isEqualTo("websocket");
+
+        stream.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2DataFrame(Unpooled.wrappedBuffer(maskedFrame(0x1, "hi".getBytes(StandardCharsets.UTF_8))), false)).sync();
+        ByteArrayOutputStream got = new ByteArrayOutputStream();
+        byte[] expected = {(byte) 0x81, 7, 'e', 'c', 'h', 'o', ':', 'h', 'i'};
+        while (got.size() < expected.length) {
+          Object o = in.poll(10, TimeUnit.SECONDS);
+          assertThat(o).isInstanceOf(byte[].class);
+          got.writeBytes((byte[]) o);
+        }
+        assertThat(got.toByteArray()).isEqualTo(expected);
+        assertThat(l.stat("http.h2.downstream_cx_upgrades_total")).isEqualTo(1);
+
+        // Close handshake: the server answers with its close frame and ends the tunnel.
+        stream.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2DataFrame(Unpooled.wrappedBuffer(maskedFrame(0x8, new byte[] {0x03, (byte) 0xe8})), false)).sync();
+        got.reset();
+        Object o;
+        while ((o = in.poll(10, TimeUnit.SECONDS)) instanceof byte[] b) {
+          got.writeBytes(b);
+        }
+        assertThat(o).isEqualTo("end");
+        assertThat(got.toByteArray()).startsWith((byte) 0x88);
+        await(() -> l.stat("http.h2.downstream_cx_upgrades_active"), 0);
+        await(() -> l.stat("cluster.ws.upstream_cx_active"), 0);
+
+        // A plain HTTP/2 CONNECT, terminated here: 200, then DATA frames carry the TCP payload;
+        // the client's END_STREAM half-closes the upstream, whose close ends the response.
+        in.clear();
+        io.netty.handler.codec.http2.Http2StreamChannel tunnel =
+            new io.netty.handler.codec.http2.Http2StreamChannelBootstrap(conn)
+                .handler(collect)
+                .open()
+                .sync()
+                .getNow();
+        tunnel.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2HeadersFrame(
+            new io.netty.handler.codec.http2.DefaultHttp2Headers().method("CONNECT").authority("example.com:443"), false)).sync();
+        assertThat(in.poll(10, TimeUnit.SECONDS)).isEqualTo("200");
+        tunnel.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2DataFrame(Unpooled.copiedBuffer("abc", StandardCharsets.UTF_8), true)).sync();
+        got.reset();
+        while ((o = in.poll(10, TimeUnit.SECONDS)) instanceof byte[] b) {
+          got.writeBytes(b);
+        }
+        assertThat(got.toString(StandardCharsets.UTF_8)).isEqualTo("abc");
+        assertThat(o).isEqualTo("end");
+        await(() -> l.stat("cluster.tcp.upstream_cx_active"), 0);
+        conn.close().sync();
+      } finally {
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+      }
+    }
+  }
+
+  /** A client WebSocket frame (FIN set, masked as clients must). */
+  private static byte[] maskedFrame(int opcode, byte[] payload) {
+    byte[] mask = {0x11, 0x22, 0x33, 0x44};
+    byte[] f = new byte[2 + 4 + payload.length];
+    f[0] = (byte) (0x80 | opcode);
+    f[1] = (byte) (0x80 | payload.length);
+    System.arraycopy(mask, 0, f, 2, 4);
+    for (int i = 0; i < payload.length; i++) {
+      f[6 + i] = (byte) (payload[i] ^ mask[i % 4]);
+    }
+    return f;
+  }
+
   @Test
   void unsupportedUpgradeConfigIsRefusedWithItsPath() {
     String hcm = "static_resources.listeners[0].filter_chains[0].filters[0].typed_config";
     refused(CONFIG.replace("- upgrade_type: WebSocket\n",
             "- { upgrade_type: WebSocket, filters: [ { name: envoy.filters.http.router, typed_config: { \"@type\": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router } } ] }\n"),
         hcm + ".upgrade_configs[0].filters: upgrade-specific filter chains are not supported yet");
-    refused(CONFIG.replace("stat_prefix: web\n", "stat_prefix: web\n          http2_protocol_options: { allow_connect: true }\n"),
-        hcm + ".http2_protocol_options.allow_connect: extended CONNECT over HTTP/2 (RFC 8441, WebSocket over HTTP/2) is not supported yet");
     refused(CONFIG.replace("- upgrade_type: WebSocket\n", "- upgrade_type: WebSocket\n          - upgrade_type: websocket\n"),
         hcm + ".upgrade_configs[1].upgrade_type: Error: multiple upgrade configs with the same name: 'websocket'");
   }
