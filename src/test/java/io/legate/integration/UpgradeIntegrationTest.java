@@ -327,6 +327,41 @@ class UpgradeIntegrationTest {
   }
 
   @Test
+  void aSlowReaderPausesTheUpstreamOfATunnel() throws Exception {
+    try (WsServer ws = new WsServer();
+        RawServer raw = new RawServer(false);
+        RawServer tcp = new RawServer(true);
+        Legate l = Legate.start(CONFIG, Map.of("WS", ws.port(), "RAW", raw.port, "TCP", tcp.port))) {
+      try (Socket s = new Socket()) {
+        s.setReceiveBufferSize(64 << 10);
+        s.connect(new InetSocketAddress("127.0.0.1", l.port("web")), 5000);
+        s.setSoTimeout(10_000);
+        s.getOutputStream().write("GET /raw/flood HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+        InputStream in = s.getInputStream();
+        assertThat(Conn.readHead(in)).startsWith("HTTP/1.1 101 ");
+        byte[] buf = new byte[64 << 10];
+        long read = 0;
+        while (read < (1 << 20)) {
+          read += in.read(buf);
+        }
+        // Stall: a tunnel without flow control would now pull everything from the upstream.
+        Thread.sleep(1500);
+        long pulled = l.stat("cluster.raw.upstream_cx_rx_bytes_total");
+        System.out.printf("slow tunnel reader: %d KiB taken from the upstream after the client read 1 MiB of %d MiB%n", pulled >> 10, RawServer.FLOOD >> 20);
+        assertThat(pulled)
+            .as("bytes taken from the upstream while the client stalls (bounded by socket buffers and the connection buffer limit)")
+            .isLessThan(12L << 20);
+        // Then everything arrives, and the upstream's close ends the tunnel.
+        int n;
+        while ((n = in.read(buf)) > 0) {
+          read += n;
+        }
+        assertThat(read).isEqualTo(RawServer.FLOOD);
+      }
+    }
+  }
+
+  @Test
   void streamIdleTimeoutClosesAQuietTunnel() throws Exception {
     try (WsServer ws = new WsServer();
         RawServer raw = new RawServer(false);
@@ -565,6 +600,7 @@ class UpgradeIntegrationTest {
    * to {@link #requests}.
    */
   static final class RawServer implements AutoCloseable {
+    static final int FLOOD = 32 << 20;
     final ServerSocket server = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
     final int port = server.getLocalPort();
     final LinkedBlockingQueue<String> requests = new LinkedBlockingQueue<>();
@@ -608,6 +644,14 @@ class UpgradeIntegrationTest {
             out.write("HTTP/1.1 200 Connection established\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
             out.flush();
             echo(in, out);
+            return;
+          } else if (head.startsWith("GET /raw/flood")) {
+            out.write("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: Echo\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            byte[] chunk = new byte[64 << 10];
+            for (int i = 0; i < FLOOD / chunk.length; i++) {
+              out.write(chunk);
+            }
+            out.flush();
             return;
           } else if (head.startsWith("GET /raw")) {
             out.write("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: Echo\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));

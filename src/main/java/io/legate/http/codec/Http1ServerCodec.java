@@ -80,8 +80,8 @@ final class Http1ServerCodec extends CombinedChannelDuplexHandler<HttpRequestDec
    * Leaves HTTP: removes this codec from the pipeline after the response that switched protocols
    * was written. Bytes the decoder held go on, raw, to the next handler.
    */
-  void switchToTunnel(ChannelHandlerContext codecCtx) {
-    codecCtx.pipeline().remove(this);
+  void switchToTunnel(io.netty.channel.ChannelPipeline pipeline) {
+    pipeline.remove(this);
   }
 
   private final class Decoder extends HttpRequestDecoder {

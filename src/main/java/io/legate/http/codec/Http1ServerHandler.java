@@ -489,7 +489,7 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     tunnel = true;
     Http1ServerCodec codec = ctx.pipeline().get(Http1ServerCodec.class);
     if (codec != null) {
-      codec.switchToTunnel(ctx);
+      codec.switchToTunnel(ctx.pipeline());
     }
     updateAutoRead();
   }
