@@ -74,6 +74,10 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
   private boolean responseComplete;
   private boolean destroyed;
   private boolean grpc;
+  /** The upgrade the request asks for (lowercase; "connect" for CONNECT), or null. */
+  private String upgradeType;
+  /** Whether the upgrade succeeded (101, or 2xx to CONNECT): the stream is a tunnel now. */
+  private boolean upgraded;
   private Http2Headers requestHeaders;
   private Route route;
   private boolean routeResolved;
@@ -152,6 +156,12 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       config.stats.downstreamRqOverloadClose.inc();
       info.addResponseFlag(ResponseFlag.OVERLOAD_MANAGER);
       sendLocalReply(503, "envoy overloaded", null, "overload");
+      return;
+    }
+    upgradeType = upgradeType(headers);
+    if (upgradeType != null && !upgradeAllowed(upgradeType)) {
+      config.stats.downstreamRqWsOnNonWsRoute.inc();
+      sendLocalReply(403, "", null, "upgrade_failed");
       return;
     }
     if (config.tracer != null) {
@@ -304,6 +314,39 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       }
     }
     return true;
+  }
+
+  /**
+   * Returns the request's upgrade type, lowercase: "connect" for CONNECT, else the {@code upgrade}
+   * header's value (the HTTP/1 codec keeps it only on a request that asks to upgrade), else null.
+   */
+  private static String upgradeType(Http2Headers h) {
+    CharSequence method = h.method();
+    if (method != null && AsciiString.contentEquals(method, "CONNECT")) {
+      return "connect";
+    }
+    CharSequence up = h.get(HttpHeaderNames.UPGRADE);
+    return up == null ? null : up.toString().trim().toLowerCase(java.util.Locale.ROOT);
+  }
+
+  /**
+   * Returns whether an upgrade is allowed, as Envoy decides: the route's {@code upgrade_configs}
+   * entry for the type wins (enabled or not); without one, the connection manager's decides.
+   */
+  private boolean upgradeAllowed(String type) {
+    Route r = route();
+    if (r != null && r.action() instanceof io.legate.router.ForwardAction fa) {
+      Boolean onRoute = fa.upgrades().enabled().get(type);
+      if (onRoute != null) {
+        return onRoute;
+      }
+    }
+    return Boolean.TRUE.equals(config.upgrades.get(type));
+  }
+
+  /** Returns whether the request asked to upgrade or CONNECT and that was allowed. */
+  public boolean isUpgrade() {
+    return upgradeType != null;
   }
 
   private boolean normalizePath(Http2Headers h, CharSequence rawPath) {
@@ -837,6 +880,14 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     if (!h.contains(HttpHeaderNames.DATE)) {
       h.set(HttpHeaderNames.DATE, DateHeader.now());
     }
+    if (upgradeType != null && !upgraded && isTunnelResponse(upgradeType, code)) {
+      upgraded = true;
+      config.stats.downstreamCxUpgradesTotal.inc();
+      config.stats.downstreamCxUpgradesActive.inc();
+      // The request of a tunnel never completes while it is open: request_timeout stops here.
+      cancel(requestTimer);
+      requestTimer = null;
+    }
     if (!config.via.isEmpty()) {
       CharSequence via = h.get(HttpHeaderNames.VIA);
       h.set(HttpHeaderNames.VIA, via == null ? config.via : via + ", " + config.via);
@@ -931,6 +982,9 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     ReferenceCountUtil.release(takeAddedEncodeData());
     HcmStats s = config.stats;
     s.downstreamRqActive.dec();
+    if (upgraded) {
+      s.downstreamCxUpgradesActive.dec();
+    }
     if (responseComplete) {
       s.downstreamRqCompleted.inc();
       s.recordResponseCode(info.responseCode());
@@ -943,6 +997,11 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       }
     }
     downstream.streamComplete(requestComplete);
+  }
+
+  /** Returns whether a response turns an upgrade request into a tunnel: 101, or 2xx to CONNECT. */
+  public static boolean isTunnelResponse(String upgradeType, int code) {
+    return upgradeType.equals("connect") ? code >= 200 && code < 300 : code == 101;
   }
 
   private static void cancel(ScheduledFuture<?> f) {

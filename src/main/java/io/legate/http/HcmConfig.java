@@ -85,9 +85,40 @@ public final class HcmConfig {
   public final boolean stripMatchingHostPort;
   public final boolean proxy100Continue;
   public final String via;
+  /**
+   * {@code upgrade_configs}: upgrade type (lowercase, "connect" for CONNECT) to whether it is
+   * enabled. A type absent here is refused unless its route enables it.
+   */
+  public final java.util.Map<String, Boolean> upgrades;
+  /**
+   * {@code http2_protocol_options.allow_connect}: HTTP/2 clients may use extended CONNECT (RFC
+   * 8441), which the proxy handles as the HTTP/1.1 upgrade its {@code :protocol} names.
+   */
+  public final boolean h2AllowConnect;
   public final List<io.legate.accesslog.AccessLog> accessLogs;
   /** The connection manager's {@code tracing}, or null when it has none. */
   public final io.legate.tracing.HttpTracer tracer;
+
+  private static java.util.Map<String, Boolean> upgrades(HttpConnectionManager proto, String path) {
+    java.util.Map<String, Boolean> m = new java.util.HashMap<>();
+    for (int i = 0; i < proto.getUpgradeConfigsCount(); i++) {
+      var u = proto.getUpgradeConfigs(i);
+      String up = path + ".upgrade_configs[" + i + "]";
+      if (u.getUpgradeType().isEmpty()) {
+        throw new ConfigException(up + ".upgrade_type", "value length must be at least 1 characters");
+      }
+      if (u.getFiltersCount() > 0) {
+        throw new ConfigException(up + ".filters", "upgrade-specific filter chains are not supported yet");
+      }
+      String type = u.getUpgradeType().toLowerCase(java.util.Locale.ROOT);
+      if (m.containsKey(type)) {
+        throw new ConfigException(up + ".upgrade_type",
+            "Error: multiple upgrade configs with the same name: '" + u.getUpgradeType() + "'");
+      }
+      m.put(type, !u.hasEnabled() || u.getEnabled().getValue());
+    }
+    return java.util.Map.copyOf(m);
+  }
 
   /**
    * Builds the config.
@@ -216,10 +247,8 @@ public final class HcmConfig {
     this.stripMatchingHostPort = proto.getStripMatchingHostPort();
     this.proxy100Continue = proto.getProxy100Continue();
     this.via = proto.getVia();
-    if (proto.getUpgradeConfigsCount() > 0) {
-      throw new ConfigException(
-          path + ".upgrade_configs", "upgrades (WebSocket, CONNECT) are not supported yet");
-    }
+    this.upgrades = upgrades(proto, path);
+    this.h2AllowConnect = proto.getHttp2ProtocolOptions().getAllowConnect();
     this.accessLogs = io.legate.accesslog.AccessLogs.build(proto.getAccessLogList(), path + ".access_log", clusters);
     this.tracer =
         proto.hasTracing()

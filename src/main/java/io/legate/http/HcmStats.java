@@ -58,10 +58,19 @@ public final class HcmStats {
   public final Counter downstreamRqOverloadClose;
   /** {@code downstream_cx_overload_disable_keepalive}: connections closed by disable_http_keepalive. */
   public final Counter downstreamCxOverloadDisableKeepalive;
+  /** {@code downstream_cx_upgrades_total}: connections upgraded (101 or a CONNECT tunnel). */
+  public final Counter downstreamCxUpgradesTotal;
+  /** {@code downstream_cx_upgrades_active}: upgraded connections open now. */
+  public final Gauge downstreamCxUpgradesActive;
+  /** {@code downstream_rq_ws_on_non_ws_route}: upgrade requests refused (403) for their route. */
+  public final Counter downstreamRqWsOnNonWsRoute;
 
   public HcmStats(StatsStore.Scope s) {
     downstreamCxTotal = s.counter("downstream_cx_total");
     downstreamCxHttp1Total = s.counter("downstream_cx_http1_total");
+    downstreamCxUpgradesTotal = s.counter("downstream_cx_upgrades_total");
+    downstreamCxUpgradesActive = s.gauge("downstream_cx_upgrades_active");
+    downstreamRqWsOnNonWsRoute = s.counter("downstream_rq_ws_on_non_ws_route");
     downstreamRqTooManyPrematureResets = s.counter("downstream_rq_too_many_premature_resets");
     downstreamRqOverloadClose = s.counter("downstream_rq_overload_close");
     downstreamCxDrainClose = s.counter("downstream_cx_drain_close");

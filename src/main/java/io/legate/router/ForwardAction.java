@@ -159,6 +159,20 @@ public final class ForwardAction implements RouteAction {
     public static final Resilience NONE = new Resilience(-1, 0, false);
   }
 
+  /**
+   * The route's {@code upgrade_configs}: upgrade type (lowercase; "connect" for CONNECT) to
+   * whether the route enables it, and whether a CONNECT request is terminated here ({@code
+   * connect_config}: the proxy answers 200 and carries the payload over TCP to the cluster).
+   */
+  public record Upgrades(java.util.Map<String, Boolean> enabled, boolean terminateConnect) {
+    public static final Upgrades NONE = new Upgrades(java.util.Map.of(), false);
+
+    public Upgrades {
+      enabled = java.util.Map.copyOf(enabled);
+    }
+  }
+
+  private final Upgrades upgrades;
   private final String cluster;
   private final AsciiString clusterHeader;
   private final List<Weighted> weighted;
@@ -220,6 +234,22 @@ public final class ForwardAction implements RouteAction {
       int clusterNotFoundResponseCode, RetryPolicy retryPolicy, List<HashPolicy> hashPolicies,
       long maxStreamDurationMs, boolean highPriority, boolean includeRequestAttemptCount,
       boolean includeAttemptCountInResponse, Resilience resilience) {
+    this(cluster, clusterHeader, weighted, randomValueHeader, prefixRewrite, matchedPrefixLength,
+        regexRewrite, hostRewriteLiteral, hostRewriteHeader, hostRewritePathRegex, autoHostRewrite,
+        appendXForwardedHost, timeoutMs, idleTimeoutMs, clusterNotFoundResponseCode, retryPolicy,
+        hashPolicies, maxStreamDurationMs, highPriority, includeRequestAttemptCount,
+        includeAttemptCountInResponse, resilience, Upgrades.NONE);
+  }
+
+  ForwardAction(String cluster, AsciiString clusterHeader, List<Weighted> weighted,
+      AsciiString randomValueHeader, String prefixRewrite, int matchedPrefixLength,
+      Regexes.Substitution regexRewrite, String hostRewriteLiteral, AsciiString hostRewriteHeader,
+      Regexes.Substitution hostRewritePathRegex, boolean autoHostRewrite,
+      boolean appendXForwardedHost, long timeoutMs, long idleTimeoutMs,
+      int clusterNotFoundResponseCode, RetryPolicy retryPolicy, List<HashPolicy> hashPolicies,
+      long maxStreamDurationMs, boolean highPriority, boolean includeRequestAttemptCount,
+      boolean includeAttemptCountInResponse, Resilience resilience, Upgrades upgrades) {
+    this.upgrades = upgrades;
     this.resilience = resilience;
     this.highPriority = highPriority;
     this.includeRequestAttemptCount = includeRequestAttemptCount;
@@ -253,6 +283,11 @@ public final class ForwardAction implements RouteAction {
         cluster != null
             ? new ClusterSelection(cluster, HeaderMutations.EMPTY, HeaderMutations.EMPTY, null)
             : null;
+  }
+
+  /** Returns the route's upgrade_configs. */
+  public Upgrades upgrades() {
+    return upgrades;
   }
 
   /** Returns route.cluster, or null when the cluster comes from a header or weighted clusters. */

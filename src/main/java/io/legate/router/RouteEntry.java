@@ -12,7 +12,9 @@ final class RouteEntry {
     PREFIX,
     PATH,
     REGEX,
-    PATH_SEPARATED_PREFIX
+    PATH_SEPARATED_PREFIX,
+    /** {@code connect_matcher}: any CONNECT request (which has no path). */
+    CONNECT
   }
 
   private static final AsciiString CONTENT_TYPE = AsciiString.cached("content-type");
@@ -86,6 +88,7 @@ final class RouteEntry {
       case PATH_SEPARATED_PREFIX ->
           p.startsWith(pathValue)
               && (p.length() == pathValue.length() || p.charAt(pathValue.length()) == '/');
+      case CONNECT -> true;
     };
   }
 

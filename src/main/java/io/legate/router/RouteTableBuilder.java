@@ -341,10 +341,13 @@ final class RouteTableBuilder {
         }
         matchedLength = value.length();
       }
-      case CONNECT_MATCHER -> throw unsupported(mp + ".connect_matcher");
+      case CONNECT_MATCHER -> {
+        kind = RouteEntry.PathKind.CONNECT;
+        matchedLength = -1;
+      }
       case PATH_MATCH_POLICY -> throw unsupported(mp + ".path_match_policy");
       default -> throw new ConfigException(mp,
-          "one of prefix, path, safe_regex, path_separated_prefix must be set");
+          "one of prefix, path, safe_regex, path_separated_prefix, connect_matcher must be set");
     }
     if (value != null && !caseSensitive) {
       value = RouteEntry.lower(value);
@@ -575,7 +578,46 @@ final class RouteTableBuilder {
         matchedLength, regexRewrite, hostLiteral, hostHeader, hostRegex, autoHost,
         a.getAppendXForwardedHost(), timeout, idle, notFound, retry, hash, maxStream,
         a.getPriority() == io.envoyproxy.envoy.config.core.v3.RoutingPriority.HIGH,
-        vhIncludeRequestAttemptCount, vhIncludeAttemptCountInResponse, resilience);
+        vhIncludeRequestAttemptCount, vhIncludeAttemptCountInResponse, resilience,
+        upgrades(a, ap));
+  }
+
+  /** Returns the route's {@code upgrade_configs}; a CONNECT one may terminate CONNECT here. */
+  private static ForwardAction.Upgrades upgrades(io.envoyproxy.envoy.config.route.v3.RouteAction a, String ap) {
+    if (a.getUpgradeConfigsCount() == 0) {
+      return ForwardAction.Upgrades.NONE;
+    }
+    java.util.Map<String, Boolean> m = new java.util.HashMap<>();
+    boolean terminate = false;
+    for (int i = 0; i < a.getUpgradeConfigsCount(); i++) {
+      var u = a.getUpgradeConfigs(i);
+      String up = ap + ".upgrade_configs[" + i + "]";
+      if (u.getUpgradeType().isEmpty()) {
+        throw new ConfigException(up + ".upgrade_type", "value length must be at least 1 characters");
+      }
+      String type = u.getUpgradeType().toLowerCase(Locale.ROOT);
+      if (m.containsKey(type)) {
+        throw new ConfigException(up + ".upgrade_type",
+            "Duplicate upgrade " + u.getUpgradeType());
+      }
+      boolean enabled = !u.hasEnabled() || u.getEnabled().getValue();
+      m.put(type, enabled);
+      if (u.hasConnectConfig()) {
+        if (!type.equals("connect")) {
+          throw new ConfigException(up + ".connect_config",
+              "Non-CONNECT upgrade type " + u.getUpgradeType() + " has ConnectConfig");
+        }
+        var cc = u.getConnectConfig();
+        if (cc.hasProxyProtocolConfig()) {
+          throw unsupported(up + ".connect_config.proxy_protocol_config");
+        }
+        if (cc.getAllowPost()) {
+          throw unsupported(up + ".connect_config.allow_post");
+        }
+        terminate = enabled;
+      }
+    }
+    return new ForwardAction.Upgrades(m, terminate);
   }
 
   /** Returns hedge_on_per_try_timeout; the other hedging fields are refused unless at defaults. */

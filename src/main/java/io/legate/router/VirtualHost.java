@@ -34,6 +34,8 @@ final class VirtualHost {
   private final Trie trieCs = new Trie();
   private final Trie trieCi = new Trie();
   private final int[] always;
+  /** The connect_matcher routes, in config order: the only ones a CONNECT request can match. */
+  private final int[] connect;
 
   VirtualHost(String name, List<RouteEntry> routes, TlsRequirement tls, boolean ignorePathParameters) {
     this.name = name;
@@ -43,6 +45,7 @@ final class VirtualHost {
     this.sslRedirectRoute =
         new Route("", name, RedirectAction.sslRedirect(), HeaderMutations.EMPTY, HeaderMutations.EMPTY);
     List<Integer> alwaysList = new ArrayList<>();
+    List<Integer> connectList = new ArrayList<>();
     boolean ci = false;
     for (RouteEntry e : entries) {
       ci |= !e.caseSensitive;
@@ -50,10 +53,12 @@ final class VirtualHost {
         case PATH -> add(e.caseSensitive ? exactCs : exactCi, e.pathValue, e.index);
         case PREFIX, PATH_SEPARATED_PREFIX -> (e.caseSensitive ? trieCs : trieCi).add(e.pathValue, e.index);
         case REGEX -> alwaysList.add(e.index);
+        case CONNECT -> connectList.add(e.index);
       }
     }
     this.anyCaseInsensitive = ci;
     this.always = alwaysList.stream().mapToInt(Integer::intValue).toArray();
+    this.connect = connectList.stream().mapToInt(Integer::intValue).toArray();
   }
 
   private static void add(Map<String, int[]> map, String key, int index) {
@@ -83,6 +88,18 @@ final class VirtualHost {
     }
     CharSequence p = request.path();
     if (p == null) {
+      CharSequence method = request.method();
+      if (method == null || !AsciiString.contentEquals(method, "CONNECT")) {
+        return null;
+      }
+      for (int i : connect) {
+        if (counter != null) {
+          counter[0]++;
+        }
+        if (entries[i].matches(request, "", "", null, random)) {
+          return entries[i].route;
+        }
+      }
       return null;
     }
     String full = p.toString();

@@ -41,6 +41,8 @@ class EnvoyExamplesTest {
           "examples__brotli__envoy.yaml",
           "examples__zstd__envoy.yaml",
           "examples__opentelemetry__envoy-front-proxy.yaml",
+          "examples__websocket__envoy-wss.yaml",
+          "configs__proxy_connect.yaml",
 
           "examples__dynamic-config-fs__envoy.yaml",
           "examples__dynamic-config-cp__envoy.yaml");

@@ -46,7 +46,7 @@ class ConfigErrorsTest {
   @Test
   void matchErrors() {
     fails("{\"match\":{},\"route\":{\"cluster\":\"c\"}}",
-        PREFIX + ".match: one of prefix, path, safe_regex, path_separated_prefix must be set");
+        PREFIX + ".match: one of prefix, path, safe_regex, path_separated_prefix, connect_matcher must be set");
     fails("{\"match\":{\"safe_regex\":{\"regex\":\"a(\"}},\"route\":{\"cluster\":\"c\"}}",
         PREFIX + ".match.safe_regex.regex: invalid regex 'a(': Unclosed group");
     fails("{\"match\":{\"safe_regex\":{\"regex\":\"(a)\\\\1\"}},\"route\":{\"cluster\":\"c\"}}",
@@ -55,8 +55,18 @@ class ConfigErrorsTest {
         PREFIX + ".match.safe_regex.regex: invalid regex 'a(?=b)': lookaround is not supported");
     fails("{\"match\":{\"path_separated_prefix\":\"/api/\"},\"route\":{\"cluster\":\"c\"}}",
         PREFIX + ".match.path_separated_prefix: must not be empty, end with '/' or contain '?' or '#': '/api/'");
-    fails("{\"match\":{\"connect_matcher\":{}},\"route\":{\"cluster\":\"c\"}}",
-        PREFIX + ".match.connect_matcher: not supported");
+    fails("{\"match\":{\"connect_matcher\":{}},\"route\":{\"cluster\":\"c\",\"upgrade_configs\":"
+            + "[{\"upgrade_type\":\"websocket\",\"connect_config\":{}}]}}",
+        PREFIX + ".route.upgrade_configs[0].connect_config: Non-CONNECT upgrade type websocket has ConnectConfig");
+    fails("{\"match\":{\"connect_matcher\":{}},\"route\":{\"cluster\":\"c\",\"upgrade_configs\":"
+            + "[{\"upgrade_type\":\"CONNECT\",\"connect_config\":{\"allow_post\":true}}]}}",
+        PREFIX + ".route.upgrade_configs[0].connect_config.allow_post: not supported");
+    fails("{\"match\":{\"connect_matcher\":{}},\"route\":{\"cluster\":\"c\",\"upgrade_configs\":"
+            + "[{\"upgrade_type\":\"CONNECT\",\"connect_config\":{\"proxy_protocol_config\":{}}}]}}",
+        PREFIX + ".route.upgrade_configs[0].connect_config.proxy_protocol_config: not supported");
+    fails("{" + OK_MATCH + ",\"route\":{\"cluster\":\"c\",\"upgrade_configs\":"
+            + "[{\"upgrade_type\":\"websocket\"},{\"upgrade_type\":\"WebSocket\"}]}}",
+        PREFIX + ".route.upgrade_configs[1].upgrade_type: Duplicate upgrade WebSocket");
     fails("{\"match\":{\"path_match_policy\":{\"name\":\"x\"}},\"route\":{\"cluster\":\"c\"}}",
         PREFIX + ".match.path_match_policy: not supported");
     fails("{\"match\":{\"prefix\":\"/\",\"tls_context\":{}},\"route\":{\"cluster\":\"c\"}}",

@@ -47,6 +47,43 @@ final class Http1ServerCodec extends CombinedChannelDuplexHandler<HttpRequestDec
     }
   }
 
+  /** Whether an upgrade or CONNECT request was decoded: nothing more is parsed as HTTP. */
+  private boolean upgradePending;
+
+  /**
+   * Returns whether a decoded request asks to leave HTTP/1.1: CONNECT, or {@code Connection:
+   * upgrade} with an {@code Upgrade} header other than h2c (which is ignored, as Envoy), on an
+   * HTTP/1.1 request without a body. What follows such a request is not parsed as HTTP: it is
+   * tunnel payload once the response switches protocols, and the connection closes otherwise.
+   */
+  static boolean isUpgradeRequest(HttpRequest req) {
+    if (!req.decoderResult().isSuccess() || !req.protocolVersion().equals(io.netty.handler.codec.http.HttpVersion.HTTP_1_1)) {
+      return false;
+    }
+    io.netty.handler.codec.http.HttpHeaders h = req.headers();
+    if (io.netty.handler.codec.http.HttpUtil.isTransferEncodingChunked(req)
+        || io.netty.handler.codec.http.HttpUtil.getContentLength(req, 0L) != 0) {
+      return false;
+    }
+    if (HttpMethod.CONNECT.equals(req.method())) {
+      return true;
+    }
+    String upgrade = h.get(io.netty.handler.codec.http.HttpHeaderNames.UPGRADE);
+    if (upgrade == null || upgrade.isBlank() || upgrade.trim().equalsIgnoreCase("h2c")) {
+      return false;
+    }
+    return h.containsValue(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION,
+        io.netty.handler.codec.http.HttpHeaderValues.UPGRADE, true);
+  }
+
+  /**
+   * Leaves HTTP: removes this codec from the pipeline after the response that switched protocols
+   * was written. Bytes the decoder held go on, raw, to the next handler.
+   */
+  void switchToTunnel(io.netty.channel.ChannelPipeline pipeline) {
+    pipeline.remove(this);
+  }
+
   private final class Decoder extends HttpRequestDecoder {
     /** Whether the bytes being consumed are a request line and header section (not a body). */
     private boolean inHeaders = true;
@@ -71,6 +108,9 @@ final class Http1ServerCodec extends CombinedChannelDuplexHandler<HttpRequestDec
 
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf buffer, List<Object> out) throws Exception {
+      if (upgradePending) {
+        return; // held until the codec leaves the pipeline (tunnel) or the connection closes
+      }
       int start = buffer.readerIndex();
       int before = out.size();
       boolean scanning = inHeaders;
@@ -83,6 +123,9 @@ final class Http1ServerCodec extends CombinedChannelDuplexHandler<HttpRequestDec
         Object o = out.get(i);
         if (o instanceof HttpRequest req) {
           methods.add(req.method());
+          if (!folded && isUpgradeRequest(req)) {
+            upgradePending = true;
+          }
           inHeaders = false;
           if (folded && req.decoderResult().isSuccess()) {
             req.setDecoderResult(DecoderResult.failure(new ObsFoldException()));

@@ -74,6 +74,15 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
   private boolean pausedForPipeline;
   private long connectedNanos;
   private RequestHeadersTimer headersTimer;
+  /**
+   * The upgrade the stream in progress asks for ("connect" for CONNECT, else the Upgrade value,
+   * lowercase), or null. Reading pauses until the response says whether the tunnel opens.
+   */
+  private String upgradeType;
+  /** The Upgrade header's value as the client sent it. */
+  private String upgradeValue;
+  /** Whether the connection is a tunnel: the codec is gone and bytes pass through raw. */
+  private boolean tunnel;
 
   public Http1ServerHandler(HcmConfig config, boolean tls) {
     this.config = config;
@@ -164,6 +173,16 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
   }
 
   private void handle(Object msg) {
+    if (msg instanceof ByteBuf b) {
+      // Tunnel payload (the codec has left the pipeline).
+      if (tunnel && stream != null && b.isReadable()) {
+        config.stats.downstreamCxRxBytesTotal.add(b.readableBytes());
+        stream.decodeData(b, false);
+      } else {
+        b.release();
+      }
+      return;
+    }
     if (msg instanceof HttpRequest req) {
       // The decoder emits a full request only for a message it could not parse: onRequest answers
       // it (and releases it); there is no content to pass on.
@@ -271,20 +290,42 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     HeaderUtil.copyFromHttp1(in, h);
     boolean bodyless =
         !HttpUtil.isTransferEncodingChunked(req) && HttpUtil.getContentLength(req, 0L) == 0;
+    boolean upgrade = Http1ServerCodec.isUpgradeRequest(req);
+    if (upgrade) {
+      if (req.method().name().equals("CONNECT")) {
+        // authority-form request target: it is the :authority, and there is no :path.
+        upgradeType = "connect";
+        upgradeValue = null;
+        h.remove(Http2Headers.PseudoHeaderName.PATH.value());
+        h.authority(req.uri());
+      } else {
+        upgradeValue = in.get(io.netty.handler.codec.http.HttpHeaderNames.UPGRADE).trim();
+        upgradeType = upgradeValue.toLowerCase(java.util.Locale.ROOT);
+        h.set(HttpHeaderNames.UPGRADE, upgradeValue);
+        h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+      }
+    } else {
+      upgradeType = null;
+    }
     ReferenceCountUtil.release(req);
     if (expectContinue && !bodyless && !config.proxy100Continue) {
       ctx.writeAndFlush(
           new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
     }
-    requestDone = bodyless;
+    // An upgrade request goes on (as tunnel payload) after its headers; the decoder's empty last
+    // chunk is dropped.
+    requestDone = bodyless && !upgrade;
     skipNextEmptyLast = bodyless;
-    if (bodyless && headersTimer != null) {
+    if (requestDone && headersTimer != null) {
       headersTimer.requestComplete();
     }
     responseChunked = false;
     requests++;
     stream = new ActiveStream(http10 ? conn10 : conn11, this);
-    stream.decodeHeaders(h, bodyless);
+    if (upgrade) {
+      updateAutoRead();
+    }
+    stream.decodeHeaders(h, requestDone);
   }
 
   private void onContent(HttpContent c) {
@@ -366,6 +407,10 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
   @Override
   public void writeHeaders(Http2Headers headers, boolean endStream) {
     HttpResponseStatus status = HttpResponseStatus.valueOf(AsciiString.of(headers.status()).parseInt());
+    if (upgradeType != null && !endStream && ActiveStream.isTunnelResponse(upgradeType, status.code())) {
+      openTunnel(status, headers);
+      return;
+    }
     HttpVersion version = http10 ? HttpVersion.HTTP_1_0 : HttpVersion.HTTP_1_1;
     HttpResponse r =
         endStream
@@ -420,8 +465,41 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     ctx.writeAndFlush(r);
   }
 
+  /**
+   * Writes the response that switches the connection to a tunnel (101 to an upgrade, 2xx to
+   * CONNECT), then takes the HTTP codec out of the pipeline: from here on both directions are
+   * opaque bytes, and reading resumes.
+   */
+  private void openTunnel(HttpResponseStatus status, Http2Headers headers) {
+    responseStarted = true;
+    closeAfterResponse = true; // a tunnel never returns to HTTP
+    HttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, status, false);
+    HttpHeaders out = r.headers();
+    HeaderUtil.copyToHttp1(headers, out);
+    if (upgradeValue != null) {
+      CharSequence up = headers.get(HttpHeaderNames.UPGRADE);
+      out.set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+      out.set(io.netty.handler.codec.http.HttpHeaderNames.UPGRADE, up != null ? up : upgradeValue);
+    } else {
+      // RFC 9110 §9.3.6: a 2xx to CONNECT carries no Content-Length or Transfer-Encoding.
+      out.remove(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH);
+    }
+    ctx.writeAndFlush(r);
+    tunnel = true;
+    Http1ServerCodec codec = ctx.pipeline().get(Http1ServerCodec.class);
+    if (codec != null) {
+      codec.switchToTunnel(ctx.pipeline());
+    }
+    updateAutoRead();
+  }
+
   @Override
   public void writeData(ByteBuf data, boolean endStream) {
+    if (tunnel) {
+      config.stats.downstreamCxTxBytesTotal.add(data.readableBytes());
+      ctx.writeAndFlush(data);
+      return;
+    }
     if (headRequest) {
       data.release();
       if (endStream) {
@@ -460,7 +538,8 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
   }
 
   private void updateAutoRead() {
-    boolean read = !readDisabled && !pausedForPipeline;
+    // An upgrade request's connection reads nothing until its tunnel opens.
+    boolean read = !readDisabled && !pausedForPipeline && (upgradeType == null || tunnel);
     Channel ch = ctx.channel();
     if (ch.config().isAutoRead() != read) {
       ch.config().setAutoRead(read);

@@ -28,6 +28,8 @@ final class Http2ServerStreamHandler extends ChannelInboundHandlerAdapter implem
   private long startNanos;
   private boolean responded;
   private boolean counted;
+  /** Whether the request is an extended CONNECT, handled as an HTTP/1.1-style upgrade. */
+  private boolean extendedConnect;
 
   Http2ServerStreamHandler(ConnectionInfo conn, HttpServerPipeline.PrematureResets resets) {
     this.conn = conn;
@@ -64,6 +66,25 @@ final class Http2ServerStreamHandler extends ChannelInboundHandlerAdapter implem
           }
         }
         h.remove(HttpHeaderNames.HOST);
+        CharSequence protocol = h.get(Http2Headers.PseudoHeaderName.PROTOCOL.value());
+        if (protocol != null) {
+          if (!conn.config().h2AllowConnect || h.method() == null
+              || !io.netty.util.AsciiString.contentEquals(h.method(), "CONNECT")) {
+            // :protocol without allow_connect, or on a method other than CONNECT (RFC 8441 §4).
+            done = true;
+            conn.config().h2Stats.txReset().inc();
+            ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.PROTOCOL_ERROR));
+            ReferenceCountUtil.release(msg);
+            return;
+          }
+          // As Envoy's codec: the request becomes the HTTP/1.1 upgrade its :protocol names, so
+          // routing, upgrade_configs and an HTTP/1.1 upstream see a GET with Upgrade headers.
+          extendedConnect = true;
+          h.remove(Http2Headers.PseudoHeaderName.PROTOCOL.value());
+          h.method("GET");
+          h.set(HttpHeaderNames.UPGRADE, protocol);
+          h.set(HttpHeaderNames.CONNECTION, HttpHeaderNames.UPGRADE);
+        }
         CharSequence te = h.get(HttpHeaderNames.TE);
         if (te != null && !te.toString().trim().equalsIgnoreCase("trailers")) {
           h.remove(HttpHeaderNames.TE);
@@ -137,6 +158,10 @@ final class Http2ServerStreamHandler extends ChannelInboundHandlerAdapter implem
 
   @Override
   public void writeHeaders(Http2Headers headers, boolean endStream) {
+    if (extendedConnect && headers.status() != null && io.netty.util.AsciiString.contentEquals(headers.status(), "101")) {
+      // The upgrade succeeded: an extended CONNECT is accepted with a 200 (RFC 8441 §5).
+      headers.status("200");
+    }
     if (!responded) {
       CharSequence status = headers.status();
       responded = status != null && (status.length() != 3 || status.charAt(0) != '1');

@@ -79,6 +79,9 @@ public final class HttpServerPipeline {
             .maxConcurrentStreams(config.h2MaxConcurrentStreams)
             .initialWindowSize(config.h2InitialStreamWindowSize)
             .maxHeaderListSize(config.maxRequestHeadersBytes);
+    if (config.h2AllowConnect) {
+      settings.connectProtocolEnabled(true); // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441)
+    }
     Http2FrameCodec codec =
         Http2FrameCodecBuilder.forServer()
             .initialSettings(settings)

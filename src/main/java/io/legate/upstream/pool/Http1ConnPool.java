@@ -185,6 +185,13 @@ public final class Http1ConnPool implements ConnPool {
     private boolean idleTimerArmed;
     private boolean holdsRequest;
     private boolean cxReleased;
+    /**
+     * The upgrade the request in progress asks for ("connect" for CONNECT, else the Upgrade value,
+     * lowercase), or null. Such a connection never goes back to the pool.
+     */
+    private String upgradeType;
+    /** Whether the connection is a tunnel: the codec is gone and bytes pass through raw. */
+    private boolean tunnel;
 
     void connect() {
       connecting++;
@@ -336,16 +343,28 @@ public final class Http1ConnPool implements ConnPool {
       responseKeepAlive = true;
       CharSequence method = h.method();
       headRequest = AsciiString.contentEquals(method, "HEAD");
-      DefaultHttpRequest req =
-          new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.valueOf(method.toString()), h.path().toString(), false);
-      HttpHeaders out = req.headers();
+      boolean connect = AsciiString.contentEquals(method, "CONNECT");
+      CharSequence upgrade = h.get(HttpHeaderNames.UPGRADE);
       CharSequence authority = h.authority();
+      // CONNECT's request target is its authority (RFC 9112 §3.2.3).
+      String target = connect && h.path() == null ? String.valueOf(authority) : h.path().toString();
+      DefaultHttpRequest req =
+          new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.valueOf(method.toString()), target, false);
+      HttpHeaders out = req.headers();
       if (authority != null) {
         out.set(HttpHeaderNames.HOST, authority);
       }
       HeaderUtil.copyToHttp1(h, out);
       out.remove(HttpHeaderNames.TE);
-      if (!endStream && !out.contains(HttpHeaderNames.CONTENT_LENGTH)) {
+      if (connect || upgrade != null) {
+        // The connection leaves HTTP if the upstream agrees; either way it is not reused.
+        upgradeType = connect ? "connect" : upgrade.toString().trim().toLowerCase(java.util.Locale.ROOT);
+        closing = true;
+        if (!connect) {
+          out.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+          out.set(HttpHeaderNames.UPGRADE, upgrade);
+        }
+      } else if (!endStream && !out.contains(HttpHeaderNames.CONTENT_LENGTH)) {
         out.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
       }
       long max = cluster.maxRequestsPerConnection();
@@ -364,12 +383,33 @@ public final class Http1ConnPool implements ConnPool {
     @Override
     public void writeData(ByteBuf data, boolean endStream) {
       stats.upstreamCxTxBytesTotal.add(data.readableBytes());
+      if (upgradeType != null) {
+        // Tunnel payload: raw bytes (the downstream sends none before the tunnel opens).
+        if (data.isReadable()) {
+          channel.writeAndFlush(data);
+        } else {
+          data.release();
+        }
+        if (endStream) {
+          requestComplete = true;
+          if (tunnel) {
+            channel.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> shutdownOutput());
+          }
+        }
+        return;
+      }
       if (endStream) {
         requestComplete = true;
         channel.writeAndFlush(new DefaultLastHttpContent(data, false));
         maybeDone();
       } else {
         channel.writeAndFlush(new DefaultHttpContent(data));
+      }
+    }
+
+    private void shutdownOutput() {
+      if (channel instanceof io.netty.channel.socket.DuplexChannel d && d.isActive()) {
+        d.shutdownOutput();
       }
     }
 
@@ -410,6 +450,16 @@ public final class Http1ConnPool implements ConnPool {
         ReferenceCountUtil.release(msg);
         return;
       }
+      if (tunnel) {
+        if (msg instanceof ByteBuf b && b.isReadable()) {
+          stats.upstreamCxRxBytesTotal.add(b.readableBytes());
+          c.onData(b, false);
+        } else {
+          // The codec's end of the switching response, or an empty read.
+          ReferenceCountUtil.release(msg);
+        }
+        return;
+      }
       if (msg instanceof HttpResponse r) {
         if (r.decoderResult().isFailure()) {
           ReferenceCountUtil.release(msg);
@@ -425,7 +475,27 @@ public final class Http1ConnPool implements ConnPool {
         responseKeepAlive = HttpUtil.isKeepAlive(r);
         Http2Headers h = new DefaultHttp2Headers(false, r.headers().size() + 1);
         h.status(r.status().codeAsText());
+        String upgradeValue = r.headers().get(HttpHeaderNames.UPGRADE);
         HeaderUtil.copyFromHttp1(r.headers(), h);
+        if (upgradeType != null
+            && (upgradeType.equals("connect") ? code >= 200 && code < 300 : code == 101)) {
+          // The tunnel opens: the codec leaves the pipeline and what follows is raw bytes (any the
+          // decoder held come next, through channelRead).
+          if (upgradeValue != null && !upgradeType.equals("connect")) {
+            h.set(HttpHeaderNames.UPGRADE, upgradeValue);
+            h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+          }
+          if (upgradeType.equals("connect")) {
+            h.remove(HttpHeaderNames.CONTENT_LENGTH);
+          }
+          tunnel = true;
+          ReferenceCountUtil.release(msg);
+          c.onHeaders(h, false);
+          if (cb == c && channel.pipeline().get("codec") != null) {
+            channel.pipeline().remove("codec");
+          }
+          return;
+        }
         boolean end = false;
         if (msg instanceof LastHttpContent last && !last.content().isReadable() && last.trailingHeaders().isEmpty()) {
           end = true;
@@ -534,7 +604,10 @@ public final class Http1ConnPool implements ConnPool {
       UpstreamCallbacks c = cb;
       cb = null;
       streamEnded();
-      if (c != null && connected) {
+      if (c != null && tunnel) {
+        // The upstream closed its tunnel: the response ends (what was read has been passed on).
+        c.onData(Unpooled.EMPTY_BUFFER, true);
+      } else if (c != null && connected) {
         c.onReset(UpstreamCallbacks.Reason.CONNECTION_TERMINATION);
       }
       connectForPending();

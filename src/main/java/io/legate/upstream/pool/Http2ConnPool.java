@@ -445,7 +445,11 @@ public final class Http2ConnPool implements ConnPool {
 
     @Override
     public void writeHeaders(Http2Headers headers, boolean endStream) {
-      if (headers.scheme() == null) {
+      if (headers.method() != null && io.netty.util.AsciiString.contentEquals(headers.method(), "CONNECT")
+          && headers.path() == null) {
+        // A CONNECT carries only :method and :authority (RFC 9113 §8.5).
+        headers.remove(Http2Headers.PseudoHeaderName.SCHEME.value());
+      } else if (headers.scheme() == null) {
         headers.scheme(HTTP);
       }
       HeaderUtil.sanitizeHttp2(headers);

@@ -101,6 +101,8 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
   private long lastUpstreamEventNanos;
   private ScheduledFuture<?> retryTimer;
   private boolean waitingForPool;
+  /** Whether this CONNECT is terminated here: its payload goes over plain TCP to the host. */
+  private boolean tcpTunnel;
   private List<String> setCookies;
   private ScheduledFuture<?> durationTimer;
   // Hedging: the attempt whose events are handled as the request's, and those left running after
@@ -200,7 +202,11 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     if (timeoutMs > 0 && perTryTimeoutMs >= timeoutMs) {
       perTryTimeoutMs = 0; // a per-try timeout not below the global one is ignored, as in Envoy
     }
-    retryState = RetryState.create(policy, headers);
+    boolean connect = AsciiString.contentEquals(headers.method(), "CONNECT");
+    // An upgrade or CONNECT is not retried: its request never ends while the tunnel is open.
+    boolean upgrade = connect || headers.contains(HttpHeaderNames.UPGRADE);
+    tcpTunnel = connect && action.upgrades().terminateConnect();
+    retryState = upgrade ? null : RetryState.create(policy, headers);
     if (retryState != null && retryState.previousHosts()) {
       attemptedHosts = new ArrayList<>(2);
     }
@@ -364,7 +370,10 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     upstreamStartNanos = System.nanoTime();
     waitingForPool = true;
     current = new Attempt();
-    ConnPool.Cancellable c = worker.pool(h, h2, priority).newStream(current);
+    ConnPool.Cancellable c =
+        tcpTunnel
+            ? io.legate.upstream.pool.TcpUpstream.open(callbacks.eventLoop(), h, cluster, current)
+            : worker.pool(h, h2, priority).newStream(current);
     if (waitingForPool) {
       pending = c;
     }
