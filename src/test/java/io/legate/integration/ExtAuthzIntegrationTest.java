@@ -176,6 +176,13 @@ class ExtAuthzIntegrationTest {
                 - name: fault
                   typed_config:
                     "@type": type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault
+                - name: envoy.filters.http.decompressor
+                  typed_config:
+                    "@type": type.googleapis.com/envoy.extensions.filters.http.decompressor.v3.Decompressor
+                    decompressor_library:
+                      name: gz
+                      typed_config: { "@type": type.googleapis.com/envoy.extensions.compression.gzip.decompressor.v3.Gzip }
+                    response_direction_config: { common_config: { enabled: { default_value: false, runtime_key: x } } }
                 - name: authz
                   typed_config:
                     "@type": %2$s
@@ -463,6 +470,23 @@ class ExtAuthzIntegrationTest {
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.body()).endsWith("\n\n0123456789");
     assertThat(lastCheck.get().getAttributes().getRequest().getHttp().getBody()).isEqualTo("0123456789");
+  }
+
+  @Test
+  void aDecompressorBeforeTheCheckHandsItTheDecodedBody() throws Exception {
+    java.io.ByteArrayOutputStream z = new java.io.ByteArrayOutputStream();
+    try (java.util.zip.GZIPOutputStream g = new java.util.zip.GZIPOutputStream(z)) {
+      g.write("0123456789".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    }
+    for (String path : new String[] {"/allow/gz", "/delayed/gz"}) {
+      HttpResponse<String> r =
+          legate.send(java.net.http.HttpRequest.newBuilder(legate.uri("grpcbody", path))
+              .header("content-encoding", "gzip")
+              .POST(java.net.http.HttpRequest.BodyPublishers.ofByteArray(z.toByteArray())).build());
+      assertThat(r.statusCode()).as(path).isEqualTo(200);
+      assertThat(r.body()).as(path).endsWith("\n\n0123456789").doesNotContain("content-encoding");
+      assertThat(lastCheck.get().getAttributes().getRequest().getHttp().getBody()).as(path).isEqualTo("0123456789");
+    }
   }
 
   @Test

@@ -60,6 +60,12 @@ public final class H2Client implements AutoCloseable {
 
   /** Sends a request and waits for the whole response. */
   public Response send(String method, String path, String authority, String body, Http2Headers extra) {
+    return send(method, path, authority, body == null ? null : body.getBytes(StandardCharsets.UTF_8), extra, null);
+  }
+
+  /** Sends a request with a binary body and, when {@code trailers} is not null, request trailers. */
+  public Response send(
+      String method, String path, String authority, byte[] body, Http2Headers extra, Http2Headers trailers) {
     CompletableFuture<Response> result = new CompletableFuture<>();
     Http2StreamChannel stream =
         new Http2StreamChannelBootstrap(channel)
@@ -72,9 +78,12 @@ public final class H2Client implements AutoCloseable {
       h.add(extra);
     }
     boolean hasBody = body != null;
-    stream.write(new DefaultHttp2HeadersFrame(h, !hasBody));
+    stream.write(new DefaultHttp2HeadersFrame(h, !hasBody && trailers == null));
     if (hasBody) {
-      stream.write(new DefaultHttp2DataFrame(Unpooled.copiedBuffer(body, StandardCharsets.UTF_8), true));
+      stream.write(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(body), trailers == null));
+    }
+    if (trailers != null) {
+      stream.write(new DefaultHttp2HeadersFrame(trailers, true));
     }
     stream.flush();
     try {

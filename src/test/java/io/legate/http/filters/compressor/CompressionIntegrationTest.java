@@ -439,6 +439,20 @@ class CompressionIntegrationTest {
   }
 
   @Test
+  void requestCompressionEndsItsStreamBeforeRequestTrailers() throws Exception {
+    byte[] plain = BodyUpstream.body(200_000);
+    try (H2Client h2 = new H2Client(legate.port("upload"))) {
+      H2Client.Response r =
+          h2.send("POST", "/echo", "localhost", plain,
+              new DefaultHttp2Headers().add("content-type", "application/octet-stream"),
+              new DefaultHttp2Headers().add("x-request-trailer", "1"));
+      assertThat(r.status()).isEqualTo(200);
+      assertThat(r.headers().get("x-seen-content-encoding")).hasToString("zstd");
+      assertThat(decode("zstd", r.bodyBytes())).isEqualTo(plain);
+    }
+  }
+
+  @Test
   void requestDirectionCompressesUploads() throws Exception {
     byte[] plain = BodyUpstream.body(1 << 20);
     HttpResponse<byte[]> r = send("upload", "POST", "/echo", plain, "Content-Type", "application/octet-stream");
