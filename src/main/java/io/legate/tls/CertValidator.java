@@ -3,18 +3,30 @@ package io.legate.tls;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext;
 import io.legate.config.ConfigException;
 import io.netty.handler.ssl.util.SimpleTrustManagerFactory;
+import java.io.ByteArrayInputStream;
 import java.net.Socket;
 import java.security.KeyStore;
 import java.security.MessageDigest;
+import java.security.cert.CRL;
+import java.security.cert.CRLException;
+import java.security.cert.CertPathBuilder;
+import java.security.cert.CertStore;
 import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.CollectionCertStoreParameters;
+import java.security.cert.PKIXBuilderParameters;
+import java.security.cert.PKIXRevocationChecker;
+import java.security.cert.X509CertSelector;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collection;
+import java.util.EnumSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import javax.net.ssl.CertPathTrustManagerParameters;
 import javax.net.ssl.ManagerFactoryParameters;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManager;
@@ -23,8 +35,8 @@ import javax.net.ssl.X509ExtendedTrustManager;
 import javax.net.ssl.X509TrustManager;
 
 /**
- * Envoy's default certificate validator: the chain against {@code trusted_ca} (when given), then the
- * SAN matchers and certificate hash/SPKI pins. Without a validation context nothing is verified, as
+ * Envoy's default certificate validator: the chain against {@code trusted_ca} (when given) and its
+ * CRLs ({@code crl}), then the SAN matchers and certificate hash/SPKI pins. Without a validation context nothing is verified, as
  * in Envoy.
  */
 public final class CertValidator {
@@ -65,9 +77,6 @@ public final class CertValidator {
 
   /** Builds the validator for {@code vc} (at {@code path}); counts failures in {@code stats}. */
   public static CertValidator build(CertificateValidationContext vc, String path, TlsStats stats) {
-    if (vc.hasCrl()) {
-      throw new ConfigException(path + ".crl", "certificate revocation lists are not supported yet");
-    }
     if (vc.hasCustomValidatorConfig()) {
       throw new ConfigException(path + ".custom_validator_config", "custom certificate validators are not supported");
     }
@@ -94,15 +103,23 @@ public final class CertValidator {
           ks.setCertificateEntry("ca" + i, cas.get(i));
         }
         TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
-        tmf.init(ks);
+        if (vc.hasCrl()) {
+          tmf.init(revocationParameters(ks, vc, path));
+        } else {
+          tmf.init(ks);
+        }
         for (TrustManager t : tmf.getTrustManagers()) {
           if (t instanceof X509TrustManager x) {
             tm = x;
           }
         }
+      } catch (ConfigException e) {
+        throw e;
       } catch (Exception e) {
         throw new ConfigException(path + ".trusted_ca", "failed to load trusted CA certificates: " + e.getMessage());
       }
+    } else if (vc.hasCrl()) {
+      throw new ConfigException(path + ".crl", "Failed to load CRL from " + source(vc.getCrl()) + " without trusted CA");
     }
     List<SanMatcher> sans = new ArrayList<>();
     boolean typed = vc.getMatchTypedSubjectAltNamesCount() > 0;
@@ -132,6 +149,44 @@ public final class CertValidator {
     boolean untrusted =
         vc.getTrustChainVerification() == CertificateValidationContext.TrustChainVerification.ACCEPT_UNTRUSTED;
     return new CertValidator(tm, cas, List.copyOf(sans), typed, List.copyOf(hashes), List.copyOf(spki), untrusted, stats);
+  }
+
+  /**
+   * Returns PKIX parameters that check revocation against the CRLs in {@code crl} only (no OCSP, no
+   * fetching): every certificate checked needs a CRL from its issuer, else verification fails, as
+   * Envoy's CRL_CHECK. With {@code only_verify_leaf_cert_crl} only the leaf is checked; otherwise
+   * every certificate below the trust anchor is (CRL_CHECK_ALL).
+   */
+  private static ManagerFactoryParameters revocationParameters(KeyStore anchors, CertificateValidationContext vc, String path)
+      throws java.security.GeneralSecurityException {
+    Collection<? extends CRL> crls;
+    try {
+      crls = CertificateFactory.getInstance("X.509")
+          .generateCRLs(new ByteArrayInputStream(DataSources.read(vc.getCrl(), path + ".crl")));
+    } catch (CRLException e) {
+      throw new ConfigException(path + ".crl", "Failed to load CRL from " + source(vc.getCrl()) + ": " + e.getMessage());
+    }
+    if (crls.isEmpty()) {
+      throw new ConfigException(path + ".crl", "Failed to load CRL from " + source(vc.getCrl()) + ": no CRL found");
+    }
+    PKIXBuilderParameters params = new PKIXBuilderParameters(anchors, new X509CertSelector());
+    params.addCertStore(CertStore.getInstance("Collection", new CollectionCertStoreParameters(crls)));
+    params.setRevocationEnabled(true);
+    PKIXRevocationChecker checker = (PKIXRevocationChecker) CertPathBuilder.getInstance("PKIX").getRevocationChecker();
+    EnumSet<PKIXRevocationChecker.Option> options =
+        EnumSet.of(PKIXRevocationChecker.Option.PREFER_CRLS, PKIXRevocationChecker.Option.NO_FALLBACK);
+    if (vc.getOnlyVerifyLeafCertCrl()) {
+      options.add(PKIXRevocationChecker.Option.ONLY_END_ENTITY);
+    }
+    checker.setOptions(options);
+    params.addCertPathChecker(checker);
+    return new CertPathTrustManagerParameters(params);
+  }
+
+  private static String source(io.envoyproxy.envoy.config.core.v3.DataSource ds) {
+    return ds.getSpecifierCase() == io.envoyproxy.envoy.config.core.v3.DataSource.SpecifierCase.FILENAME
+        ? ds.getFilename()
+        : "<inline>";
   }
 
   /** Returns whether {@code trusted_ca} was given. */
