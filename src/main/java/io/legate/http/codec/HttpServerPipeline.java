@@ -92,6 +92,13 @@ public final class HttpServerPipeline {
     if (config.idleTimeoutMs > 0) {
       p.addLast("idle", new IdleStateHandler(0, 0, config.idleTimeoutMs, TimeUnit.MILLISECONDS));
     }
+    p.addLast(
+        "h2-limits",
+        new Http2FrameLimits(
+            config.h2MaxOutboundFrames,
+            config.h2MaxInboundPriorityFramesPerStream,
+            config.h2MaxInboundWindowUpdateFramesPerDataFrameSent,
+            config.h2Stats));
     p.addLast("h2", codec);
     codec.connection().addListener(new FloodStats(config.h2Stats));
     PrematureResets resets = new PrematureResets(parent, config.stats, config.maxRequestsPerConnection, config.overload);
