@@ -55,6 +55,7 @@ public final class CertValidator {
   private final List<String> spkiHashes;
   private final boolean allowUntrusted;
   private final TlsStats stats;
+  private final java.util.function.BooleanSupplier autoSan;
 
   private CertValidator(
       X509TrustManager chain,
@@ -64,7 +65,9 @@ public final class CertValidator {
       List<String> certHashes,
       List<String> spkiHashes,
       boolean allowUntrusted,
-      TlsStats stats) {
+      TlsStats stats,
+      java.util.function.BooleanSupplier autoSan) {
+    this.autoSan = autoSan;
     this.chain = chain;
     this.trustedCa = trustedCa;
     this.sanMatchers = sanMatchers;
@@ -77,6 +80,15 @@ public final class CertValidator {
 
   /** Builds the validator for {@code vc} (at {@code path}); counts failures in {@code stats}. */
   public static CertValidator build(CertificateValidationContext vc, String path, TlsStats stats) {
+    return build(vc, path, stats, () -> false);
+  }
+
+  /**
+   * Builds the validator; when {@code autoSan} answers true (a cluster's auto_san_validation), a
+   * server certificate must also carry the SNI the connection sent as a DNS SAN.
+   */
+  public static CertValidator build(
+      CertificateValidationContext vc, String path, TlsStats stats, java.util.function.BooleanSupplier autoSan) {
     if (vc.hasCustomValidatorConfig()) {
       throw new ConfigException(path + ".custom_validator_config", "custom certificate validators are not supported");
     }
@@ -148,7 +160,7 @@ public final class CertValidator {
     List<String> spki = new ArrayList<>(vc.getVerifyCertificateSpkiList());
     boolean untrusted =
         vc.getTrustChainVerification() == CertificateValidationContext.TrustChainVerification.ACCEPT_UNTRUSTED;
-    return new CertValidator(tm, cas, List.copyOf(sans), typed, List.copyOf(hashes), List.copyOf(spki), untrusted, stats);
+    return new CertValidator(tm, cas, List.copyOf(sans), typed, List.copyOf(hashes), List.copyOf(spki), untrusted, stats, autoSan);
   }
 
   /**
@@ -218,6 +230,11 @@ public final class CertValidator {
 
   /** Verifies a peer chain, leaf first; throws {@link VerifyException} with Envoy's details. */
   void verify(X509Certificate[] peer, String authType, boolean client) throws CertificateException {
+    verify(peer, authType, client, null);
+  }
+
+  /** As {@link #verify(X509Certificate[], String, boolean)}; {@code sni} is what a client sent. */
+  void verify(X509Certificate[] peer, String authType, boolean client, String sni) throws CertificateException {
     if (peer == null || peer.length == 0) {
       stats.failVerifyError.inc();
       throw new VerifyException("verify cert failed: empty cert chain");
@@ -237,6 +254,10 @@ public final class CertValidator {
       }
     }
     X509Certificate leaf = peer[0];
+    if (!client && sni != null && autoSan.getAsBoolean() && !dnsSanMatches(leaf, sni)) {
+      stats.failVerifySan.inc();
+      throw new VerifyException(SAN_MATCHER_FAILED);
+    }
     if (!sanMatchers.isEmpty() && !sanMatches(leaf)) {
       stats.failVerifySan.inc();
       throw new VerifyException(typedSans ? SAN_MATCHER_FAILED : SAN_LIST_FAILED);
@@ -265,6 +286,15 @@ public final class CertValidator {
         if (n.get(1) instanceof String s && m.matches(type, s)) {
           return true;
         }
+      }
+    }
+    return false;
+  }
+
+  private static boolean dnsSanMatches(X509Certificate cert, String name) {
+    for (String san : TlsCommon.dnsNames(cert)) {
+      if (SanMatcher.dnsNameMatch(name, san)) {
+        return true;
       }
     }
     return false;
@@ -323,7 +353,7 @@ public final class CertValidator {
 
     @Override
     public void checkServerTrusted(X509Certificate[] c, String a, SSLEngine e) throws CertificateException {
-      verify(c, a, false);
+      verify(c, a, false, e == null ? null : e.getPeerHost());
     }
 
     @Override
