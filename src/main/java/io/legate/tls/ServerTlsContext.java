@@ -151,7 +151,7 @@ public final class ServerTlsContext implements SecretProvider.Dependent, SecretM
 
   /**
    * Returns what a resumed session must have been admitted under, as Envoy's session ID context:
-   * the certificates served, the validation settings and trusted CAs, and whether a client
+   * the certificates served, the validation settings, trusted CAs and CRLs, and whether a client
    * certificate is required.
    */
   private byte[] sessionIdContext(
@@ -162,6 +162,9 @@ public final class ServerTlsContext implements SecretProvider.Dependent, SecretM
     }
     if (vc != null) {
       out.writeBytes(vc.toByteArray());
+      if (vc.hasCrl()) {
+        out.writeBytes(DataSources.read(vc.getCrl(), "crl")); // a new CRL ends sessions admitted under the old one
+      }
     }
     if (validator != null) {
       for (java.security.cert.X509Certificate ca : validator.trustedCa()) {
