@@ -289,6 +289,9 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
         h.set(HttpHeaderNames.X_FORWARDED_FOR, xff == null || xff.length() == 0 ? addr : xff + "," + addr);
       }
       h.set(HttpHeaderNames.X_FORWARDED_PROTO, conn.tls() ? HTTPS : HTTP);
+      if (client != null && config.xffNumTrustedHops > 0) {
+        info.setDownstreamClientAddress(new java.net.InetSocketAddress(client, 0));
+      }
       internal = client != null && isInternal(client);
       if (internal) {
         h.set(HttpHeaderNames.X_ENVOY_INTERNAL, TRUE);
@@ -301,6 +304,17 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
         }
       }
     } else {
+      // As Envoy without use_remote_address: the client is the last XFF address after skipping
+      // xff_num_trusted_hops from the right, else the peer.
+      CharSequence xff = h.get(HttpHeaderNames.X_FORWARDED_FOR);
+      if (xff != null && xff.length() > 0) {
+        String[] hops = xff.toString().split(",");
+        int i = hops.length - 1 - config.xffNumTrustedHops;
+        InetAddress client = i >= 0 ? parseAddress(hops[i].trim()) : null;
+        if (client != null) {
+          info.setDownstreamClientAddress(new java.net.InetSocketAddress(client, 0));
+        }
+      }
       if (!h.contains(HttpHeaderNames.X_FORWARDED_PROTO)) {
         h.set(HttpHeaderNames.X_FORWARDED_PROTO, conn.tls() ? HTTPS : HTTP);
       }

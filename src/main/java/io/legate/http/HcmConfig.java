@@ -68,6 +68,12 @@ public final class HcmConfig {
   public final int h2MaxOutboundControlFrames;
   /** {@code http2_protocol_options.max_consecutive_inbound_frames_with_empty_payload} (default 1). */
   public final int h2MaxConsecutiveEmptyFrames;
+  /** {@code http2_protocol_options.max_outbound_frames} (Envoy's default 10000). */
+  public final int h2MaxOutboundFrames;
+  /** {@code http2_protocol_options.max_inbound_priority_frames_per_stream} (default 100). */
+  public final long h2MaxInboundPriorityFramesPerStream;
+  /** {@code http2_protocol_options.max_inbound_window_update_frames_per_data_frame_sent} (default 10). */
+  public final long h2MaxInboundWindowUpdateFramesPerDataFrameSent;
   /** {@code common_http_protocol_options.max_requests_per_connection}; 0 = unlimited. */
   public final long maxRequestsPerConnection;
   /** {@code common_http_protocol_options.max_connection_duration} in ms; 0 = unlimited. */
@@ -236,6 +242,15 @@ public final class HcmConfig {
         h2.hasMaxConsecutiveInboundFramesWithEmptyPayload()
             ? h2.getMaxConsecutiveInboundFramesWithEmptyPayload().getValue()
             : 1;
+    this.h2MaxOutboundFrames = h2.hasMaxOutboundFrames() ? positive(h2.getMaxOutboundFrames().getValue(), path + ".http2_protocol_options.max_outbound_frames") : 10000;
+    this.h2MaxInboundPriorityFramesPerStream =
+        h2.hasMaxInboundPriorityFramesPerStream() ? h2.getMaxInboundPriorityFramesPerStream().getValue() : 100;
+    this.h2MaxInboundWindowUpdateFramesPerDataFrameSent =
+        h2.hasMaxInboundWindowUpdateFramesPerDataFrameSent()
+            ? positive(
+                h2.getMaxInboundWindowUpdateFramesPerDataFrameSent().getValue(),
+                path + ".http2_protocol_options.max_inbound_window_update_frames_per_data_frame_sent")
+            : 10;
     this.h2Stats = io.legate.http.codec.Http2CodecStats.of(stats);
     this.overload = server.overload();
     this.normalizePath = proto.hasNormalizePath() && proto.getNormalizePath().getValue();
@@ -315,6 +330,13 @@ public final class HcmConfig {
   /** Returns the provider of the route table (inline or RDS). */
   public RouteConfigProvider routeConfigProvider() {
     return routes;
+  }
+
+  private static int positive(int v, String path) {
+    if (v < 1) {
+      throw new ConfigException(path, "value must be greater than or equal to 1");
+    }
+    return v;
   }
 
   private static FactoryContext context(

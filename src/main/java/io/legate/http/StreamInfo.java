@@ -11,6 +11,7 @@ public final class StreamInfo {
   private final long startTimeMillis;
   private final long startNanos;
   private final InetSocketAddress downstreamRemoteAddress;
+  private InetSocketAddress downstreamClientAddress;
   private final InetSocketAddress downstreamLocalAddress;
   private final String protocol;
   private Http2Headers requestHeaders;
@@ -66,6 +67,20 @@ public final class StreamInfo {
 
   public InetSocketAddress downstreamRemoteAddress() {
     return downstreamRemoteAddress;
+  }
+
+  /**
+   * Returns the client address as the connection manager derived it (Envoy's downstream remote
+   * address): from {@code x-forwarded-for} under {@code use_remote_address}/{@code
+   * xff_num_trusted_hops}, else the direct peer ({@link #downstreamRemoteAddress()}).
+   */
+  public InetSocketAddress downstreamClientAddress() {
+    return downstreamClientAddress != null ? downstreamClientAddress : downstreamRemoteAddress;
+  }
+
+  /** Sets the client address derived from {@code x-forwarded-for} (port 0, as Envoy's). */
+  public void setDownstreamClientAddress(InetSocketAddress a) {
+    this.downstreamClientAddress = a;
   }
 
   public InetSocketAddress downstreamLocalAddress() {

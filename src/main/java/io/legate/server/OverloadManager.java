@@ -39,7 +39,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * envoy.resource_monitors.global_downstream_max_connections}, which is checked at every accept
  * rather than sampled. Actions: {@code envoy.overload_actions.stop_accepting_requests} (503 {@code
  * envoy overloaded}, flag {@code OM}), {@code disable_http_keepalive} (HTTP/1.1 responses close the
- * connection), {@code stop_accepting_connections} and {@code reject_incoming_connections} (new
+ * connection; an HTTP/2 connection sends GOAWAY and closes once its open streams end), {@code stop_accepting_connections} and {@code reject_incoming_connections} (new
  * connections are closed on accept), and {@code shrink_heap} (accepted; the JVM manages its heap).
  */
 public final class OverloadManager {
@@ -247,7 +247,7 @@ public final class OverloadManager {
     return stopAcceptingRequests;
   }
 
-  /** Returns whether HTTP/1.1 responses close their connections (disable_http_keepalive). */
+  /** Returns whether responses end their connections' keep-alive (disable_http_keepalive). */
   public boolean disableHttpKeepalive() {
     return disableKeepalive;
   }

@@ -3,18 +3,30 @@ package io.legate.tls;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext;
 import io.legate.config.ConfigException;
 import io.netty.handler.ssl.util.SimpleTrustManagerFactory;
+import java.io.ByteArrayInputStream;
 import java.net.Socket;
 import java.security.KeyStore;
 import java.security.MessageDigest;
+import java.security.cert.CRL;
+import java.security.cert.CRLException;
+import java.security.cert.CertPathBuilder;
+import java.security.cert.CertStore;
 import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.CollectionCertStoreParameters;
+import java.security.cert.PKIXBuilderParameters;
+import java.security.cert.PKIXRevocationChecker;
+import java.security.cert.X509CertSelector;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collection;
+import java.util.EnumSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import javax.net.ssl.CertPathTrustManagerParameters;
 import javax.net.ssl.ManagerFactoryParameters;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManager;
@@ -23,8 +35,8 @@ import javax.net.ssl.X509ExtendedTrustManager;
 import javax.net.ssl.X509TrustManager;
 
 /**
- * Envoy's default certificate validator: the chain against {@code trusted_ca} (when given), then the
- * SAN matchers and certificate hash/SPKI pins. Without a validation context nothing is verified, as
+ * Envoy's default certificate validator: the chain against {@code trusted_ca} (when given) and its
+ * CRLs ({@code crl}), then the SAN matchers and certificate hash/SPKI pins. Without a validation context nothing is verified, as
  * in Envoy.
  */
 public final class CertValidator {
@@ -43,6 +55,7 @@ public final class CertValidator {
   private final List<String> spkiHashes;
   private final boolean allowUntrusted;
   private final TlsStats stats;
+  private final java.util.function.BooleanSupplier autoSan;
 
   private CertValidator(
       X509TrustManager chain,
@@ -52,7 +65,9 @@ public final class CertValidator {
       List<String> certHashes,
       List<String> spkiHashes,
       boolean allowUntrusted,
-      TlsStats stats) {
+      TlsStats stats,
+      java.util.function.BooleanSupplier autoSan) {
+    this.autoSan = autoSan;
     this.chain = chain;
     this.trustedCa = trustedCa;
     this.sanMatchers = sanMatchers;
@@ -65,9 +80,15 @@ public final class CertValidator {
 
   /** Builds the validator for {@code vc} (at {@code path}); counts failures in {@code stats}. */
   public static CertValidator build(CertificateValidationContext vc, String path, TlsStats stats) {
-    if (vc.hasCrl()) {
-      throw new ConfigException(path + ".crl", "certificate revocation lists are not supported yet");
-    }
+    return build(vc, path, stats, () -> false);
+  }
+
+  /**
+   * Builds the validator; when {@code autoSan} answers true (a cluster's auto_san_validation), a
+   * server certificate must also carry the SNI the connection sent as a DNS SAN.
+   */
+  public static CertValidator build(
+      CertificateValidationContext vc, String path, TlsStats stats, java.util.function.BooleanSupplier autoSan) {
     if (vc.hasCustomValidatorConfig()) {
       throw new ConfigException(path + ".custom_validator_config", "custom certificate validators are not supported");
     }
@@ -94,15 +115,23 @@ public final class CertValidator {
           ks.setCertificateEntry("ca" + i, cas.get(i));
         }
         TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
-        tmf.init(ks);
+        if (vc.hasCrl()) {
+          tmf.init(revocationParameters(ks, vc, path));
+        } else {
+          tmf.init(ks);
+        }
         for (TrustManager t : tmf.getTrustManagers()) {
           if (t instanceof X509TrustManager x) {
             tm = x;
           }
         }
+      } catch (ConfigException e) {
+        throw e;
       } catch (Exception e) {
         throw new ConfigException(path + ".trusted_ca", "failed to load trusted CA certificates: " + e.getMessage());
       }
+    } else if (vc.hasCrl()) {
+      throw new ConfigException(path + ".crl", "Failed to load CRL from " + source(vc.getCrl()) + " without trusted CA");
     }
     List<SanMatcher> sans = new ArrayList<>();
     boolean typed = vc.getMatchTypedSubjectAltNamesCount() > 0;
@@ -131,7 +160,45 @@ public final class CertValidator {
     List<String> spki = new ArrayList<>(vc.getVerifyCertificateSpkiList());
     boolean untrusted =
         vc.getTrustChainVerification() == CertificateValidationContext.TrustChainVerification.ACCEPT_UNTRUSTED;
-    return new CertValidator(tm, cas, List.copyOf(sans), typed, List.copyOf(hashes), List.copyOf(spki), untrusted, stats);
+    return new CertValidator(tm, cas, List.copyOf(sans), typed, List.copyOf(hashes), List.copyOf(spki), untrusted, stats, autoSan);
+  }
+
+  /**
+   * Returns PKIX parameters that check revocation against the CRLs in {@code crl} only (no OCSP, no
+   * fetching): every certificate checked needs a CRL from its issuer, else verification fails, as
+   * Envoy's CRL_CHECK. With {@code only_verify_leaf_cert_crl} only the leaf is checked; otherwise
+   * every certificate below the trust anchor is (CRL_CHECK_ALL).
+   */
+  private static ManagerFactoryParameters revocationParameters(KeyStore anchors, CertificateValidationContext vc, String path)
+      throws java.security.GeneralSecurityException {
+    Collection<? extends CRL> crls;
+    try {
+      crls = CertificateFactory.getInstance("X.509")
+          .generateCRLs(new ByteArrayInputStream(DataSources.read(vc.getCrl(), path + ".crl")));
+    } catch (CRLException e) {
+      throw new ConfigException(path + ".crl", "Failed to load CRL from " + source(vc.getCrl()) + ": " + e.getMessage());
+    }
+    if (crls.isEmpty()) {
+      throw new ConfigException(path + ".crl", "Failed to load CRL from " + source(vc.getCrl()) + ": no CRL found");
+    }
+    PKIXBuilderParameters params = new PKIXBuilderParameters(anchors, new X509CertSelector());
+    params.addCertStore(CertStore.getInstance("Collection", new CollectionCertStoreParameters(crls)));
+    params.setRevocationEnabled(true);
+    PKIXRevocationChecker checker = (PKIXRevocationChecker) CertPathBuilder.getInstance("PKIX").getRevocationChecker();
+    EnumSet<PKIXRevocationChecker.Option> options =
+        EnumSet.of(PKIXRevocationChecker.Option.PREFER_CRLS, PKIXRevocationChecker.Option.NO_FALLBACK);
+    if (vc.getOnlyVerifyLeafCertCrl()) {
+      options.add(PKIXRevocationChecker.Option.ONLY_END_ENTITY);
+    }
+    checker.setOptions(options);
+    params.addCertPathChecker(checker);
+    return new CertPathTrustManagerParameters(params);
+  }
+
+  private static String source(io.envoyproxy.envoy.config.core.v3.DataSource ds) {
+    return ds.getSpecifierCase() == io.envoyproxy.envoy.config.core.v3.DataSource.SpecifierCase.FILENAME
+        ? ds.getFilename()
+        : "<inline>";
   }
 
   /** Returns whether {@code trusted_ca} was given. */
@@ -163,6 +230,11 @@ public final class CertValidator {
 
   /** Verifies a peer chain, leaf first; throws {@link VerifyException} with Envoy's details. */
   void verify(X509Certificate[] peer, String authType, boolean client) throws CertificateException {
+    verify(peer, authType, client, null);
+  }
+
+  /** As {@link #verify(X509Certificate[], String, boolean)}; {@code sni} is what a client sent. */
+  void verify(X509Certificate[] peer, String authType, boolean client, String sni) throws CertificateException {
     if (peer == null || peer.length == 0) {
       stats.failVerifyError.inc();
       throw new VerifyException("verify cert failed: empty cert chain");
@@ -182,6 +254,10 @@ public final class CertValidator {
       }
     }
     X509Certificate leaf = peer[0];
+    if (!client && sni != null && autoSan.getAsBoolean() && !dnsSanMatches(leaf, sni)) {
+      stats.failVerifySan.inc();
+      throw new VerifyException(SAN_MATCHER_FAILED);
+    }
     if (!sanMatchers.isEmpty() && !sanMatches(leaf)) {
       stats.failVerifySan.inc();
       throw new VerifyException(typedSans ? SAN_MATCHER_FAILED : SAN_LIST_FAILED);
@@ -210,6 +286,15 @@ public final class CertValidator {
         if (n.get(1) instanceof String s && m.matches(type, s)) {
           return true;
         }
+      }
+    }
+    return false;
+  }
+
+  private static boolean dnsSanMatches(X509Certificate cert, String name) {
+    for (String san : TlsCommon.dnsNames(cert)) {
+      if (SanMatcher.dnsNameMatch(name, san)) {
+        return true;
       }
     }
     return false;
@@ -268,7 +353,7 @@ public final class CertValidator {
 
     @Override
     public void checkServerTrusted(X509Certificate[] c, String a, SSLEngine e) throws CertificateException {
-      verify(c, a, false);
+      verify(c, a, false, e == null ? null : e.getPeerHost());
     }
 
     @Override

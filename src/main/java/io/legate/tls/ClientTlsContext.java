@@ -32,6 +32,7 @@ public final class ClientTlsContext implements SecretProvider.Dependent, SecretM
   private final List<String> alpn;
   private final TlsStats stats;
   private volatile Snapshot snapshot;
+  private volatile boolean autoSanValidation;
 
   private ClientTlsContext(CommonTlsContext common, String cp, TlsSources sources, String sni, List<String> alpn, TlsStats stats) {
     this.common = common;
@@ -91,7 +92,8 @@ public final class ClientTlsContext implements SecretProvider.Dependent, SecretM
     if (cert != null) {
       info.addCertChain(SecretManager.details(cert.chain().get(0), certs.get(0).value().getCertificateChain(), now));
     }
-    CertValidator validator = v.value() != null ? CertValidator.build(v.value(), v.path(), stats) : null;
+    CertValidator validator =
+        v.value() != null ? CertValidator.build(v.value(), v.path(), stats, () -> autoSanValidation) : null;
     if (validator != null && !validator.trustedCa().isEmpty()) {
       info.addCaCert(SecretManager.details(validator.trustedCa().get(0), v.value().getTrustedCa(), now));
     }
@@ -164,11 +166,26 @@ public final class ClientTlsContext implements SecretProvider.Dependent, SecretM
    * @throws IllegalStateException when the context's secrets have not arrived (the connection fails)
    */
   public SslHandler newHandler(ByteBufAllocator alloc, InetSocketAddress address, boolean h2) {
+    return newHandler(alloc, address, h2, null);
+  }
+
+  /**
+   * Returns a new client SslHandler sending {@code autoSni} (the request's host, for auto_sni)
+   * instead of the configured SNI when not null; with auto_san_validation the server certificate
+   * must then carry that name as a DNS SAN.
+   */
+  public SslHandler newHandler(ByteBufAllocator alloc, InetSocketAddress address, boolean h2, String autoSni) {
     Snapshot s = snapshot;
     if (s == null) {
       throw new IllegalStateException("TLS secrets have not arrived yet");
     }
     SslContext c = h2 ? s.h2Context() : s.h1Context();
-    return sni != null ? c.newHandler(alloc, sni, address.getPort()) : c.newHandler(alloc);
+    String name = autoSni != null ? autoSni : sni;
+    return name != null ? c.newHandler(alloc, name, address.getPort()) : c.newHandler(alloc);
+  }
+
+  /** Makes the validator also require the SNI sent as a DNS SAN (auto_san_validation). */
+  public void enableAutoSanValidation() {
+    autoSanValidation = true;
   }
 }

@@ -63,6 +63,9 @@ public final class DownstreamTlsHandler extends ChannelInboundHandlerAdapter {
           s.noCertificate.inc();
         }
       }
+      if (ssl != null && SessionResumption.reused(ssl.engine())) {
+        s.sessionReused.inc();
+      }
       String alpn = ssl == null ? null : ssl.applicationProtocol();
       onHandshake.accept(ctx, alpn);
       List<Object> b = buffered;

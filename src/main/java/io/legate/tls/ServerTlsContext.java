@@ -36,6 +36,7 @@ public final class ServerTlsContext implements SecretProvider.Dependent, SecretM
   private final boolean requireSni;
   private final boolean requireClientCertificate;
   private final boolean requestsClientCertificate;
+  private final SessionResumption sessions;
   private final TlsStats stats;
   private volatile Snapshot snapshot;
 
@@ -47,7 +48,9 @@ public final class ServerTlsContext implements SecretProvider.Dependent, SecretM
       boolean requireSni,
       boolean requireClientCertificate,
       boolean requestsClientCertificate,
+      SessionResumption sessions,
       TlsStats stats) {
+    this.sessions = sessions;
     this.proto = proto;
     this.cp = cp;
     this.sources = sources;
@@ -78,9 +81,7 @@ public final class ServerTlsContext implements SecretProvider.Dependent, SecretM
     CommonTlsContext c = ctx.getCommonTlsContext();
     String cp = path + ".common_tls_context";
     TlsCommon.refuseUnsupported(c, cp);
-    if (ctx.hasSessionTicketKeys() || ctx.hasSessionTicketKeysSdsSecretConfig()) {
-      throw new ConfigException(path + ".session_ticket_keys", "session ticket keys are not supported yet");
-    }
+    SessionResumption sessions = SessionResumption.of(ctx, path);
     if (ctx.hasFullScanCertsOnSniMismatch() && ctx.getFullScanCertsOnSniMismatch().getValue()) {
       throw new ConfigException(path + ".full_scan_certs_on_sni_mismatch", "full_scan_certs_on_sni_mismatch is not supported");
     }
@@ -98,6 +99,7 @@ public final class ServerTlsContext implements SecretProvider.Dependent, SecretM
             ctx.hasRequireSni() && ctx.getRequireSni().getValue(),
             requireClient,
             sources.hasValidation(),
+            sessions,
             stats);
     sources.register(t);
     t.snapshot = t.buildSnapshot();
@@ -121,6 +123,7 @@ public final class ServerTlsContext implements SecretProvider.Dependent, SecretM
     }
     List<SslContext> contexts = new ArrayList<>();
     List<List<String>> names = new ArrayList<>();
+    byte[] sessionIdContext = sessionIdContext(certs, v.value(), validator);
     for (TlsSources.Resolved<TlsCertificate> r : certs) {
       String tp = r.path();
       TlsCommon.Cert cert = TlsCommon.certificate(r.value(), tp);
@@ -134,7 +137,9 @@ public final class ServerTlsContext implements SecretProvider.Dependent, SecretM
         b.clientAuth(ClientAuth.NONE);
       }
       try {
-        contexts.add(b.build());
+        SslContext built = b.build();
+        sessions.apply(built, sessionIdContext);
+        contexts.add(built);
       } catch (SSLException | RuntimeException e) {
         throw new ConfigException(tp, "failed to create TLS context: " + e.getMessage());
       }
@@ -142,6 +147,36 @@ public final class ServerTlsContext implements SecretProvider.Dependent, SecretM
       info.addCertChain(SecretManager.details(cert.chain().get(0), r.value().getCertificateChain(), now));
     }
     return new Snapshot(List.copyOf(contexts), List.copyOf(names), info.build());
+  }
+
+  /**
+   * Returns what a resumed session must have been admitted under, as Envoy's session ID context:
+   * the certificates served, the validation settings, trusted CAs and CRLs, and whether a client
+   * certificate is required.
+   */
+  private byte[] sessionIdContext(
+      List<TlsSources.Resolved<TlsCertificate>> certs, CertificateValidationContext vc, CertValidator validator) {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    for (TlsSources.Resolved<TlsCertificate> r : certs) {
+      out.writeBytes(DataSources.read(r.value().getCertificateChain(), r.path() + ".certificate_chain"));
+    }
+    if (vc != null) {
+      out.writeBytes(vc.toByteArray());
+      if (vc.hasCrl()) {
+        out.writeBytes(DataSources.read(vc.getCrl(), "crl")); // a new CRL ends sessions admitted under the old one
+      }
+    }
+    if (validator != null) {
+      for (java.security.cert.X509Certificate ca : validator.trustedCa()) {
+        try {
+          out.writeBytes(ca.getEncoded());
+        } catch (java.security.cert.CertificateEncodingException e) {
+          throw new IllegalStateException(e);
+        }
+      }
+    }
+    out.write(requireClientCertificate ? 1 : 0);
+    return out.toByteArray();
   }
 
   @Override
@@ -234,9 +269,14 @@ public final class ServerTlsContext implements SecretProvider.Dependent, SecretM
     }
     if (sniKnown || (s.contexts().size() == 1 && !requireSni)) {
       SslContext c = select(sni);
-      return c == null ? null : c.newHandler(alloc);
+      return c == null ? null : sessions.configure(c.newHandler(alloc));
     }
     Mapping<String, SslContext> mapping = this::select;
-    return new SniHandler(mapping);
+    return new SniHandler(mapping) {
+      @Override
+      protected io.netty.handler.ssl.SslHandler newSslHandler(SslContext context, ByteBufAllocator allocator) {
+        return sessions.configure(super.newSslHandler(context, allocator));
+      }
+    };
   }
 }

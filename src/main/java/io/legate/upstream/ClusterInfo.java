@@ -73,6 +73,7 @@ public final class ClusterInfo {
   private final HealthCheckConfig healthCheck;
   private final OutlierConfig outlierDetection;
   private final ClientTlsContext tls;
+  private final boolean autoSni;
   private final CircuitBreakers circuitBreakers;
 
   @SuppressWarnings("deprecation") // the deprecated cluster fields are still Envoy config
@@ -89,10 +90,9 @@ public final class ClusterInfo {
             ? TransportSockets.upstream(
                 proto.getTransportSocket(), path + ".transport_socket", store.scope("cluster." + statName + "."), secrets)
             : null;
-    if (proto.getUpstreamHttpProtocolOptions().getAutoSni()) {
-      throw new ConfigException(
-          path + ".upstream_http_protocol_options.auto_sni", "auto_sni is not supported yet: set the transport socket's sni");
-    }
+    boolean autoSni0 = proto.getUpstreamHttpProtocolOptions().getAutoSni();
+    boolean autoSan0 = proto.getUpstreamHttpProtocolOptions().getAutoSanValidation();
+    String autoPath = path + ".upstream_http_protocol_options";
     if (proto.getTransportSocketMatchesCount() > 0) {
       throw new ConfigException(path + ".transport_socket_matches", "transport socket matches are not supported yet");
     }
@@ -150,9 +150,13 @@ public final class ClusterInfo {
       } catch (InvalidProtocolBufferException ex) {
         throw new ConfigException(optPath, "invalid HttpProtocolOptions: " + ex.getMessage());
       }
-      if (opts.getUpstreamHttpProtocolOptions().getAutoSni()) {
-        throw new ConfigException(
-            optPath + ".upstream_http_protocol_options.auto_sni", "auto_sni is not supported yet: set the transport socket's sni");
+      if (opts.hasUpstreamHttpProtocolOptions()) {
+        autoSni0 = opts.getUpstreamHttpProtocolOptions().getAutoSni();
+        autoSan0 = opts.getUpstreamHttpProtocolOptions().getAutoSanValidation();
+        autoPath = optPath + ".upstream_http_protocol_options";
+        if (!opts.getUpstreamHttpProtocolOptions().getOverrideAutoSniHeader().isEmpty()) {
+          throw new ConfigException(autoPath + ".override_auto_sni_header", "override_auto_sni_header is not supported yet");
+        }
       }
       if (opts.hasCommonHttpProtocolOptions()) {
         common = opts.getCommonHttpProtocolOptions();
@@ -195,6 +199,13 @@ public final class ClusterInfo {
     }
     this.protocol = proto0;
     this.autoHttp = auto;
+    if (autoSan0 && !autoSni0) {
+      throw new ConfigException(autoPath + ".auto_san_validation", "auto_san_validation needs auto_sni");
+    }
+    this.autoSni = autoSni0 && tls != null;
+    if (autoSan0 && tls != null) {
+      tls.enableAutoSanValidation();
+    }
     this.idleTimeoutMs =
         common.hasIdleTimeout() ? durationMs(common.getIdleTimeout()) : 3_600_000L;
     this.maxConnectionDurationMs =
@@ -406,6 +417,14 @@ public final class ClusterInfo {
   /** Returns {@code per_connection_buffer_limit_bytes} (default 1 MiB). */
   public int perConnectionBufferLimitBytes() {
     return perConnectionBufferLimitBytes;
+  }
+
+  /**
+   * Returns whether TLS connections send the request's host as SNI ({@code auto_sni}); pools are
+   * then kept per SNI.
+   */
+  public boolean autoSni() {
+    return autoSni;
   }
 
   /** Returns the cluster's TLS transport socket, or null for plaintext. */

@@ -54,6 +54,28 @@ class Http2FloodIntegrationTest {
                 - name: envoy.filters.http.router
                   typed_config:
                     "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+        - name: h2big
+          address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+          filter_chains:
+          - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: h2big
+                codec_type: HTTP2
+                http2_protocol_options: { max_outbound_frames: 100, max_outbound_control_frames: 100000,
+                                          max_inbound_priority_frames_per_stream: 2 }
+                route_config:
+                  virtual_hosts:
+                  - name: all
+                    domains: ["*"]
+                    routes:
+                    - match: { prefix: "/" }
+                      route: { cluster: up }
+                http_filters:
+                - name: envoy.filters.http.router
+                  typed_config:
+                    "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
         clusters:
         - name: up
           type: STATIC
@@ -66,6 +88,7 @@ class Http2FloodIntegrationTest {
       """;
 
   static volatile long floodBefore;
+  static volatile String floodStat = "http2.outbound_control_flood";
   static TestUpstream up;
   static Legate legate;
 
@@ -81,7 +104,8 @@ class Http2FloodIntegrationTest {
     up.close();
   }
 
-  static final int DATA = 0, HEADERS = 1, RST_STREAM = 3, SETTINGS = 4, PING = 6, GOAWAY = 7;
+  static final int DATA = 0, HEADERS = 1, PRIORITY = 2, RST_STREAM = 3, SETTINGS = 4, PING = 6, GOAWAY = 7,
+      WINDOW_UPDATE = 8;
 
   static void frame(ByteArrayOutputStream out, int type, int flags, int stream, byte[] payload) {
     out.write(payload.length >>> 16);
@@ -118,9 +142,13 @@ class Http2FloodIntegrationTest {
 
   /** Sends the bytes and reads until the proxy closes the connection; returns the frame types received. */
   static java.util.List<Integer> attack(byte[] bytes, boolean read) throws Exception {
+    return attack("h2", bytes, read);
+  }
+
+  static java.util.List<Integer> attack(String listener, byte[] bytes, boolean read) throws Exception {
     java.util.List<Integer> types = new java.util.ArrayList<>();
     try (Socket s = new Socket()) {
-      s.connect(new InetSocketAddress("127.0.0.1", legate.port("h2")), 5000);
+      s.connect(new InetSocketAddress("127.0.0.1", legate.port(listener)), 5000);
       s.setSoTimeout(5000);
       if (!read) {
         s.setReceiveBufferSize(4096);
@@ -135,7 +163,7 @@ class Http2FloodIntegrationTest {
       if (!read) {
         // Never read the acks: wait (bounded) for the proxy's verdict, then give up the socket.
         long deadline = System.currentTimeMillis() + 10_000;
-        while (legate.stat("http2.outbound_control_flood") == floodBefore && System.currentTimeMillis() < deadline) {
+        while (legate.stat(floodStat) == floodBefore && System.currentTimeMillis() < deadline) {
           Thread.sleep(20);
         }
         return types;
@@ -213,6 +241,7 @@ class Http2FloodIntegrationTest {
   void pingFloodFromAClientThatDoesNotReadIsCut() throws Exception {
     long before = legate.stat("http2.outbound_control_flood");
     floodBefore = before;
+    floodStat = "http2.outbound_control_flood";
     ByteArrayOutputStream out = preface();
     byte[] eight = new byte[8];
     for (int i = 0; i < 1_000_000; i++) {
@@ -220,6 +249,59 @@ class Http2FloodIntegrationTest {
     }
     attack(out.toByteArray(), false);
     assertThat(legate.stat("http2.outbound_control_flood")).isEqualTo(before + 1);
+  }
+
+  @Test
+  void outboundFramesBeyondMaxOutboundFramesCloseTheConnection() throws Exception {
+    // The control-frame limit is far away on this listener: the total frame limit (100) cuts first.
+    long control = legate.stat("http2.outbound_control_flood");
+    long before = legate.stat("http2.outbound_flood");
+    floodBefore = before;
+    floodStat = "http2.outbound_flood";
+    ByteArrayOutputStream out = preface();
+    byte[] eight = new byte[8];
+    for (int i = 0; i < 1_000_000; i++) {
+      frame(out, PING, 0, 0, eight);
+    }
+    attack("h2big", out.toByteArray(), false);
+    assertThat(legate.stat("http2.outbound_flood")).isEqualTo(before + 1);
+    assertThat(legate.stat("http2.outbound_control_flood")).isEqualTo(control);
+  }
+
+  @Test
+  void priorityFloodClosesWithEnhanceYourCalm() throws Exception {
+    // Two PRIORITY frames per opened stream (one stream): the fifth is one too many.
+    long before = legate.stat("http2.inbound_priority_frames_flood");
+    ByteArrayOutputStream ok = preface();
+    frame(ok, HEADERS, 0x4 | 0x1, 1, headerBlock("/"));
+    for (int i = 0; i < 4; i++) {
+      frame(ok, PRIORITY, 0, 1, new byte[] {0, 0, 0, 0, 15});
+    }
+    assertThat(attack("h2big", ok.toByteArray(), true)).contains(-1).doesNotContain(GOAWAY);
+    ByteArrayOutputStream out = preface();
+    frame(out, HEADERS, 0x4 | 0x1, 1, headerBlock("/"));
+    for (int i = 0; i < 5; i++) {
+      frame(out, PRIORITY, 0, 1, new byte[] {0, 0, 0, 0, 15});
+    }
+    assertThat(attack("h2big", out.toByteArray(), true)).contains(GOAWAY).doesNotContain(-1);
+    assertThat(legate.stat("http2.inbound_priority_frames_flood")).isEqualTo(before + 1);
+  }
+
+  @Test
+  void windowUpdateFloodClosesWithEnhanceYourCalm() throws Exception {
+    // Nothing sent yet and no stream: 5 WINDOW_UPDATEs are allowed, the sixth floods.
+    long before = legate.stat("http2.inbound_window_update_frames_flood");
+    ByteArrayOutputStream ok = preface();
+    for (int i = 0; i < 5; i++) {
+      frame(ok, WINDOW_UPDATE, 0, 0, new byte[] {0, 0, 0, 1});
+    }
+    assertThat(attack(ok.toByteArray(), true)).contains(-1).doesNotContain(GOAWAY);
+    ByteArrayOutputStream out = preface();
+    for (int i = 0; i < 100; i++) {
+      frame(out, WINDOW_UPDATE, 0, 0, new byte[] {0, 0, 0, 1});
+    }
+    assertThat(attack(out.toByteArray(), true)).contains(GOAWAY).doesNotContain(-1);
+    assertThat(legate.stat("http2.inbound_window_update_frames_flood")).isEqualTo(before + 1);
   }
 
   @Test

@@ -110,6 +110,10 @@ class OverloadIntegrationTest {
     // Below every threshold: keep-alive, the request proxied.
     String normal = legate.raw("edge", req, 500);
     assertThat(normal).startsWith("HTTP/1.1 200 OK\r\n").doesNotContainIgnoringCase("connection: close");
+    try (io.legate.testing.H2Client h2 = new io.legate.testing.H2Client(legate.port("edge"))) {
+      assertThat(h2.get("/h2").status()).isEqualTo(200);
+      assertThat(h2.get("/h2").status()).isEqualTo(200); // the same connection serves again
+    }
 
     setPressure("0.6", "envoy.overload_actions.disable_http_keepalive", 1);
     assertThat(legate.stat("overload.envoy.resource_monitors.injected_resource.pressure")).isEqualTo(60);
@@ -117,6 +121,12 @@ class OverloadIntegrationTest {
     String closing = legate.raw("edge", req, 3000);
     assertThat(closing).startsWith("HTTP/1.1 200 OK\r\n").containsIgnoringCase("\r\nconnection: close\r\n");
     assertThat(legate.stat("http.edge.downstream_cx_overload_disable_keepalive")).isEqualTo(1);
+    // HTTP/2: the response is served, then the connection drains with GOAWAY and closes.
+    try (io.legate.testing.H2Client h2 = new io.legate.testing.H2Client(legate.port("edge"))) {
+      assertThat(h2.get("/h2").status()).isEqualTo(200);
+      assertThat(h2.awaitClosed(5000)).isTrue();
+    }
+    assertThat(legate.stat("http.edge.downstream_cx_overload_disable_keepalive")).isEqualTo(2);
 
     setPressure("0.85", "envoy.overload_actions.disable_http_keepalive", 1);
     long deadline = System.currentTimeMillis() + 5000;

@@ -105,6 +105,38 @@ class RbacIntegrationTest {
                           principals: [ { any: true } ]
                 - name: envoy.filters.http.router
                   typed_config: { "@type": %4$s }
+        - name: edge
+          address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+          filter_chains:
+          - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": %1$s
+                stat_prefix: edge
+                use_remote_address: true
+                xff_num_trusted_hops: 1
+                route_config:
+                  virtual_hosts:
+                  - name: main
+                    domains: ["*"]
+                    routes:
+                    - match: { prefix: / }
+                      route: { cluster: up }
+                http_filters:
+                - name: envoy.filters.http.rbac
+                  typed_config:
+                    "@type": %2$s
+                    rules:
+                      action: ALLOW
+                      policies:
+                        internal-clients:
+                          permissions: [ { url_path: { path: { prefix: /internal } } } ]
+                          principals: [ { remote_ip: { address_prefix: 10.0.0.0, prefix_len: 8 } } ]
+                        local-peer:
+                          permissions: [ { url_path: { path: { prefix: /direct } } } ]
+                          principals: [ { direct_remote_ip: { address_prefix: 127.0.0.0, prefix_len: 8 } } ]
+                - name: envoy.filters.http.router
+                  typed_config: { "@type": %4$s }
         - name: mtls
           address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
           filter_chains:
@@ -289,6 +321,24 @@ class RbacIntegrationTest {
     assertThat(legate.stat("http.ingress.rbac.allowed") - allowed).isEqualTo(3);
     assertThat(legate.stat("http.ingress.rbac.denied") - denied).isEqualTo(3);
     assertThat(awaitLog("/private 403")).isEqualTo("/private 403 rbac_access_denied_matched_policy[none]");
+  }
+
+  @Test
+  void remoteIpIsTheClientFromXffWithoutUseRemoteAddress() {
+    // use_remote_address false, no trusted hops: the client is the last XFF address (as Envoy).
+    assertThat(legate.get("front", "/internal/x", "x-forwarded-for", "10.9.9.9").statusCode()).isEqualTo(200);
+    assertThat(legate.get("front", "/internal/x", "x-forwarded-for", "10.9.9.9, 192.168.0.1").statusCode()).isEqualTo(403);
+    assertThat(legate.get("front", "/internal/x", "x-forwarded-for", "not-an-ip").statusCode()).isEqualTo(403);
+  }
+
+  @Test
+  void remoteIpFollowsTrustedHopsWhileDirectRemoteIpStaysThePeer() {
+    // One trusted hop: the client is the rightmost XFF address; the peer is 127.0.0.1.
+    assertThat(legate.get("edge", "/internal/x", "x-forwarded-for", "192.168.1.1, 10.1.2.3").statusCode()).isEqualTo(200);
+    assertThat(legate.get("edge", "/internal/x", "x-forwarded-for", "10.1.2.3, 192.168.1.1").statusCode()).isEqualTo(403);
+    assertThat(legate.get("edge", "/internal/x").statusCode()).isEqualTo(403);
+    assertThat(legate.get("edge", "/direct/x", "x-forwarded-for", "10.1.2.3").statusCode()).isEqualTo(200);
+    assertThat(legate.get("edge", "/direct/x").statusCode()).isEqualTo(200);
   }
 
   @Test

@@ -1,12 +1,20 @@
 package io.legate.tls;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
+import java.math.BigInteger;
 import java.security.PrivateKey;
+import java.security.Signature;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -127,6 +135,81 @@ public final class TestCerts {
     } catch (Exception e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  /**
+   * Writes a PEM CRL (file {@code name}.crl) signed by the CA, valid for a day, revoking {@code
+   * revoked} (none is fine), and returns its path.
+   */
+  public synchronized Path crl(String name, Leaf... revoked) {
+    try {
+      KeyStore ks = KeyStore.getInstance("PKCS12");
+      try (InputStream in = Files.newInputStream(caStore)) {
+        ks.load(in, PASS.toCharArray());
+      }
+      PrivateKey caKey = (PrivateKey) ks.getKey("ca", PASS.toCharArray());
+      X509Certificate ca = (X509Certificate) ks.getCertificate("ca");
+      byte[] alg = {0x30, 0x0d, 0x06, 0x09, 0x2a, (byte) 0x86, 0x48, (byte) 0x86, (byte) 0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00};
+      Instant now = Instant.now();
+      List<byte[]> tbs = new ArrayList<>(List.of(alg, ca.getSubjectX500Principal().getEncoded(),
+          utcTime(now.minusSeconds(3600)), utcTime(now.plusSeconds(86400))));
+      if (revoked.length > 0) {
+        List<byte[]> entries = new ArrayList<>();
+        for (Leaf leaf : revoked) {
+          entries.add(der(0x30, der(0x02, serial(leaf).toByteArray()), utcTime(now.minusSeconds(60))));
+        }
+        tbs.add(der(0x30, entries.toArray(new byte[0][])));
+      }
+      byte[] tbsDer = der(0x30, tbs.toArray(new byte[0][]));
+      Signature sig = Signature.getInstance("SHA256withRSA");
+      sig.initSign(caKey);
+      sig.update(tbsDer);
+      byte[] signature = sig.sign();
+      byte[] bits = new byte[signature.length + 1];
+      System.arraycopy(signature, 0, bits, 1, signature.length);
+      byte[] crl = der(0x30, tbsDer, alg, der(0x03, bits));
+      Path out = dir.resolve(name + ".crl");
+      Files.writeString(out, "-----BEGIN X509 CRL-----\n"
+          + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(crl)
+          + "\n-----END X509 CRL-----\n");
+      return out;
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Returns the serial number of a leaf's certificate. */
+  public static BigInteger serial(Leaf leaf) throws Exception {
+    try (InputStream in = Files.newInputStream(leaf.certPem())) {
+      return ((X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in)).getSerialNumber();
+    }
+  }
+
+  private static byte[] utcTime(Instant t) {
+    String s = DateTimeFormatter.ofPattern("yyMMddHHmmss'Z'").withZone(ZoneOffset.UTC).format(t);
+    return der(0x17, s.getBytes(StandardCharsets.US_ASCII));
+  }
+
+  private static byte[] der(int tag, byte[]... parts) {
+    ByteArrayOutputStream body = new ByteArrayOutputStream();
+    for (byte[] p : parts) {
+      body.writeBytes(p);
+    }
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    out.write(tag);
+    int n = body.size();
+    if (n < 128) {
+      out.write(n);
+    } else if (n < 256) {
+      out.write(0x81);
+      out.write(n);
+    } else {
+      out.write(0x82);
+      out.write(n >>> 8);
+      out.write(n);
+    }
+    out.writeBytes(body.toByteArray());
+    return out.toByteArray();
   }
 
   private static void keytool(String... args) throws IOException, InterruptedException {

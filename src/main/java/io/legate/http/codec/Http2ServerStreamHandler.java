@@ -165,6 +165,12 @@ final class Http2ServerStreamHandler extends ChannelInboundHandlerAdapter implem
     if (!responded) {
       CharSequence status = headers.status();
       responded = status != null && (status.length() != 3 || status.charAt(0) != '1');
+      HeaderUtil.sanitizeHttp2(headers);
+      ctx.writeAndFlush(new DefaultHttp2HeadersFrame(headers, endStream));
+      if (responded) {
+        resets.responseStarted();
+      }
+      return;
     }
     HeaderUtil.sanitizeHttp2(headers);
     ctx.writeAndFlush(new DefaultHttp2HeadersFrame(headers, endStream));

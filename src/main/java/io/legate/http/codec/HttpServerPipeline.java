@@ -108,10 +108,17 @@ public final class HttpServerPipeline {
     if (config.idleTimeoutMs > 0) {
       p.addLast("idle", new IdleStateHandler(0, 0, config.idleTimeoutMs, TimeUnit.MILLISECONDS));
     }
+    p.addLast(
+        "h2-limits",
+        new Http2FrameLimits(
+            config.h2MaxOutboundFrames,
+            config.h2MaxInboundPriorityFramesPerStream,
+            config.h2MaxInboundWindowUpdateFramesPerDataFrameSent,
+            config.h2Stats));
     p.addLast("flush", flushConsolidation());
     p.addLast("h2", codec);
     codec.connection().addListener(new FloodStats(config.h2Stats));
-    PrematureResets resets = new PrematureResets(parent, config.stats, config.maxRequestsPerConnection);
+    PrematureResets resets = new PrematureResets(parent, config.stats, config.maxRequestsPerConnection, config.overload);
     if (config.maxConnectionDurationMs > 0) {
       io.netty.util.concurrent.ScheduledFuture<?> t =
           parent.eventLoop()
@@ -176,8 +183,11 @@ public final class HttpServerPipeline {
 
     private final long maxRequests;
 
-    PrematureResets(Channel connection, HcmStats stats, long maxRequests) {
+    private final io.legate.server.OverloadManager overload;
+
+    PrematureResets(Channel connection, HcmStats stats, long maxRequests, io.legate.server.OverloadManager overload) {
       this.connection = connection;
+      this.overload = overload;
       this.stats = stats;
       this.maxRequests = maxRequests;
     }
@@ -194,6 +204,21 @@ public final class HttpServerPipeline {
         stats.downstreamCxMaxRequestsReached.inc();
         // Tell the client to open no more streams; the connection closes once the open ones end.
         connection.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame(io.netty.handler.codec.http2.Http2Error.NO_ERROR));
+      }
+    }
+
+    private boolean keepaliveDisabled;
+
+    /**
+     * Called as a final response starts: under the overload manager's {@code
+     * disable_http_keepalive} the connection drains as Envoy's does (GOAWAY, then closes once the
+     * open streams end), counted once per connection.
+     */
+    void responseStarted() {
+      if (!keepaliveDisabled && overload.disableHttpKeepalive() && connection.isActive()) {
+        keepaliveDisabled = true;
+        stats.downstreamCxOverloadDisableKeepalive.inc();
+        connection.close(); // graceful: GOAWAY, then close when the open streams are done
       }
     }
 

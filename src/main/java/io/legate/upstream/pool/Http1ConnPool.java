@@ -40,6 +40,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class Http1ConnPool implements ConnPool {
   private final EventLoop loop;
+  private final String sni;
   private final Host host;
   private final ClusterInfo cluster;
   private final ClusterStats stats;
@@ -56,6 +57,12 @@ public final class Http1ConnPool implements ConnPool {
 
   /** Creates a pool whose streams and connections count against {@code resources}. */
   public Http1ConnPool(EventLoop loop, Host host, ClusterInfo cluster, CircuitBreakers.ResourceManager resources) {
+    this(loop, host, cluster, resources, null);
+  }
+
+  /** Creates a pool whose TLS connections send {@code sni} (auto_sni; null: the transport socket's). */
+  public Http1ConnPool(EventLoop loop, Host host, ClusterInfo cluster, CircuitBreakers.ResourceManager resources, String sni) {
+    this.sni = sni;
     this.loop = loop;
     this.host = host;
     this.cluster = cluster;
@@ -209,7 +216,7 @@ public final class Http1ConnPool implements ConnPool {
                     @Override
                     protected void initChannel(Channel ch) {
                       if (cluster.tls() != null) {
-                        ssl = cluster.tls().newHandler(ch.alloc(), host.address(), false);
+                        ssl = cluster.tls().newHandler(ch.alloc(), host.address(), false, sni);
                         ch.pipeline().addLast("ssl", ssl);
                       }
                       ch.pipeline().addLast("flush", io.legate.http.codec.HttpServerPipeline.flushConsolidation());

@@ -46,6 +46,7 @@ public final class Http2ConnPool implements ConnPool {
   private static final AsciiString HTTP = AsciiString.cached("http");
 
   private final EventLoop loop;
+  private final String sni;
   private final Host host;
   private final ClusterInfo cluster;
   private final ClusterStats stats;
@@ -61,6 +62,12 @@ public final class Http2ConnPool implements ConnPool {
 
   /** Creates a pool whose streams and connections count against {@code resources}. */
   public Http2ConnPool(EventLoop loop, Host host, ClusterInfo cluster, CircuitBreakers.ResourceManager resources) {
+    this(loop, host, cluster, resources, null);
+  }
+
+  /** Creates a pool whose TLS connections send {@code sni} (auto_sni; null: the transport socket's). */
+  public Http2ConnPool(EventLoop loop, Host host, ClusterInfo cluster, CircuitBreakers.ResourceManager resources, String sni) {
+    this.sni = sni;
     this.loop = loop;
     this.host = host;
     this.cluster = cluster;
@@ -198,7 +205,7 @@ public final class Http2ConnPool implements ConnPool {
                     @Override
                     protected void initChannel(Channel ch) {
                       if (cluster.tls() != null) {
-                        ssl = cluster.tls().newHandler(ch.alloc(), host.address(), true);
+                        ssl = cluster.tls().newHandler(ch.alloc(), host.address(), true, sni);
                         ch.pipeline().addLast("ssl", ssl);
                       }
                       Http2FrameCodec codec =

@@ -64,6 +64,8 @@ public final class WorkerClusters {
     private final Map<Host, ConnPool> http2 = new HashMap<>();
     private final Map<Host, ConnPool> http1High = new HashMap<>();
     private final Map<Host, ConnPool> http2High = new HashMap<>();
+    /** auto_sni: pools per SNI as Envoy's (connections made with different SNI are never shared). */
+    private final Map<SniKey, ConnPool> bySni = new HashMap<>();
 
     Entry(Cluster cluster, EventLoop loop) {
       this.cluster = cluster;
@@ -87,6 +89,13 @@ public final class WorkerClusters {
           drainRemoved(http2, live);
           drainRemoved(http1High, live);
           drainRemoved(http2High, live);
+          for (Iterator<Map.Entry<SniKey, ConnPool>> it = bySni.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<SniKey, ConnPool> e = it.next();
+            if (!live.contains(e.getKey().host())) {
+              e.getValue().drain();
+              it.remove();
+            }
+          }
         }
       }
       return lb.chooseHost(context);
@@ -112,7 +121,25 @@ public final class WorkerClusters {
      * and circuit breakers, as in Envoy), creating it on first use.
      */
     public ConnPool pool(Host host, boolean h2, CircuitBreakers.Priority priority) {
+      return pool(host, h2, priority, null);
+    }
+
+    /**
+     * Returns the pool for a host, protocol, routing priority and SNI ({@code auto_sni}; null: the
+     * transport socket's own), creating it on first use.
+     */
+    public ConnPool pool(Host host, boolean h2, CircuitBreakers.Priority priority, String sni) {
       boolean high = priority == CircuitBreakers.Priority.HIGH;
+      if (sni != null) {
+        SniKey key = new SniKey(host, sni, h2, high);
+        ConnPool p = bySni.get(key);
+        if (p == null) {
+          CircuitBreakers.ResourceManager rm = cluster.info().circuitBreakers().forPriority(priority);
+          p = h2 ? new Http2ConnPool(loop, host, cluster.info(), rm, sni) : new Http1ConnPool(loop, host, cluster.info(), rm, sni);
+          bySni.put(key, p);
+        }
+        return p;
+      }
       Map<Host, ConnPool> pools = h2 ? (high ? http2High : http2) : (high ? http1High : http1);
       ConnPool p = pools.get(host);
       if (p == null) {
@@ -123,7 +150,11 @@ public final class WorkerClusters {
       return p;
     }
 
+    private record SniKey(Host host, String sni, boolean h2, boolean high) {}
+
     void drainAll() {
+      bySni.values().forEach(ConnPool::drain);
+      bySni.clear();
       for (Map<Host, ConnPool> pools : List.of(http1, http2, http1High, http2High)) {
         pools.values().forEach(ConnPool::drain);
         pools.clear();

@@ -76,6 +76,11 @@ final class RbacFilter implements HttpFilter, RbacInput {
   }
 
   @Override
+  public InetSocketAddress remoteAddress() {
+    return decoder.streamInfo().downstreamClientAddress();
+  }
+
+  @Override
   public InetSocketAddress localAddress() {
     return decoder.streamInfo().downstreamLocalAddress();
   }

@@ -373,7 +373,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     ConnPool.Cancellable c =
         tcpTunnel
             ? io.legate.upstream.pool.TcpUpstream.open(callbacks.eventLoop(), h, cluster, current)
-            : worker.pool(h, h2, priority).newStream(current);
+            : worker.pool(h, h2, priority, cluster.autoSni() ? autoSni(requestHeaders) : null).newStream(current);
     if (waitingForPool) {
       pending = c;
     }
@@ -1195,4 +1195,26 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       retryBody = null;
     }
   }
+
+  /**
+   * Returns the SNI auto_sni sends: the host of the upstream request's :authority without its port,
+   * or null for an IP literal or no authority (the transport socket's own SNI then applies).
+   */
+  static String autoSni(Http2Headers headers) {
+    CharSequence authority = headers.authority();
+    if (authority == null || authority.length() == 0) {
+      return null;
+    }
+    String a = authority.toString();
+    if (a.startsWith("[")) {
+      return null; // IPv6 literal
+    }
+    int colon = a.lastIndexOf(':');
+    String host = colon >= 0 ? a.substring(0, colon) : a;
+    if (host.isEmpty() || io.netty.util.NetUtil.isValidIpV4Address(host)) {
+      return null;
+    }
+    return host.toLowerCase(java.util.Locale.ROOT);
+  }
+
 }
