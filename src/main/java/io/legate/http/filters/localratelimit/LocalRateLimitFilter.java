@@ -142,7 +142,7 @@ final class LocalRateLimitFilter implements HttpFilter {
       cluster = action.selectCluster(headers, ThreadLocalRandom.current().nextLong()).clusterName();
     }
     RateLimitPolicy.RequestContext rc = new RateLimitPolicy.RequestContext(
-        headers, decoder.streamInfo().downstreamRemoteAddress(), used.localCluster, cluster);
+        headers, decoder.streamInfo().downstreamClientAddress(), used.localCluster, cluster);
     List<List<RateLimitPolicy.DescriptorEntry>> out = new ArrayList<>(2);
     route.rateLimitPolicy().populateDescriptors(used.stage, rc, out);
     VhRateLimitsOptions vh = route.includeVirtualHostRateLimits() ? VhRateLimitsOptions.INCLUDE : used.vhRateLimits;

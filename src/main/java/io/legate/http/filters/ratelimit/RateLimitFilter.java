@@ -76,7 +76,7 @@ final class RateLimitFilter implements HttpFilter {
       }
     }
     RateLimitPolicy.RequestContext rc = new RateLimitPolicy.RequestContext(
-        headers, callbacks.streamInfo().downstreamRemoteAddress(), config.localCluster, cluster);
+        headers, callbacks.streamInfo().downstreamClientAddress(), config.localCluster, cluster);
     List<List<RateLimitPolicy.DescriptorEntry>> descriptors = new ArrayList<>(2);
     route.rateLimitPolicy().populateDescriptors(config.stage, rc, descriptors);
     if (route.includeVirtualHostRateLimits() || route.rateLimitPolicy().isEmpty()) {

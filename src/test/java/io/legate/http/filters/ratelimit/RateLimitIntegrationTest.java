@@ -258,6 +258,24 @@ class RateLimitIntegrationTest {
   }
 
   @Test
+  void remoteAddressIsTheClientTheConnectionManagerTrusts() throws Exception {
+    // Without use_remote_address, the client is the last x-forwarded-for address (as Envoy's
+    // remote_address action: "the trusted address from x-forwarded-for").
+    answer = r -> ok();
+    start("2s", false, true);
+    HttpResponse<String> r =
+        legate.get("front", "/limited", "x-user", "bob", "x-forwarded-for", "198.51.100.1, 203.0.113.7");
+    assertThat(r.statusCode()).isEqualTo(200);
+    RateLimitRequest req = received.poll(5, TimeUnit.SECONDS);
+    assertThat(req).isNotNull();
+    assertThat(req.getDescriptors(0).getEntriesList())
+        .anySatisfy(e -> {
+          assertThat(e.getKey()).isEqualTo("remote_address");
+          assertThat(e.getValue()).isEqualTo("203.0.113.7");
+        });
+  }
+
+  @Test
   void overLimitIsA429WithTheRateLimitedFlag() throws Exception {
     answer = r -> RateLimitResponse.newBuilder().setOverallCode(RateLimitResponse.Code.OVER_LIMIT).build();
     start("2s", false, true);
