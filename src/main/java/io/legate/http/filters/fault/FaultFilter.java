@@ -1,5 +1,6 @@
 package io.legate.http.filters.fault;
 
+import io.legate.config.Fraction;
 import io.legate.http.HttpHeaderNames;
 import io.legate.http.ResponseFlag;
 import io.legate.http.filter.DecoderCallbacks;
@@ -128,7 +129,7 @@ final class FaultFilter implements HttpFilter {
     if (d == null) {
       return 0;
     }
-    Percentage pct = d.percentage();
+    Fraction pct = d.percentage();
     long ms = d.fixedMs();
     if (ms < 0) {
       pct = headerPercentage(headers, DELAY_REQUEST_PERCENTAGE, pct);
@@ -162,7 +163,7 @@ final class FaultFilter implements HttpFilter {
     if (a == null) {
       return false;
     }
-    Percentage pct = a.percentage();
+    Fraction pct = a.percentage();
     if (a.kind() == FaultSettings.AbortKind.HEADER) {
       pct = headerPercentage(headers, ABORT_REQUEST_PERCENTAGE, pct);
     }
@@ -210,7 +211,7 @@ final class FaultFilter implements HttpFilter {
     if (rl == null) {
       return;
     }
-    Percentage pct = rl.percentage();
+    Fraction pct = rl.percentage();
     if (rl.fixedKbps() < 0) {
       pct = headerPercentage(headers, THROUGHPUT_RESPONSE_PERCENTAGE, pct);
     }
@@ -270,7 +271,7 @@ final class FaultFilter implements HttpFilter {
    * Returns the configured percentage lowered to the header's numerator (same denominator) when the
    * header holds an unsigned integer, as Envoy's HeaderPercentageProvider.
    */
-  private static Percentage headerPercentage(Http2Headers headers, AsciiString name, Percentage pct) {
+  private static Fraction headerPercentage(Http2Headers headers, AsciiString name, Fraction pct) {
     long v = parseUnsigned(headers.get(name));
     if (v < 0 || v > 0xffffffffL) {
       return pct;

@@ -1,5 +1,6 @@
 package io.legate.http.filters.fault;
 
+import io.legate.config.Fraction;
 import io.envoyproxy.envoy.extensions.filters.common.fault.v3.FaultDelay;
 import io.envoyproxy.envoy.extensions.filters.common.fault.v3.FaultRateLimit;
 import io.envoyproxy.envoy.extensions.filters.http.fault.v3.FaultAbort;
@@ -38,13 +39,13 @@ record FaultSettings(
   }
 
   /** FaultAbort: a fixed HTTP or gRPC status, or one taken from request headers. */
-  record Abort(AbortKind kind, int httpStatus, int grpcStatus, Percentage percentage) {}
+  record Abort(AbortKind kind, int httpStatus, int grpcStatus, Fraction percentage) {}
 
   /** FaultDelay: a fixed delay, or one from x-envoy-fault-delay-request (fixedMs -1). */
-  record Delay(long fixedMs, Percentage percentage) {}
+  record Delay(long fixedMs, Fraction percentage) {}
 
   /** FaultRateLimit: a fixed limit, or one from x-envoy-fault-throughput-response (fixedKbps -1). */
-  record RateLimit(long fixedKbps, Percentage percentage) {}
+  record RateLimit(long fixedKbps, Fraction percentage) {}
 
   /**
    * Parses an HTTPFault.
@@ -56,7 +57,7 @@ record FaultSettings(
     if (f.hasAbort()) {
       FaultAbort a = f.getAbort();
       String ap = path + ".abort";
-      Percentage pct = Percentage.of(a.getPercentage(), ap + ".percentage");
+      Fraction pct = Fraction.of(a.getPercentage(), ap + ".percentage");
       abort =
           switch (a.getErrorTypeCase()) {
             case HTTP_STATUS -> {
@@ -76,7 +77,7 @@ record FaultSettings(
     if (f.hasDelay()) {
       FaultDelay d = f.getDelay();
       String dp = path + ".delay";
-      Percentage pct = Percentage.of(d.getPercentage(), dp + ".percentage");
+      Fraction pct = Fraction.of(d.getPercentage(), dp + ".percentage");
       delay =
           switch (d.getFaultDelaySecifierCase()) {
             case FIXED_DELAY -> {
@@ -95,7 +96,7 @@ record FaultSettings(
     if (f.hasResponseRateLimit()) {
       FaultRateLimit r = f.getResponseRateLimit();
       String rp = path + ".response_rate_limit";
-      Percentage pct = Percentage.of(r.getPercentage(), rp + ".percentage");
+      Fraction pct = Fraction.of(r.getPercentage(), rp + ".percentage");
       rl =
           switch (r.getLimitTypeCase()) {
             case FIXED_LIMIT -> {

@@ -1,10 +1,9 @@
 package io.legate.http.filters.localratelimit;
 
-import io.envoyproxy.envoy.config.core.v3.RuntimeFractionalPercent;
 import io.envoyproxy.envoy.extensions.common.ratelimit.v3.XRateLimitHeadersRFCVersion;
 import io.envoyproxy.envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit;
-import io.envoyproxy.envoy.type.v3.FractionalPercent;
 import io.legate.config.ConfigException;
+import io.legate.config.Fraction;
 import io.legate.router.HeaderMutations;
 import io.legate.stats.Counter;
 import io.legate.stats.StatsStore;
@@ -28,10 +27,11 @@ final class LocalRateLimitConfig {
 
   final int status;
   final int grpcStatus;
-  final long enabledNumerator;
-  final long enabledDenominator;
-  final long enforcedNumerator;
-  final long enforcedDenominator;
+  /** An absent filter_enabled / filter_enforced is 0 % (Envoy's default for both). */
+  private static final Fraction NOT_SET = new Fraction(0, 100);
+
+  final Fraction filterEnabled;
+  final Fraction filterEnforced;
   final HeaderMutations responseHeaders;
   final HeaderMutations requestHeadersWhenNotEnforced;
   final boolean perConnection;
@@ -120,12 +120,10 @@ final class LocalRateLimitConfig {
     int code = c.getStatus().getCodeValue();
     this.status = code >= 400 ? code : 429;
     this.grpcStatus = c.getRateLimitedAsResourceExhausted() ? RESOURCE_EXHAUSTED : -1;
-    long[] en = fraction(c.hasFilterEnabled() ? c.getFilterEnabled() : null, path + ".filter_enabled");
-    this.enabledNumerator = en[0];
-    this.enabledDenominator = en[1];
-    long[] ef = fraction(c.hasFilterEnforced() ? c.getFilterEnforced() : null, path + ".filter_enforced");
-    this.enforcedNumerator = ef[0];
-    this.enforcedDenominator = ef[1];
+    this.filterEnabled =
+        Fraction.ofRuntime(c.hasFilterEnabled() ? c.getFilterEnabled() : null, NOT_SET, path + ".filter_enabled");
+    this.filterEnforced =
+        Fraction.ofRuntime(c.hasFilterEnforced() ? c.getFilterEnforced() : null, NOT_SET, path + ".filter_enforced");
     this.responseHeaders = HeaderMutations.ofAdditions(
         c.getResponseHeadersToAddList(), path + ".response_headers_to_add", true);
     this.requestHeadersWhenNotEnforced = HeaderMutations.ofAdditions(
@@ -233,27 +231,11 @@ final class LocalRateLimitConfig {
   }
 
   boolean enabled() {
-    return Long.remainderUnsigned(random.getAsLong(), enabledDenominator) < enabledNumerator;
+    return filterEnabled.enabled(random.getAsLong());
   }
 
   boolean enforced() {
-    return Long.remainderUnsigned(random.getAsLong(), enforcedDenominator) < enforcedNumerator;
+    return filterEnforced.enabled(random.getAsLong());
   }
 
-  /** Returns {numerator, denominator} of a RuntimeFractionalPercent's default (absent: 0/100). */
-  private static long[] fraction(RuntimeFractionalPercent p, String path) {
-    if (p == null) {
-      return new long[] {0, 100};
-    }
-    FractionalPercent d = p.getDefaultValue();
-    long den =
-        switch (d.getDenominator()) {
-          case HUNDRED -> 100;
-          case TEN_THOUSAND -> 10_000;
-          case MILLION -> 1_000_000;
-          default -> throw new ConfigException(
-              path + ".default_value.denominator", "unknown value " + d.getDenominatorValue());
-        };
-    return new long[] {Integer.toUnsignedLong(d.getNumerator()), den};
-  }
 }
