@@ -100,6 +100,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
             conn.remoteAddress(),
             conn.localAddress(),
             conn.protocol());
+    info.setDownstreamConnection(conn.channel());
     var factories = config.filterFactories;
     this.filters = new HttpFilter[factories.size()];
     for (int i = 0; i < filters.length; i++) {
@@ -155,6 +156,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     }
     if (config.tracer != null) {
       activeSpan = config.tracer.startSpan(headers, info);
+      info.setTraceId(activeSpan.traceId());
     }
     if (config.routeBasedFilterChain) {
       skip = filterSkips(route());
@@ -214,6 +216,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
 
   private void onRequestComplete() {
     requestComplete = true;
+    info.onLastDownstreamRxByte(System.nanoTime());
     if (requestTimer != null) {
       requestTimer.cancel(false);
       requestTimer = null;
@@ -900,6 +903,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       return;
     }
     responseComplete = true;
+    info.onLastDownstreamTxByte(System.nanoTime());
     destroy();
   }
 

@@ -104,6 +104,7 @@ public final class ActiveListener {
   }
 
   private void onAccept(SocketChannel ch) {
+    io.legate.network.ConnectionFacts.id(ch);
     Generation g = current;
     ListenerConfig config = g.config();
     io.legate.server.OverloadManager overload = config.overload;
@@ -129,6 +130,7 @@ public final class ActiveListener {
   private void onChain(SocketChannel ch, ClientHello hello, Generation g) {
     ListenerConfig config = g.config();
     ListenerConfig.Chain chain = config.select(ch.localAddress(), ch.remoteAddress(), hello);
+    io.legate.network.ConnectionFacts.setRequestedServerName(ch, hello.serverName());
     if (chain == null) {
       config.noFilterChainMatch.inc();
       ch.close();

@@ -59,6 +59,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
               (java.net.InetSocketAddress) downstream.remoteAddress(),
               (java.net.InetSocketAddress) downstream.localAddress(),
               "-");
+      logInfo.setDownstreamConnection(downstream);
       downstream.closeFuture().addListener(f -> log());
     }
     if (config.idleTimeoutMs > 0) {

@@ -605,6 +605,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     clusterStats.upstreamRqPendingActive.dec();
     host.outlier().putResult(Result.LOCAL_ORIGIN_CONNECT_SUCCESS);
     upstream = stream;
+    callbacks.streamInfo().setUpstreamAddresses(stream.localAddress(), stream.remoteAddress());
     if (retryBody != null) {
       // Every attempt is sent the whole request received so far.
       boolean hasBody = retryBody.isReadable();
@@ -662,6 +663,9 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       return;
     }
     info.addResponseFlag(overflow ? ResponseFlag.UPSTREAM_OVERFLOW : ResponseFlag.UPSTREAM_CONNECTION_FAILURE);
+    if (details != null && !overflow) {
+      info.setUpstreamTransportFailureReason(details);
+    }
     String body = (attemptCount > 1 ? RETRIED_RESET_BEFORE_HEADERS : RESET_BEFORE_HEADERS) + reason.text();
     if (details != null && !overflow) {
       body += ", transport failure reason: " + details;
@@ -722,6 +726,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
 
   private void forwardResponse(Http2Headers headers, boolean endStream, int code0) {
     responseStarted = true;
+    callbacks.streamInfo().onFirstUpstreamRxByte(System.nanoTime());
     resetBackgrounds();
     if (perTryTimer != null) {
       perTryTimer.cancel(false);
@@ -1052,6 +1057,9 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     attemptActive = true;
     bg.stream = null;
     callbacks.streamInfo().setUpstreamHost(host.addressString());
+    if (upstream != null) {
+      callbacks.streamInfo().setUpstreamAddresses(upstream.localAddress(), upstream.remoteAddress());
+    }
   }
 
   /**
