@@ -676,7 +676,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       extra.set(RetryState.X_ENVOY_OVERLOADED, TRUE);
     }
     finishUpstream(false);
-    callbacks.sendLocalReply(503, body, extra, "upstream_reset_before_response_started{" + reason.text() + "}");
+    callbacks.sendLocalReply(503, body, extra, "upstream_reset_before_response_started{" + reason.text().replace(' ', '_') + "}");
   }
 
   /**
@@ -724,9 +724,13 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     forwardResponse(headers, endStream, code0);
   }
 
+  private static final String VIA_UPSTREAM = "via_upstream";
+
   private void forwardResponse(Http2Headers headers, boolean endStream, int code0) {
     responseStarted = true;
     callbacks.streamInfo().onFirstUpstreamRxByte(System.nanoTime());
+    // Envoy's response code details for a response that came from the upstream.
+    callbacks.streamInfo().setResponseCodeDetails(VIA_UPSTREAM);
     resetBackgrounds();
     if (perTryTimer != null) {
       perTryTimer.cancel(false);
@@ -824,7 +828,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
           503,
           (attemptCount > 1 ? RETRIED_RESET_BEFORE_HEADERS : RESET_BEFORE_HEADERS) + reason.text(),
           null,
-          "upstream_reset_before_response_started{" + reason.text() + "}");
+          "upstream_reset_before_response_started{" + reason.text().replace(' ', '_') + "}");
     }
   }
 
@@ -993,7 +997,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       finishUpstream(false);
       callbacks.streamInfo().addResponseFlag(ResponseFlag.UPSTREAM_REMOTE_RESET);
       callbacks.sendLocalReply(503, RETRIED_RESET_BEFORE_HEADERS + Reason.REMOTE_RESET.text(), null,
-          "upstream_reset_before_response_started{" + Reason.REMOTE_RESET.text() + "}");
+          "upstream_reset_before_response_started{" + Reason.REMOTE_RESET.text().replace(' ', '_') + "}");
     }
   }
 
