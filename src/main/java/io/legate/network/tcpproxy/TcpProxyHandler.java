@@ -130,6 +130,11 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                 f -> {
                   if (f.isSuccess()) {
                     upstream = f.channel();
+                    if (logInfo != null) {
+                      logInfo.setUpstreamAddresses(
+                          (java.net.InetSocketAddress) upstream.localAddress(),
+                          (java.net.InetSocketAddress) upstream.remoteAddress());
+                    }
                     clusterStats.upstreamCxConnectMs.record((System.nanoTime() - start) / 1_000_000);
                     downstream.config().setAutoRead(true);
                     upstream.config().setAutoRead(true);
