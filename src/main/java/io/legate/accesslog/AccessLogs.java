@@ -184,12 +184,7 @@ public final class AccessLogs {
           first = false;
           JsonStrings.quote(sb, e.getKey());
           sb.append(':');
-          String v = e.getValue().format(info);
-          if (v == null || v.equals("-")) {
-            sb.append("null");
-          } else {
-            JsonStrings.quote(sb, v);
-          }
+          sb.append(e.getValue().formatJson(info));
         }
         return sb.append("}\n").toString();
       };

@@ -143,6 +143,40 @@ public final class Formatter {
     return sb.toString();
   }
 
+  /**
+   * Returns this format's value for a {@code json_format} field, as JSON text. As Envoy (which
+   * preserves types), a format that is exactly one command gives that command's typed value: a
+   * number for counts, durations and ports, an object or other JSON for {@code DYNAMIC_METADATA},
+   * {@code null} when unknown; any other format gives a JSON string.
+   */
+  public String formatJson(StreamInfo info) {
+    if (parts.size() == 1 && parts.get(0) instanceof Command c) {
+      Http2Headers req = info.requestHeaders();
+      Http2Headers resp = info.responseHeaders();
+      long now = System.nanoTime();
+      if (c.json != null) {
+        String j = c.json.extract(info, req, resp, now);
+        return j == null ? "null" : j;
+      }
+      String v = c.value(info, req, resp, now);
+      if (v == null) {
+        return "null";
+      }
+      if (c.numeric) {
+        return v;
+      }
+      if (c.maxLen >= 0 && v.length() > c.maxLen) {
+        v = v.substring(0, c.maxLen);
+      }
+      StringBuilder sb = new StringBuilder(v.length() + 2);
+      io.legate.config.JsonStrings.quote(sb, v);
+      return sb.toString();
+    }
+    StringBuilder sb = new StringBuilder();
+    io.legate.config.JsonStrings.quote(sb, format(info));
+    return sb.toString();
+  }
+
   private interface Part {}
 
   private record Literal(String text) implements Part {}
@@ -152,7 +186,15 @@ public final class Formatter {
     String extract(StreamInfo info, Http2Headers req, Http2Headers resp, long nowNanos);
   }
 
-  private record Command(Extractor extractor, int maxLen) implements Part {
+  /**
+   * A command: its text value; whether that value is a JSON number; and, for a command whose JSON
+   * value is not its text (metadata), the JSON extractor.
+   */
+  private record Command(Extractor extractor, int maxLen, boolean numeric, Extractor json) implements Part {
+    Command(Extractor extractor, int maxLen) {
+      this(extractor, maxLen, false, null);
+    }
+
     String value(StreamInfo info, Http2Headers req, Http2Headers resp, long now) {
       return extractor.extract(info, req, resp, now);
     }
@@ -161,7 +203,7 @@ public final class Formatter {
   private static Part command(String name, String arg, int maxLen, String path) {
     Extractor e;
     switch (name) {
-      case "REQ", "RESP" -> {
+      case "REQ", "RESP", "TRAILER" -> {
         if (arg == null || arg.isEmpty()) {
           throw new ConfigException(path, name + " requires parameters");
         }
@@ -173,8 +215,12 @@ public final class Formatter {
         AsciiString main = AsciiString.of(alt[0].toLowerCase(java.util.Locale.ROOT));
         AsciiString fallback =
             alt.length == 2 ? AsciiString.of(alt[1].toLowerCase(java.util.Locale.ROOT)) : null;
-        boolean request = name.equals("REQ");
-        e = (info, req, resp, now) -> header(request ? req : resp, main, fallback);
+        e =
+            switch (name) {
+              case "REQ" -> (info, req, resp, now) -> header(req, main, fallback);
+              case "RESP" -> (info, req, resp, now) -> header(resp, main, fallback);
+              default -> (info, req, resp, now) -> header(info.responseTrailers(), main, fallback);
+            };
         return new Command(e, maxLen);
       }
       case "START_TIME" -> {
@@ -199,6 +245,30 @@ public final class Formatter {
         boolean plain = p.length == 2 && p[1].equals("PLAIN");
         e = (info, req, resp, now) -> filterState(info, key, plain);
         return new Command(e, maxLen);
+      }
+      case "DYNAMIC_METADATA" -> {
+        if (arg == null || arg.isEmpty()) {
+          throw new ConfigException(path, "DYNAMIC_METADATA requires parameters");
+        }
+        String[] p = arg.split(":", -1);
+        for (String k : p) {
+          if (k.isEmpty()) {
+            throw new ConfigException(path, "DYNAMIC_METADATA(" + arg + "): empty namespace or key");
+          }
+        }
+        String ns = p[0];
+        String[] keys = java.util.Arrays.copyOfRange(p, 1, p.length);
+        e = (info, req, resp, now) -> Metadata.text(Metadata.lookup(info.dynamicMetadata(ns), keys));
+        Extractor j =
+            (info, req, resp, now) -> {
+              com.google.protobuf.Value v = Metadata.lookup(info.dynamicMetadata(ns), keys);
+              if (v != null && maxLen >= 0 && v.getKindCase() == com.google.protobuf.Value.KindCase.STRING_VALUE
+                  && v.getStringValue().length() > maxLen) {
+                v = com.google.protobuf.Value.newBuilder().setStringValue(v.getStringValue().substring(0, maxLen)).build();
+              }
+              return v == null ? null : Metadata.json(v);
+            };
+        return new Command(e, maxLen, false, j);
       }
       default -> {
         // fall through to argument-less commands
@@ -227,11 +297,40 @@ public final class Formatter {
           case "RESPONSE_FLAGS" -> (i, q, r, n) -> ResponseFlag.format(i.responseFlags());
           case "BYTES_RECEIVED" -> (i, q, r, n) -> Long.toString(i.bytesReceived());
           case "BYTES_SENT" -> (i, q, r, n) -> Long.toString(i.bytesSent());
-          case "CONNECTION_ID" -> (i, q, r, n) -> Long.toString(Math.max(0, i.connectionId()));
           case "DURATION" -> (i, q, r, n) -> Long.toString((n - i.startNanos()) / 1_000_000L);
+          case "REQUEST_DURATION" -> (i, q, r, n) -> sinceStart(i, i.lastDownstreamRxNanos());
+          case "RESPONSE_DURATION" -> (i, q, r, n) -> sinceStart(i, i.firstUpstreamRxNanos());
+          case "RESPONSE_TX_DURATION" -> (i, q, r, n) -> between(i.firstUpstreamRxNanos(), i.lastDownstreamTxNanos());
+          case "REQUESTED_SERVER_NAME" -> (i, q, r, n) -> emptyToNull(i.requestedServerName());
+          case "CONNECTION_ID" -> (i, q, r, n) -> i.connectionId() < 0 ? null : Long.toString(i.connectionId());
+          case "UPSTREAM_LOCAL_ADDRESS" -> (i, q, r, n) -> address(i.upstreamLocalAddress(), true);
+          case "UPSTREAM_LOCAL_ADDRESS_WITHOUT_PORT" -> (i, q, r, n) -> address(i.upstreamLocalAddress(), false);
+          case "UPSTREAM_LOCAL_PORT" -> (i, q, r, n) -> port(i.upstreamLocalAddress());
+          case "UPSTREAM_REMOTE_ADDRESS" ->
+              (i, q, r, n) -> i.upstreamRemoteAddress() != null
+                  ? address(i.upstreamRemoteAddress(), true) : emptyToNull(i.upstreamHost());
+          case "UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT" ->
+              (i, q, r, n) -> i.upstreamRemoteAddress() != null
+                  ? address(i.upstreamRemoteAddress(), false) : hostWithoutPort(i.upstreamHost());
+          case "UPSTREAM_REMOTE_PORT" ->
+              (i, q, r, n) -> i.upstreamRemoteAddress() != null
+                  ? port(i.upstreamRemoteAddress()) : portOf(i.upstreamHost());
+          case "UPSTREAM_TRANSPORT_FAILURE_REASON" ->
+              (i, q, r, n) -> {
+                String s = emptyToNull(i.upstreamTransportFailureReason());
+                return s == null ? null : s.replace(' ', '_');
+              };
+          case "TRACE_ID" -> (i, q, r, n) -> emptyToNull(i.traceId());
           default -> throw new ConfigException(path, "Not supported field in StreamInfo: " + name);
         };
-    return new Command(e, maxLen);
+    boolean numeric =
+        switch (name) {
+          case "RESPONSE_CODE", "BYTES_RECEIVED", "BYTES_SENT", "DURATION", "REQUEST_DURATION",
+              "RESPONSE_DURATION", "RESPONSE_TX_DURATION", "CONNECTION_ID", "DOWNSTREAM_REMOTE_PORT",
+              "DOWNSTREAM_LOCAL_PORT", "UPSTREAM_LOCAL_PORT", "UPSTREAM_REMOTE_PORT" -> true;
+          default -> false;
+        };
+    return new Command(e, maxLen, numeric, null);
   }
 
   private static String header(Http2Headers h, AsciiString main, AsciiString fallback) {
@@ -265,6 +364,36 @@ public final class Formatter {
     } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
       return null;
     }
+  }
+
+  /** Whole ms from the stream's start to {@code nanos}, or null when that point was not reached. */
+  private static String sinceStart(StreamInfo info, long nanos) {
+    return nanos == StreamInfo.UNSET ? null : Long.toString((nanos - info.startNanos()) / 1_000_000L);
+  }
+
+  private static String between(long fromNanos, long toNanos) {
+    if (fromNanos == StreamInfo.UNSET || toNanos == StreamInfo.UNSET) {
+      return null;
+    }
+    return Long.toString((toNanos - fromNanos) / 1_000_000L);
+  }
+
+  /** {@code 1.2.3.4:80} → {@code 1.2.3.4}, {@code [::1]:80} → {@code ::1}. */
+  private static String hostWithoutPort(String hostAndPort) {
+    if (hostAndPort == null || hostAndPort.isEmpty()) {
+      return null;
+    }
+    int colon = hostAndPort.lastIndexOf(':');
+    String h = colon < 0 ? hostAndPort : hostAndPort.substring(0, colon);
+    return h.startsWith("[") && h.endsWith("]") ? h.substring(1, h.length() - 1) : h;
+  }
+
+  private static String portOf(String hostAndPort) {
+    if (hostAndPort == null) {
+      return null;
+    }
+    int colon = hostAndPort.lastIndexOf(':');
+    return colon < 0 ? null : hostAndPort.substring(colon + 1);
   }
 
   private static String emptyToNull(String s) {

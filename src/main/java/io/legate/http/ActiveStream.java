@@ -105,6 +105,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
             conn.localAddress(),
             conn.protocol());
     info.setConnectionId(io.legate.network.DownstreamConnections.id(conn.channel()));
+    info.setDownstreamConnection(conn.channel());
     var factories = config.filterFactories;
     this.filters = new HttpFilter[factories.size()];
     for (int i = 0; i < filters.length; i++) {
@@ -166,6 +167,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     }
     if (config.tracer != null) {
       activeSpan = config.tracer.startSpan(headers, info);
+      info.setTraceId(activeSpan.traceId());
     }
     if (config.routeBasedFilterChain) {
       skip = filterSkips(route());
@@ -225,6 +227,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
 
   private void onRequestComplete() {
     requestComplete = true;
+    info.onLastDownstreamRxByte(System.nanoTime());
     if (requestTimer != null) {
       requestTimer.cancel(false);
       requestTimer = null;
@@ -966,6 +969,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       return;
     }
     responseComplete = true;
+    info.onLastDownstreamTxByte(System.nanoTime());
     destroy();
   }
 

@@ -28,6 +28,19 @@ public final class StreamInfo {
   private Http2Headers responseTrailers;
   private FilterState filterState;
   private long connectionId = -1;
+  private io.netty.channel.Channel connection;
+  /** {@link System#nanoTime()} of the request's last byte, the first upstream response byte, the response's last byte; {@link #UNSET} when not reached. */
+  private long lastDownstreamRxNanos = UNSET;
+  private long firstUpstreamRxNanos = UNSET;
+  private long lastDownstreamTxNanos = UNSET;
+  private InetSocketAddress upstreamLocalAddress;
+  private InetSocketAddress upstreamRemoteAddress;
+  private String upstreamTransportFailureReason;
+  private String traceId;
+  private java.util.Map<String, com.google.protobuf.Struct> dynamicMetadata;
+
+  /** The value of a timestamp not reached. */
+  public static final long UNSET = Long.MIN_VALUE;
 
   public StreamInfo(
       long startTimeMillis,
@@ -213,5 +226,104 @@ public final class StreamInfo {
   /** Stores a (mutable) filter state object under {@code name}, replacing a mutable one before it. */
   public void setFilterState(String name, FilterState.StateObject value) {
     filterState().set(name, value, false);
+  }
+
+  /** Sets the downstream connection (for HTTP/2 the parent channel): its id and SNI are read from it. */
+  public void setDownstreamConnection(io.netty.channel.Channel connection) {
+    this.connection = connection;
+  }
+
+
+  /** Returns the SNI of the downstream TLS connection, or null. */
+  public String requestedServerName() {
+    return connection == null ? null : io.legate.network.DownstreamConnections.requestedServerName(connection);
+  }
+
+  /** Marks the last request byte received from downstream (first call wins). */
+  public void onLastDownstreamRxByte(long nanos) {
+    if (lastDownstreamRxNanos == UNSET) {
+      lastDownstreamRxNanos = nanos;
+    }
+  }
+
+  /** Marks the first byte of the (forwarded) upstream response received (first call wins). */
+  public void onFirstUpstreamRxByte(long nanos) {
+    if (firstUpstreamRxNanos == UNSET) {
+      firstUpstreamRxNanos = nanos;
+    }
+  }
+
+  /** Marks the last response byte sent downstream (first call wins). */
+  public void onLastDownstreamTxByte(long nanos) {
+    if (lastDownstreamTxNanos == UNSET) {
+      lastDownstreamTxNanos = nanos;
+    }
+  }
+
+  public long lastDownstreamRxNanos() {
+    return lastDownstreamRxNanos;
+  }
+
+  public long firstUpstreamRxNanos() {
+    return firstUpstreamRxNanos;
+  }
+
+  public long lastDownstreamTxNanos() {
+    return lastDownstreamTxNanos;
+  }
+
+  /** Local address of the upstream connection the request used, or null. */
+  public InetSocketAddress upstreamLocalAddress() {
+    return upstreamLocalAddress;
+  }
+
+  /** Remote address of the upstream connection the request used, or null. */
+  public InetSocketAddress upstreamRemoteAddress() {
+    return upstreamRemoteAddress;
+  }
+
+  public void setUpstreamAddresses(InetSocketAddress local, InetSocketAddress remote) {
+    this.upstreamLocalAddress = local;
+    this.upstreamRemoteAddress = remote;
+  }
+
+  /** Why the upstream connection failed at the transport level (e.g. a TLS error), or null. */
+  public String upstreamTransportFailureReason() {
+    return upstreamTransportFailureReason;
+  }
+
+  public void setUpstreamTransportFailureReason(String reason) {
+    this.upstreamTransportFailureReason = reason;
+  }
+
+  /** The trace id of the stream's active span (hex), or null when not traced. */
+  public String traceId() {
+    return traceId;
+  }
+
+  public void setTraceId(String traceId) {
+    this.traceId = traceId;
+  }
+
+  /** Returns the dynamic metadata of {@code namespace} (Envoy's filter_metadata), or null. */
+  public com.google.protobuf.Struct dynamicMetadata(String namespace) {
+    return dynamicMetadata == null ? null : dynamicMetadata.get(namespace);
+  }
+
+  /** Returns all dynamic metadata by namespace (unmodifiable; empty when none). */
+  public java.util.Map<String, com.google.protobuf.Struct> dynamicMetadata() {
+    return dynamicMetadata == null ? java.util.Map.of() : java.util.Collections.unmodifiableMap(dynamicMetadata);
+  }
+
+  /**
+   * Merges {@code fields} into the namespace's metadata, as Envoy's {@code setDynamicMetadata}: a
+   * key already there is replaced.
+   */
+  public void setDynamicMetadata(String namespace, com.google.protobuf.Struct fields) {
+    if (dynamicMetadata == null) {
+      dynamicMetadata = new java.util.LinkedHashMap<>();
+    }
+    com.google.protobuf.Struct old = dynamicMetadata.get(namespace);
+    dynamicMetadata.put(namespace, old == null ? fields : old.toBuilder().putAllFields(fields.getFieldsMap()).build());
   }
 }

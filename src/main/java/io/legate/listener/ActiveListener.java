@@ -145,6 +145,7 @@ public final class ActiveListener {
   private void onChain(SocketChannel ch, ClientHello hello, Generation g) {
     ListenerConfig config = g.config();
     ListenerConfig.Chain chain = config.select(ch.localAddress(), ch.remoteAddress(), hello);
+    io.legate.network.DownstreamConnections.setRequestedServerName(ch, hello.serverName());
     if (chain == null) {
       config.noFilterChainMatch.inc();
       StreamInfo info = DownstreamConnections.streamInfo(ch);

@@ -16,6 +16,7 @@ public final class DownstreamConnections {
   private static final AtomicLong NEXT_ID = new AtomicLong();
   private static final AttributeKey<Long> ID = AttributeKey.valueOf("legate.connection_id");
   private static final AttributeKey<StreamInfo> INFO = AttributeKey.valueOf("legate.connection_stream_info");
+  private static final AttributeKey<String> SNI = AttributeKey.valueOf("legate.requested_server_name");
 
   private DownstreamConnections() {}
 
@@ -40,5 +41,28 @@ public final class DownstreamConnections {
   /** Returns the connection-level stream info, or null when the listener does not log connections. */
   public static StreamInfo streamInfo(Channel ch) {
     return ch.attr(INFO).get();
+  }
+
+  /** Records the SNI the TLS inspector read from the ClientHello (null or empty: none). */
+  public static void setRequestedServerName(Channel ch, String serverName) {
+    if (serverName != null && !serverName.isEmpty()) {
+      ch.attr(SNI).set(serverName);
+    }
+  }
+
+  /**
+   * Returns the requested server name: the TLS inspector's, else the one in the terminated TLS
+   * session, else null.
+   */
+  public static String requestedServerName(Channel ch) {
+    String s = ch.attr(SNI).get();
+    if (s != null) {
+      return s;
+    }
+    if (ch.pipeline().get(io.netty.handler.ssl.SslHandler.class) == null) {
+      return null;
+    }
+    String sni = io.legate.rbac.PeerIdentity.of(ch).serverName();
+    return sni == null || sni.isEmpty() ? null : sni;
   }
 }

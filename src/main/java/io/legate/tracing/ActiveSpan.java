@@ -31,6 +31,11 @@ public abstract class ActiveSpan {
         public void finish(StreamInfo info) {}
       };
 
+  /** Returns the trace id (32 hex digits) of the ingress span, or null when not traced. */
+  public String traceId() {
+    return null;
+  }
+
   /** Returns whether the request is traced (a span is recording). */
   public abstract boolean traced();
 

@@ -63,6 +63,11 @@ final class RealActiveSpan extends ActiveSpan {
   }
 
   @Override
+  public String traceId() {
+    return span.getSpanContext().getTraceId();
+  }
+
+  @Override
   public boolean traced() {
     return true;
   }

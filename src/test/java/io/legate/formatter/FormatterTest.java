@@ -142,4 +142,135 @@ class FormatterTest {
         .isInstanceOf(ConfigException.class)
         .hasMessage("f: FILTER_STATE field access (k:TYPED:field) is not supported");
   }
+
+  @Test
+  void trailersWithFallbackAndTruncation() throws Exception {
+    StreamInfo i = info();
+    Formatter f = Formatter.parse("%TRAILER(grpc-status)% %TRAILER(x-none?grpc-message)% %TRAILER(grpc-message):3%", "f");
+    assertThat(f.format(i)).isEqualTo("- - -");
+    i.setResponseTrailers(new DefaultHttp2Headers().add("grpc-status", "0").add("grpc-message", "fine"));
+    assertThat(f.format(i)).isEqualTo("0 fine fin");
+    assertThatThrownBy(() -> Formatter.parse("%TRAILER%", "p")).hasMessage("p: TRAILER requires parameters");
+  }
+
+  @Test
+  void requestAndResponseDurations() throws Exception {
+    StreamInfo i = info();
+    Formatter f = Formatter.parse("%REQUEST_DURATION% %RESPONSE_DURATION% %RESPONSE_TX_DURATION%", "f");
+    assertThat(f.format(i)).isEqualTo("- - -");
+    i.onLastDownstreamRxByte(START_NANOS + 3_900_000L);
+    assertThat(f.format(i)).isEqualTo("3 - -");
+    i.onFirstUpstreamRxByte(START_NANOS + 17_000_000L);
+    i.onFirstUpstreamRxByte(START_NANOS + 99_000_000L); // first one counts
+    assertThat(f.format(i)).isEqualTo("3 17 -");
+    i.onLastDownstreamTxByte(START_NANOS + 30_500_000L);
+    assertThat(f.format(i)).isEqualTo("3 17 13");
+  }
+
+  @Test
+  void upstreamAddressesAndTransportFailureReason() throws Exception {
+    StreamInfo i = info();
+    Formatter f = Formatter.parse(
+        "%UPSTREAM_LOCAL_ADDRESS% %UPSTREAM_LOCAL_ADDRESS_WITHOUT_PORT% %UPSTREAM_LOCAL_PORT% "
+            + "%UPSTREAM_REMOTE_ADDRESS% %UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT% %UPSTREAM_REMOTE_PORT% "
+            + "%UPSTREAM_TRANSPORT_FAILURE_REASON%", "f");
+    assertThat(f.format(i)).isEqualTo("- - - - - - -");
+    // Before a connection: the remote address is the chosen host's.
+    i.setUpstreamHost("10.0.0.9:8080");
+    i.setUpstreamTransportFailureReason("TLS error: 268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED");
+    assertThat(f.format(i)).isEqualTo(
+        "- - - 10.0.0.9:8080 10.0.0.9 8080 TLS_error:_268435581:SSL_routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED");
+    i.setUpstreamAddresses(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 40001),
+        new InetSocketAddress(InetAddress.getByName("::1"), 9000));
+    i.setUpstreamTransportFailureReason(null);
+    assertThat(f.format(i)).isEqualTo("127.0.0.1:40001 127.0.0.1 40001 [::1]:9000 ::1 9000 -");
+  }
+
+  @Test
+  void requestedServerNameAndConnectionId() throws Exception {
+    StreamInfo i = info();
+    Formatter f = Formatter.parse("%REQUESTED_SERVER_NAME% %CONNECTION_ID%", "f");
+    assertThat(f.format(i)).isEqualTo("- -");
+    io.netty.channel.embedded.EmbeddedChannel a = new io.netty.channel.embedded.EmbeddedChannel();
+    io.netty.channel.embedded.EmbeddedChannel b = new io.netty.channel.embedded.EmbeddedChannel();
+    try {
+      long idA = io.legate.network.DownstreamConnections.assignId(a);
+      assertThat(io.legate.network.DownstreamConnections.id(a)).isEqualTo(idA);
+      long idB = io.legate.network.DownstreamConnections.assignId(b);
+      assertThat(idB).isGreaterThan(idA);
+      i.setConnectionId(idA);
+      i.setDownstreamConnection(a);
+      assertThat(f.format(i)).isEqualTo("- " + idA);
+      io.legate.network.DownstreamConnections.setRequestedServerName(a, "");
+      assertThat(f.format(i)).isEqualTo("- " + idA);
+      io.legate.network.DownstreamConnections.setRequestedServerName(a, "api.example.com");
+      assertThat(f.format(i)).isEqualTo("api.example.com " + idA);
+    } finally {
+      a.finishAndReleaseAll();
+      b.finishAndReleaseAll();
+    }
+  }
+
+  @Test
+  void traceId() throws Exception {
+    StreamInfo i = info();
+    Formatter f = Formatter.parse("%TRACE_ID%", "f");
+    assertThat(f.format(i)).isEqualTo("-");
+    i.setTraceId("4bf92f3577b34da6a3ce929d0e0e4736");
+    assertThat(f.format(i)).isEqualTo("4bf92f3577b34da6a3ce929d0e0e4736");
+  }
+
+  private static com.google.protobuf.Struct struct(String json) throws Exception {
+    com.google.protobuf.Struct.Builder b = com.google.protobuf.Struct.newBuilder();
+    com.google.protobuf.util.JsonFormat.parser().merge(json, b);
+    return b.build();
+  }
+
+  @Test
+  void dynamicMetadataTextAndJson() throws Exception {
+    StreamInfo i = info();
+    Formatter f = Formatter.parse(
+        "%DYNAMIC_METADATA(ns:user)%|%DYNAMIC_METADATA(ns:n)%|%DYNAMIC_METADATA(ns:obj)%|%DYNAMIC_METADATA(ns:obj:k)%"
+            + "|%DYNAMIC_METADATA(ns:user:deeper)%|%DYNAMIC_METADATA(ns:missing)%|%DYNAMIC_METADATA(other)%"
+            + "|%DYNAMIC_METADATA(ns:user):3%", "f");
+    assertThat(f.format(i)).isEqualTo("-|-|-|-|-|-|-|-");
+    i.setDynamicMetadata("ns", struct("{\"user\":\"alice\",\"n\":3,\"obj\":{\"k\":true,\"l\":[1.5,\"x\",null]}}"));
+    assertThat(f.format(i)).isEqualTo("alice|3|{\"k\":true,\"l\":[1.5,\"x\",null]}|true|-|-|-|ali");
+    assertThat(Formatter.parse("%DYNAMIC_METADATA(ns)%", "f").format(i))
+        .isEqualTo("{\"user\":\"alice\",\"n\":3,\"obj\":{\"k\":true,\"l\":[1.5,\"x\",null]}}");
+    // A later write merges into the namespace, replacing a key.
+    i.setDynamicMetadata("ns", struct("{\"user\":\"bob\",\"extra\":\"e\"}"));
+    assertThat(Formatter.parse("%DYNAMIC_METADATA(ns:user)% %DYNAMIC_METADATA(ns:extra)% %DYNAMIC_METADATA(ns:n)%", "f")
+        .format(i)).isEqualTo("bob e 3");
+
+    // json_format: typed values.
+    assertThat(Formatter.parse("%DYNAMIC_METADATA(ns:obj)%", "f").formatJson(i))
+        .isEqualTo("{\"k\":true,\"l\":[1.5,\"x\",null]}");
+    assertThat(Formatter.parse("%DYNAMIC_METADATA(ns:n)%", "f").formatJson(i)).isEqualTo("3");
+    assertThat(Formatter.parse("%DYNAMIC_METADATA(ns:user)%", "f").formatJson(i)).isEqualTo("\"bob\"");
+    assertThat(Formatter.parse("%DYNAMIC_METADATA(ns:extra):0%", "f").formatJson(i)).isEqualTo("\"\"");
+    assertThat(Formatter.parse("%DYNAMIC_METADATA(ns:nope)%", "f").formatJson(i)).isEqualTo("null");
+    assertThat(Formatter.parse("u=%DYNAMIC_METADATA(ns:n)%", "f").formatJson(i)).isEqualTo("\"u=3\"");
+
+    assertThatThrownBy(() -> Formatter.parse("%DYNAMIC_METADATA%", "p"))
+        .hasMessage("p: DYNAMIC_METADATA requires parameters");
+    assertThatThrownBy(() -> Formatter.parse("%DYNAMIC_METADATA(ns::k)%", "p"))
+        .hasMessage("p: DYNAMIC_METADATA(ns::k): empty namespace or key");
+  }
+
+  @Test
+  void jsonValuesKeepTypes() throws Exception {
+    StreamInfo i = info();
+    i.setResponseCode(200);
+    i.addBytesSent(12);
+    assertThat(Formatter.parse("%RESPONSE_CODE%", "f").formatJson(i)).isEqualTo("200");
+    assertThat(Formatter.parse("%BYTES_SENT%", "f").formatJson(i)).isEqualTo("12");
+    assertThat(Formatter.parse("%DOWNSTREAM_REMOTE_PORT%", "f").formatJson(i)).isEqualTo("45678");
+    assertThat(Formatter.parse("%REQUEST_DURATION%", "f").formatJson(i)).isEqualTo("null");
+    assertThat(Formatter.parse("%REQ(:METHOD)%", "f").formatJson(i)).isEqualTo("\"GET\"");
+    assertThat(Formatter.parse("%REQ(:PATH):2%", "f").formatJson(i)).isEqualTo("\"/p\"");
+    assertThat(Formatter.parse("%REQ(x-none)%", "f").formatJson(i)).isEqualTo("null");
+    assertThat(Formatter.parse("code %RESPONSE_CODE% %REQ(x-none)%", "f").formatJson(i)).isEqualTo("\"code 200 -\"");
+    assertThat(Formatter.parse("lit\"", "f").formatJson(i)).isEqualTo("\"lit\\\"\"");
+  }
 }

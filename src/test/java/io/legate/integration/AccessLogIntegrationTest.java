@@ -83,8 +83,8 @@ class AccessLogIntegrationTest {
       List<String> textLines = waitForLines(text, 2);
       assertThat(textLines).containsExactly("GET /up/a 200 - up", "GET /missing 404 NR -");
       List<String> jsonLines = waitForLines(json, 2);
-      assertThat(jsonLines.get(0)).isEqualTo("{\"method\":\"GET\",\"code\":\"200\",\"flags\":null}");
-      assertThat(jsonLines.get(1)).isEqualTo("{\"method\":\"GET\",\"code\":\"404\",\"flags\":\"NR\"}");
+      assertThat(jsonLines.get(0)).isEqualTo("{\"method\":\"GET\",\"code\":200,\"flags\":\"-\"}");
+      assertThat(jsonLines.get(1)).isEqualTo("{\"method\":\"GET\",\"code\":404,\"flags\":\"NR\"}");
       List<String> defLines = waitForLines(def, 2);
       assertThat(defLines.get(0))
           .matches(

@@ -30,7 +30,7 @@ class TcpProxyIntegrationTest {
                   typed_config:
                     "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
                     path: ${LOG}
-                    log_format: { text_format_source: { inline_string: "%UPSTREAM_CLUSTER% %UPSTREAM_HOST% %BYTES_RECEIVED% %BYTES_SENT% %RESPONSE_FLAGS%\\n" } }
+                    log_format: { text_format_source: { inline_string: "%UPSTREAM_CLUSTER% %UPSTREAM_HOST% %BYTES_RECEIVED% %BYTES_SENT% %RESPONSE_FLAGS% %UPSTREAM_LOCAL_ADDRESS% %UPSTREAM_REMOTE_ADDRESS% %CONNECTION_ID%\\n" } }
         - name: dead
           address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
           filter_chains:
@@ -89,7 +89,8 @@ class TcpProxyIntegrationTest {
       assertThat(l.stat("cluster.empty.upstream_cx_none_healthy")).isEqualTo(1);
       // One access log line per connection, written when it closes.
       java.util.List<String> lines = AccessLogIntegrationTest.waitForLines(log, 3);
-      assertThat(lines.get(0)).isEqualTo("up 127.0.0.1:" + up.port() + " " + request.length() + " " + resp.length() + " -");
+      assertThat(lines.get(0)).matches("up 127\\.0\\.0\\.1:" + up.port() + " " + request.length() + " " + resp.length()
+          + " - 127\\.0\\.0\\.1:\\d+ 127\\.0\\.0\\.1:" + up.port() + " \\d+");
       assertThat(lines).contains("empty - 0 0 UH");
     }
   }

@@ -64,6 +64,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                 (java.net.InetSocketAddress) downstream.localAddress(),
                 null);
         logInfo.setConnectionId(io.legate.network.DownstreamConnections.id(downstream));
+        logInfo.setDownstreamConnection(downstream);
       }
       downstream.closeFuture().addListener(f -> log());
     }
@@ -135,6 +136,11 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                 f -> {
                   if (f.isSuccess()) {
                     upstream = f.channel();
+                    if (logInfo != null) {
+                      logInfo.setUpstreamAddresses(
+                          (java.net.InetSocketAddress) upstream.localAddress(),
+                          (java.net.InetSocketAddress) upstream.remoteAddress());
+                    }
                     clusterStats.upstreamCxConnectMs.record((System.nanoTime() - start) / 1_000_000);
                     downstream.config().setAutoRead(true);
                     upstream.config().setAutoRead(true);

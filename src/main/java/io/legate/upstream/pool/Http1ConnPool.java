@@ -176,6 +176,18 @@ public final class Http1ConnPool implements ConnPool {
   }
 
   private final class Conn extends ChannelInboundHandlerAdapter implements UpstreamStream {
+    @Override
+    public java.net.InetSocketAddress localAddress() {
+      io.netty.channel.Channel c = channel;
+      return c == null ? null : (java.net.InetSocketAddress) c.localAddress();
+    }
+
+    @Override
+    public java.net.InetSocketAddress remoteAddress() {
+      io.netty.channel.Channel c = channel;
+      return c == null ? null : (java.net.InetSocketAddress) c.remoteAddress();
+    }
+
     private Channel channel;
     private SslHandler ssl;
     private UpstreamCallbacks cb;

@@ -420,6 +420,18 @@ public final class Http2ConnPool implements ConnPool {
   }
 
   private final class StreamHandler extends ChannelInboundHandlerAdapter implements UpstreamStream, Cancellable {
+    @Override
+    public java.net.InetSocketAddress localAddress() {
+      io.netty.channel.Channel c = channel == null ? null : channel.parent();
+      return c == null ? null : (java.net.InetSocketAddress) c.localAddress();
+    }
+
+    @Override
+    public java.net.InetSocketAddress remoteAddress() {
+      io.netty.channel.Channel c = channel == null ? null : channel.parent();
+      return c == null ? null : (java.net.InetSocketAddress) c.remoteAddress();
+    }
+
     private Conn conn;
     private boolean holdsPending;
     private UpstreamCallbacks cb;

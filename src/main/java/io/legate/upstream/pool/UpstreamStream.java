@@ -20,4 +20,14 @@ public interface UpstreamStream {
   void readDisable(boolean disable);
 
   boolean isWritable();
+
+  /** Returns the local address of the connection carrying this stream, or null. */
+  default java.net.InetSocketAddress localAddress() {
+    return null;
+  }
+
+  /** Returns the remote (upstream host) address of the connection carrying this stream, or null. */
+  default java.net.InetSocketAddress remoteAddress() {
+    return null;
+  }
 }

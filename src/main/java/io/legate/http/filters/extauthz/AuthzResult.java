@@ -14,6 +14,7 @@ import java.util.List;
  * @param headersToRemove request headers to remove (OK)
  * @param clientHeaders headers for the downstream response: the local reply's (denied), or added
  *     to the upstream's response (OK)
+ * @param dynamicMetadata the check response's dynamic_metadata, or null
  */
 record AuthzResult(
     Kind kind,
@@ -22,7 +23,24 @@ record AuthzResult(
     String body,
     List<HeaderOp> upstreamHeaders,
     List<AsciiString> headersToRemove,
-    List<HeaderOp> clientHeaders) {
+    List<HeaderOp> clientHeaders,
+    com.google.protobuf.Struct dynamicMetadata) {
+
+  AuthzResult(
+      Kind kind,
+      boolean timeout,
+      int status,
+      String body,
+      List<HeaderOp> upstreamHeaders,
+      List<AsciiString> headersToRemove,
+      List<HeaderOp> clientHeaders) {
+    this(kind, timeout, status, body, upstreamHeaders, headersToRemove, clientHeaders, null);
+  }
+
+  /** Returns a copy carrying the check response's dynamic metadata (null or empty: none). */
+  AuthzResult withDynamicMetadata(com.google.protobuf.Struct m) {
+    return new AuthzResult(kind, timeout, status, body, upstreamHeaders, headersToRemove, clientHeaders, m);
+  }
 
   enum Kind {
     OK,

@@ -22,6 +22,7 @@ import java.util.Map;
  * failure_mode_allow}.
  */
 final class ExtAuthzFilter implements HttpFilter {
+  static final String METADATA_NAMESPACE = "envoy.filters.http.ext_authz";
   static final AsciiString FAILURE_MODE_ALLOWED = AsciiString.cached("x-envoy-auth-failure-mode-allowed");
   private static final AsciiString TRUE = AsciiString.cached("true");
   static final String DENIED_DETAILS = "ext_authz_denied";
@@ -141,6 +142,10 @@ final class ExtAuthzFilter implements HttpFilter {
     call = null;
     if (state != State.CALLING) {
       return;
+    }
+    if (r.kind() != AuthzResult.Kind.ERROR && r.dynamicMetadata() != null && r.dynamicMetadata().getFieldsCount() > 0) {
+      // As Envoy: the check response's dynamic_metadata goes under the filter's namespace.
+      callbacks.streamInfo().setDynamicMetadata(METADATA_NAMESPACE, r.dynamicMetadata());
     }
     switch (r.kind()) {
       case OK -> {

@@ -100,6 +100,11 @@ final class GrpcAuthzClient implements AuthzClient {
 
   /** Returns the result a CheckResponse stands for: status OK → allowed, else denied (403 unless it says). */
   static AuthzResult toResult(CheckResponse r) {
+    AuthzResult result = toResult0(r);
+    return r.hasDynamicMetadata() ? result.withDynamicMetadata(r.getDynamicMetadata()) : result;
+  }
+
+  private static AuthzResult toResult0(CheckResponse r) {
     if (r.getStatus().getCode() == Status.Code.OK.value()) {
       List<AuthzResult.HeaderOp> up = new ArrayList<>();
       List<AsciiString> remove = new ArrayList<>();

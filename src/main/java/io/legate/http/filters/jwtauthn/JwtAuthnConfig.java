@@ -266,7 +266,8 @@ final class JwtAuthnConfig {
         List.copyOf(locations),
         List.copyOf(claims),
         p.getClearRouteCache(),
-        jwks);
+        jwks,
+        p.getPayloadInMetadata().isEmpty() ? null : p.getPayloadInMetadata());
   }
 
   private static JwksSource parseRemote(

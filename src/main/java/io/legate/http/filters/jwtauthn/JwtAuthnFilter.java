@@ -16,6 +16,8 @@ import java.util.List;
  * www-authenticate}.
  */
 final class JwtAuthnFilter implements HttpFilter {
+  static final String METADATA_NAMESPACE = "envoy.filters.http.jwt_authn";
+
   static final AsciiString WWW_AUTHENTICATE = AsciiString.cached("www-authenticate");
   static final AsciiString ORIGIN = AsciiString.cached("origin");
   static final AsciiString ACCESS_CONTROL_REQUEST_METHOD = AsciiString.cached("access-control-request-method");
@@ -122,6 +124,10 @@ final class JwtAuthnFilter implements HttpFilter {
   private void verify() {
     Verification v = new Verification(headers, config.clockSeconds.getAsLong());
     JwtStatus status = v.verify(requirement);
+    if (status == JwtStatus.OK && v.metadata() != null) {
+      // As Envoy: verified payloads under their payload_in_metadata keys, in the filter's namespace.
+      callbacks.streamInfo().setDynamicMetadata(METADATA_NAMESPACE, v.metadata());
+    }
     if (status == JwtStatus.OK && v.clearRouteCache()) {
       callbacks.clearRouteCache();
     }

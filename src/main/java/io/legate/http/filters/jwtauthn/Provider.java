@@ -13,6 +13,8 @@ import java.util.Set;
  * @param forwardPayloadHeader where to put the payload (base64url) on success, or null
  * @param claimToHeaders claims copied to request headers on success
  * @param clearRouteCache whether the route is matched again after a success changed headers
+ * @param payloadInMetadata the key under which a verified payload goes into the stream's dynamic
+ *     metadata (namespace {@code envoy.filters.http.jwt_authn}), or null
  */
 record Provider(
     String name,
@@ -26,7 +28,8 @@ record Provider(
     List<Extractor.Location> locations,
     List<ClaimToHeader> claimToHeaders,
     boolean clearRouteCache,
-    JwksSource jwks) {
+    JwksSource jwks,
+    String payloadInMetadata) {
 
   /** A claim (dotted path into nested objects) copied to a header. */
   record ClaimToHeader(AsciiString header, List<String> claimPath) {}

@@ -21,6 +21,8 @@ final class Verification {
   private final Http2Headers headers;
   private final long nowSeconds;
   private boolean clearRouteCache;
+  /** Verified payloads by payload_in_metadata key, or null when none. */
+  private com.google.protobuf.Struct.Builder metadata;
 
   Verification(Http2Headers headers, long nowSeconds) {
     this.headers = headers;
@@ -142,6 +144,19 @@ final class Verification {
       return st;
     }
     onSuccess(prov, token, p.toString(), claims);
+    if (prov.payloadInMetadata() != null) {
+      com.google.protobuf.Struct.Builder payload = com.google.protobuf.Struct.newBuilder();
+      try {
+        com.google.protobuf.util.JsonFormat.parser().merge(p.decodeToString(), payload);
+        if (metadata == null) {
+          metadata = com.google.protobuf.Struct.newBuilder();
+        }
+        metadata.putFields(prov.payloadInMetadata(),
+            com.google.protobuf.Value.newBuilder().setStructValue(payload).build());
+      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        // The claims parsed as JSON above; a payload protobuf's JSON cannot hold is left out.
+      }
+    }
     return JwtStatus.OK;
   }
 
@@ -171,6 +186,11 @@ final class Verification {
       }
     }
     return any;
+  }
+
+  /** Returns the verified payloads to put in the dynamic metadata (payload_in_metadata), or null. */
+  com.google.protobuf.Struct metadata() {
+    return metadata == null ? null : metadata.build();
   }
 
   /** Returns whether a provider with {@code clear_route_cache} changed the request's headers. */

@@ -614,6 +614,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     clusterStats.upstreamRqPendingActive.dec();
     host.outlier().putResult(Result.LOCAL_ORIGIN_CONNECT_SUCCESS);
     upstream = stream;
+    callbacks.streamInfo().setUpstreamAddresses(stream.localAddress(), stream.remoteAddress());
     if (retryBody != null) {
       // Every attempt is sent the whole request received so far.
       boolean hasBody = retryBody.isReadable();
@@ -671,6 +672,9 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       return;
     }
     info.addResponseFlag(overflow ? ResponseFlag.UPSTREAM_OVERFLOW : ResponseFlag.UPSTREAM_CONNECTION_FAILURE);
+    if (details != null && !overflow) {
+      info.setUpstreamTransportFailureReason(details);
+    }
     String body = (attemptCount > 1 ? RETRIED_RESET_BEFORE_HEADERS : RESET_BEFORE_HEADERS) + reason.text();
     if (details != null && !overflow) {
       body += ", transport failure reason: " + details;
@@ -681,7 +685,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       extra.set(RetryState.X_ENVOY_OVERLOADED, TRUE);
     }
     finishUpstream(false);
-    callbacks.sendLocalReply(503, body, extra, "upstream_reset_before_response_started{" + reason.text() + "}");
+    callbacks.sendLocalReply(503, body, extra, "upstream_reset_before_response_started{" + reason.text().replace(' ', '_') + "}");
   }
 
   /**
@@ -729,8 +733,13 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     forwardResponse(headers, endStream, code0);
   }
 
+  private static final String VIA_UPSTREAM = "via_upstream";
+
   private void forwardResponse(Http2Headers headers, boolean endStream, int code0) {
     responseStarted = true;
+    callbacks.streamInfo().onFirstUpstreamRxByte(System.nanoTime());
+    // Envoy's response code details for a response that came from the upstream.
+    callbacks.streamInfo().setResponseCodeDetails(VIA_UPSTREAM);
     resetBackgrounds();
     if (perTryTimer != null) {
       perTryTimer.cancel(false);
@@ -828,7 +837,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
           503,
           (attemptCount > 1 ? RETRIED_RESET_BEFORE_HEADERS : RESET_BEFORE_HEADERS) + reason.text(),
           null,
-          "upstream_reset_before_response_started{" + reason.text() + "}");
+          "upstream_reset_before_response_started{" + reason.text().replace(' ', '_') + "}");
     }
   }
 
@@ -997,7 +1006,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       finishUpstream(false);
       callbacks.streamInfo().addResponseFlag(ResponseFlag.UPSTREAM_REMOTE_RESET);
       callbacks.sendLocalReply(503, RETRIED_RESET_BEFORE_HEADERS + Reason.REMOTE_RESET.text(), null,
-          "upstream_reset_before_response_started{" + Reason.REMOTE_RESET.text() + "}");
+          "upstream_reset_before_response_started{" + Reason.REMOTE_RESET.text().replace(' ', '_') + "}");
     }
   }
 
@@ -1061,6 +1070,9 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     attemptActive = true;
     bg.stream = null;
     callbacks.streamInfo().setUpstreamHost(host.addressString());
+    if (upstream != null) {
+      callbacks.streamInfo().setUpstreamAddresses(upstream.localAddress(), upstream.remoteAddress());
+    }
   }
 
   /**

@@ -382,4 +382,27 @@ class JwtAuthnFilterTest {
         .isInstanceOf(ConfigException.class)
         .hasMessage("f.providers[\"p\"].local_jwks: invalid JWKS: Jwks doesn't have any valid public key");
   }
+
+  @Test
+  void payloadInMetadataPutsTheVerifiedPayloadInDynamicMetadata() throws Exception {
+    JwtAuthnConfig c = config(true, b -> b.putProviders("p1",
+        b.getProvidersOrThrow("p1").toBuilder().setPayloadInMetadata("my_payload").build()));
+    String t = rs256(claims("https://issuer1").build());
+    assertThat(run(c, request("/x", "authorization", "Bearer " + t))).isEqualTo(HttpFilter.Status.CONTINUE);
+    assertThat(io.legate.formatter.Formatter.parse(
+        "%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:my_payload:sub)% "
+            + "%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:my_payload:nested)% "
+            + "%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:my_payload:exp)%", "f").format(cb.info))
+        .isEqualTo("alice {\"tier\":\"gold\"} " + (NOW + 3600));
+  }
+
+  @Test
+  void payloadInMetadataIsNotSetOnFailure() throws Exception {
+    JwtAuthnConfig c = config(true, b -> b.putProviders("p1",
+        b.getProvidersOrThrow("p1").toBuilder().setPayloadInMetadata("my_payload").build()));
+    String t = rs256(claims("https://wrong").build());
+    run(c, request("/x", "authorization", "Bearer " + t));
+    assertThat(cb.localReply).isNotNull();
+    assertThat(cb.info.dynamicMetadata()).isEmpty();
+  }
 }
