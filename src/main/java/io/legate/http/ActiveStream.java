@@ -104,7 +104,6 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
             conn.remoteAddress(),
             conn.localAddress(),
             conn.protocol());
-    info.setConnectionId(io.legate.network.DownstreamConnections.id(conn.channel()));
     info.setDownstreamConnection(conn.channel());
     var factories = config.filterFactories;
     this.filters = new HttpFilter[factories.size()];

@@ -27,7 +27,6 @@ public final class StreamInfo {
   private boolean healthCheck;
   private Http2Headers responseTrailers;
   private FilterState filterState;
-  private long connectionId = -1;
   private io.netty.channel.Channel connection;
   /** {@link System#nanoTime()} of the request's last byte, the first upstream response byte, the response's last byte; {@link #UNSET} when not reached. */
   private long lastDownstreamRxNanos = UNSET;
@@ -202,12 +201,9 @@ public final class StreamInfo {
   }
 
   /** The downstream connection's id (Envoy's {@code CONNECTION_ID}), or -1 when unknown. */
+  /** The downstream connection's id (Envoy's {@code CONNECTION_ID}), or -1 when unknown. */
   public long connectionId() {
-    return connectionId;
-  }
-
-  public void setConnectionId(long id) {
-    this.connectionId = id;
+    return connection == null ? -1 : io.legate.network.DownstreamConnections.id(connection);
   }
 
   public String responseCodeDetails() {

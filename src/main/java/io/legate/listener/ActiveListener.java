@@ -118,11 +118,11 @@ public final class ActiveListener {
     if (overload.countsConnections()) {
       ch.closeFuture().addListener(f -> overload.connectionClosed());
     }
-    long id = DownstreamConnections.assignId(ch);
+    DownstreamConnections.assignId(ch);
     if (!config.accessLogs.isEmpty()) {
       StreamInfo info =
           new StreamInfo(System.currentTimeMillis(), System.nanoTime(), ch.remoteAddress(), ch.localAddress(), null);
-      info.setConnectionId(id);
+      info.setDownstreamConnection(ch);
       DownstreamConnections.setStreamInfo(ch, info);
       // As Envoy: one entry per connection when it ends, whatever ended it (listener filters
       // included); the stream info is the one the connection's TCP proxy fills in.

@@ -198,7 +198,6 @@ class FormatterTest {
       assertThat(io.legate.network.DownstreamConnections.id(a)).isEqualTo(idA);
       long idB = io.legate.network.DownstreamConnections.assignId(b);
       assertThat(idB).isGreaterThan(idA);
-      i.setConnectionId(idA);
       i.setDownstreamConnection(a);
       assertThat(f.format(i)).isEqualTo("- " + idA);
       io.legate.network.DownstreamConnections.setRequestedServerName(a, "");

@@ -63,7 +63,6 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                 (java.net.InetSocketAddress) downstream.remoteAddress(),
                 (java.net.InetSocketAddress) downstream.localAddress(),
                 null);
-        logInfo.setConnectionId(io.legate.network.DownstreamConnections.id(downstream));
         logInfo.setDownstreamConnection(downstream);
       }
       downstream.closeFuture().addListener(f -> log());
