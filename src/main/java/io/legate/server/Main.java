@@ -78,6 +78,22 @@ public final class Main implements Callable<Integer> {
         });
     int code = cl.execute(args);
     if (code != Integer.MIN_VALUE) {
+      // The server has stopped: exit even if a library's shutdown hook or a lingering non-daemon
+      // thread would hold the JVM (an exit after /quitquitquit was seen to hang past 30 s once).
+      Thread halt =
+          new Thread(
+              () -> {
+                try {
+                  Thread.sleep(10_000);
+                } catch (InterruptedException e) {
+                  return;
+                }
+                System.err.println("legate: exit took over 10 s; halting");
+                Runtime.getRuntime().halt(code);
+              },
+              "legate-exit-watchdog");
+      halt.setDaemon(true);
+      halt.start();
       System.exit(code);
     }
   }

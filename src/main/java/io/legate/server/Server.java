@@ -302,7 +302,24 @@ public final class Server {
                   break;
                 }
               }
+              // Bounded: the process exits when the drain time is over even if a component's
+              // shutdown blocks (each step below has its own timeout; this covers any without one).
+              Thread watchdog =
+                  new Thread(
+                      () -> {
+                        try {
+                          Thread.sleep(15_000);
+                        } catch (InterruptedException e) {
+                          return;
+                        }
+                        Log.warn("main", "shutdown did not finish in 15 s; exiting anyway");
+                        terminated.complete(0);
+                      },
+                      "legate-shutdown-watchdog");
+              watchdog.setDaemon(true);
+              watchdog.start();
               shutdownNow();
+              watchdog.interrupt();
             },
             "legate-drain");
     t.setDaemon(true);
