@@ -108,7 +108,8 @@ def main():
     for k, label in [("nproc", "nproc"), ("cpu", "CPU"), ("kernel", "kernel"), ("os", "OS"), ("memory", "memory"),
                      ("nofile", "open-files limit"), ("loadavg", "load average (1/5/15 min)"), ("v.nginx", "nginx -v"), ("v.haproxy", "haproxy -v"),
                      ("v.java", "java -version"), ("v.wrk", "wrk -v"), ("v.h2load", "h2load --version"),
-                     ("v.legate", "legate --version"), ("v.python", "python3 --version")]:
+                     ("v.legate", "legate --version"), ("legate_transport", "Legate's socket transport"),
+                     ("v.python", "python3 --version")]:
         w("| %s | %s |" % (label, meta.get(k, "").replace("|", "\\|")))
     w("")
     w("## Set-up")

@@ -9,14 +9,10 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.IoEventLoop;
 import io.netty.channel.ServerChannel;
-import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import java.net.InetSocketAddress;
@@ -91,7 +87,7 @@ public final class AdminServer {
 
   /** Returns the listening socket's descriptor (for a hot restart), or -1. */
   public int listenFd() {
-    return channel instanceof EpollServerSocketChannel e && e.isOpen() ? e.fd().intValue() : -1;
+    return channel == null ? -1 : io.legate.network.Transport.fd(channel);
   }
 
   /** Closes the listening socket; connections in flight finish on their own. */
@@ -104,11 +100,7 @@ public final class AdminServer {
   }
 
   private static Class<? extends ServerChannel> serverChannelClass(EventLoopGroup group) {
-    EventLoop loop = group.next();
-    if (loop instanceof IoEventLoop io && io.isIoType(EpollIoHandler.class)) {
-      return EpollServerSocketChannel.class;
-    }
-    return NioServerSocketChannel.class;
+    return io.legate.network.Transport.serverChannel(group);
   }
 
   /**

@@ -85,11 +85,11 @@ public final class ActiveListener {
                   }
                 });
     ChannelFuture f;
-    if (inheritedFd >= 0 && io.legate.network.Transport.nativeEpoll()) {
+    if (inheritedFd >= 0 && Transport.of(acceptor) == Transport.EPOLL) {
       b.channelFactory(() -> new io.netty.channel.epoll.EpollServerSocketChannel(inheritedFd));
       f = b.register();
     } else {
-      f = b.channel(Transport.serverChannel()).bind(config().address);
+      f = b.channel(Transport.serverChannel(acceptor)).bind(config().address);
     }
     serverChannel = f.channel();
     CompletableFuture<Void> ready = config().ready();
@@ -281,14 +281,11 @@ public final class ActiveListener {
   /** Stops accepting. Existing connections stay. */
   /**
    * Returns the listening socket's file descriptor (to hand over in a hot restart), or -1 when
-   * there is none or the transport is not epoll.
+   * there is none or the transport is NIO.
    */
   public int listenFd() {
     Channel ch = serverChannel;
-    if (ch instanceof io.netty.channel.epoll.EpollServerSocketChannel e && e.isOpen()) {
-      return e.fd().intValue();
-    }
-    return -1;
+    return ch instanceof io.netty.channel.ServerChannel ? Transport.fd(ch) : -1;
   }
 
   public void stopAccepting() {

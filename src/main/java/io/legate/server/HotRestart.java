@@ -48,10 +48,14 @@ final class HotRestart implements AutoCloseable {
   private Channel serverChannel;
   private Path ownPath;
 
-  private HotRestart(Options options, EventLoopGroup loop, Supplier<Server> server) {
+  /** The hot-restart socket's own epoll loop when the server's transport is not epoll, or null. */
+  private final EventLoopGroup ownLoop;
+
+  private HotRestart(Options options, EventLoopGroup loop, Supplier<Server> server, EventLoopGroup ownLoop) {
     this.options = options;
     this.loop = loop;
     this.server = server;
+    this.ownLoop = ownLoop;
   }
 
   static Path socketPath(Options o, int epoch) {
@@ -60,16 +64,31 @@ final class HotRestart implements AutoCloseable {
 
   /**
    * Starts the hot-restart endpoint of this process (so that the next epoch can find it), or
-   * returns null when the transport is not epoll.
+   * returns null without epoll (the Unix socket that passes descriptors is an epoll channel). A
+   * server on io_uring serves it from a loop of its own and hands its listening sockets over as
+   * well; only a process on epoll can adopt them, which is why a server of an epoch above 0
+   * starts on epoll.
    */
   static HotRestart start(Options options, EventLoopGroup loop, Supplier<Server> server) {
-    if (!Transport.nativeEpoll()) {
+    if (!io.netty.channel.epoll.Epoll.isAvailable()) {
       if (options.restartEpoch() > 0) {
-        Log.warn("main", "hot restart needs the epoll transport; epoch " + options.restartEpoch() + " binds its own sockets");
+        Log.warn("main", "hot restart needs Linux epoll; epoch " + options.restartEpoch() + " binds its own sockets");
       }
       return null;
     }
-    HotRestart h = new HotRestart(options, loop, server);
+    boolean epoll = Transport.of(loop) == Transport.EPOLL;
+    if (options.restartEpoch() > 0 && !epoll) {
+      Log.warn("main", "hot restart: the " + Transport.of(loop) + " transport cannot adopt the parent's sockets; epoch "
+          + options.restartEpoch() + " binds its own");
+      return null;
+    }
+    EventLoopGroup own =
+        epoll
+            ? null
+            : new io.netty.channel.MultiThreadIoEventLoopGroup(
+                1, new io.netty.util.concurrent.DefaultThreadFactory("legate-hot-restart", true),
+                io.netty.channel.epoll.EpollIoHandler.newFactory());
+    HotRestart h = new HotRestart(options, own != null ? own : loop, server, own);
     h.listen();
     return h;
   }
@@ -245,6 +264,9 @@ final class HotRestart implements AutoCloseable {
       } catch (Exception e) {
         // best effort
       }
+    }
+    if (ownLoop != null) {
+      ownLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
   }
 }

@@ -141,9 +141,14 @@ public final class Server {
 
   private void start0() {
     Log.setLevel(options.logLevel());
-    main = Transport.group(1, "legate-main");
+    // A later hot-restart epoch adopts its parent's listening sockets, which only epoll can do.
+    Transport transport =
+        options.restartEpoch() > 0 && System.getProperty("legate.transport") == null
+            ? Transport.EPOLL.available()
+            : Transport.preferred();
+    main = transport.newGroup(1, "legate-main");
     int concurrency = options.concurrency() > 0 ? options.concurrency() : Runtime.getRuntime().availableProcessors();
-    workers = Transport.group(concurrency, "legate-worker");
+    workers = transport.newGroup(concurrency, "legate-worker");
     state = "INITIALIZING";
     List<ListenerConfig> configs = build(false);
     hotRestart = HotRestart.start(options, main, () -> this);
@@ -189,7 +194,7 @@ public final class Server {
         1,
         TimeUnit.SECONDS);
     state = "LIVE";
-    Log.info("main", "all listeners started; " + Transport.name() + " transport, " + concurrency + " workers");
+    Log.info("main", "all listeners started; " + Transport.of(workers) + " transport, " + concurrency + " workers");
     if (hotRestart != null) {
       hotRestart.drainParent();
     }

@@ -81,7 +81,7 @@ public final class StatsdSink implements StatsSink {
 
   private void openUdp() {
     if (channel == null && !closed) {
-      Bootstrap b = new Bootstrap().group(loop).channel(io.legate.network.Transport.datagramChannel())
+      Bootstrap b = new Bootstrap().group(loop).channel(io.legate.network.Transport.datagramChannel(loop))
           .handler(new ChannelInboundHandlerAdapter());
       // A datagram channel is active (and writable) only once bound: an ephemeral port.
       channel = b.bind(0).channel();
@@ -202,7 +202,7 @@ public final class StatsdSink implements StatsSink {
       if (to == null) {
         return;
       }
-      Bootstrap b = new Bootstrap().group(loop).channel(io.legate.network.Transport.clientChannel())
+      Bootstrap b = new Bootstrap().group(loop).channel(io.legate.network.Transport.clientChannel(loop))
           .option(ChannelOption.TCP_NODELAY, true)
           .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
           .option(ChannelOption.WRITE_BUFFER_WATER_MARK,

@@ -1,11 +1,7 @@
 package io.legate.upstream;
 
 import io.netty.channel.EventLoop;
-import io.netty.channel.IoEventLoop;
-import io.netty.channel.epoll.EpollDatagramChannel;
-import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.socket.DatagramChannel;
-import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.handler.codec.dns.DnsRecord;
 import io.netty.resolver.HostsFileEntriesResolver;
 import io.netty.resolver.ResolvedAddressTypes;
@@ -89,11 +85,9 @@ public final class NettyDnsResolver implements DnsResolver {
   }
 
   private static Class<? extends DatagramChannel> datagramChannelType(EventLoop loop) {
-    if (loop instanceof IoEventLoop io && io.isIoType(EpollIoHandler.class)) {
-      return EpollDatagramChannel.class;
-    }
-    return NioDatagramChannel.class;
+    return io.legate.network.Transport.datagramChannel(loop);
   }
+
 
   private DnsNameResolver resolverFor(DnsLookupFamily family) {
     switch (family) {

@@ -71,7 +71,7 @@ class HotRestartIntegrationTest {
 
   @Test
   void aRestartUnderLoadLosesNoRequest() throws Exception {
-    Assumptions.assumeTrue(Transport.nativeEpoll(), "hot restart needs the epoll transport");
+    Assumptions.assumeTrue(io.netty.channel.epoll.Epoll.isAvailable(), "hot restart needs Linux epoll");
     try (TestUpstream up = new TestUpstream("up")) {
       String yaml = CONFIG.replace("UP_PORT", String.valueOf(up.port()));
       Server parent = Server.start(options(yaml, 0));
@@ -111,6 +111,10 @@ class HotRestartIntegrationTest {
       long beforeRestart = ok.get();
       Server child = Server.start(options(yaml, 1));
       try {
+        assertThat(Transport.of(parent.workers()))
+            .as("epoch 0 runs on the preferred transport")
+            .isEqualTo(Transport.preferred());
+        assertThat(Transport.of(child.workers())).as("a later epoch adopts sockets on epoll").isEqualTo(Transport.EPOLL);
         assertThat(child.listeners().get(0).boundAddress().getPort()).as("same listening socket").isEqualTo(port);
         assertThat(child.adminAddress().getPort()).as("admin socket handed over too").isEqualTo(adminPort);
         Integer exit = parent.terminated().get(15, TimeUnit.SECONDS);

@@ -44,7 +44,7 @@ final class TcpHealthCheckSession extends HealthCheckSession {
     ChannelFuture f =
         new Bootstrap()
             .group(parent.loop())
-            .channel(Transport.clientChannel())
+            .channel(Transport.clientChannel(parent.loop()))
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, config.timeoutMs()))
             .option(ChannelOption.TCP_NODELAY, true)
             .handler(conn)

@@ -18,7 +18,7 @@ public final class UpstreamConnections {
   public static Bootstrap bootstrap(EventLoop loop, ClusterInfo cluster) {
     return new Bootstrap()
         .group(loop)
-        .channel(Transport.clientChannel())
+        .channel(Transport.clientChannel(loop))
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, cluster.connectTimeoutMs()))
         .option(ChannelOption.TCP_NODELAY, true);
   }
