@@ -3,18 +3,17 @@ package io.legate.http;
 import io.legate.http.filter.DecoderCallbacks;
 import io.legate.http.filter.EncoderCallbacks;
 import io.legate.http.filter.HttpFilter;
+import io.legate.network.LoopTimers;
 import io.legate.router.Route;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetAddress;
 import java.util.ArrayDeque;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
 
 /**
  * One HTTP stream in the connection manager: runs the request through the decoder filters and the
@@ -83,9 +82,9 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
   private boolean routeResolved;
   private int readDisableCount;
   private long lastActivityNanos;
-  private ScheduledFuture<?> idleTimer;
-  private ScheduledFuture<?> requestTimer;
-  private ScheduledFuture<?> durationTimer;
+  private LoopTimers.Timer idleTimer;
+  private LoopTimers.Timer requestTimer;
+  private LoopTimers.Timer durationTimer;
   private io.legate.tracing.ActiveSpan activeSpan = io.legate.tracing.ActiveSpan.NOOP;
   /** Body bytes a filter added from its trailers callback, not yet passed on. */
   private ByteBuf addedDecodeData;
@@ -134,8 +133,8 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     }
   }
 
-  private ScheduledFuture<?> schedule(Runnable r, long ms) {
-    return conn.channel().eventLoop().schedule(r, ms, TimeUnit.MILLISECONDS);
+  private LoopTimers.Timer schedule(Runnable r, long ms) {
+    return LoopTimers.schedule(conn.channel().eventLoop(), ms, r);
   }
 
   // ---------------------------------------------------------------- from the codec
@@ -228,7 +227,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     requestComplete = true;
     info.onLastDownstreamRxByte(System.nanoTime());
     if (requestTimer != null) {
-      requestTimer.cancel(false);
+      requestTimer.cancel();
       requestTimer = null;
     }
   }
@@ -1021,9 +1020,9 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     return upgradeType.equals("connect") ? code >= 200 && code < 300 : code == 101;
   }
 
-  private static void cancel(ScheduledFuture<?> f) {
-    if (f != null) {
-      f.cancel(false);
+  private static void cancel(LoopTimers.Timer t) {
+    if (t != null) {
+      t.cancel();
     }
   }
 
@@ -1042,7 +1041,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     long idleMs = (System.nanoTime() - lastActivityNanos) / 1_000_000;
     long remaining = config.streamIdleTimeoutMs - idleMs;
     if (remaining > 0) {
-      idleTimer = schedule(this::onIdleTimerFired, remaining);
+      idleTimer = LoopTimers.scheduleOnce(conn.channel().eventLoop(), remaining, this::onIdleTimerFired);
       return;
     }
     config.stats.downstreamRqIdleTimeout.inc();

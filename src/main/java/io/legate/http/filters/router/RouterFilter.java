@@ -78,7 +78,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
   private boolean responseStarted;
   private boolean finished;
   private long timeoutMs;
-  private ScheduledFuture<?> timer;
+  private io.legate.network.LoopTimers.Timer timer;
   private long upstreamStartNanos;
   // Attempts and retries.
   private ForwardAction action;
@@ -93,7 +93,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
   private CompositeByteBuf retryBody;
   private Http2Headers requestTrailers;
   private long perTryTimeoutMs;
-  private ScheduledFuture<?> perTryTimer;
+  private io.legate.network.LoopTimers.Timer perTryTimer;
   // per_try_idle_timeout: the timer is armed once per attempt and re-armed from the time of the
   // attempt's last upstream event when it fires early, so bytes received cost no timer work.
   private long perTryIdleTimeoutNanos;
@@ -384,7 +384,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     upstreamSpan.finish(attemptResponseCode, callbacks.streamInfo());
     upstreamSpan = io.legate.tracing.UpstreamSpan.NOOP;
     if (perTryTimer != null) {
-      perTryTimer.cancel(false);
+      perTryTimer.cancel();
       perTryTimer = null;
     }
     cancelPerTryIdleTimer();
@@ -483,7 +483,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       return;
     }
     if (perTryTimeoutMs > 0 && perTryTimer == null && !responseStarted) {
-      perTryTimer = callbacks.eventLoop().schedule(this::onPerTryTimeout, perTryTimeoutMs, TimeUnit.MILLISECONDS);
+      perTryTimer = io.legate.network.LoopTimers.schedule(callbacks.eventLoop(), perTryTimeoutMs, this::onPerTryTimeout);
     }
     if (perTryIdleTimeoutNanos > 0 && perTryIdleTimer == null) {
       lastUpstreamEventNanos = System.nanoTime();
@@ -597,7 +597,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
 
   private void startTimer() {
     if (timer == null && timeoutMs > 0 && !finished && cluster != null) {
-      timer = callbacks.eventLoop().schedule(this::onTimeout, timeoutMs, TimeUnit.MILLISECONDS);
+      timer = io.legate.network.LoopTimers.schedule(callbacks.eventLoop(), timeoutMs, this::onTimeout);
     }
   }
 
@@ -742,7 +742,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     callbacks.streamInfo().setResponseCodeDetails(VIA_UPSTREAM);
     resetBackgrounds();
     if (perTryTimer != null) {
-      perTryTimer.cancel(false);
+      perTryTimer.cancel();
       perTryTimer = null;
     }
     if (setCookies != null) {
@@ -888,7 +888,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     (idle ? clusterStats.upstreamRqPerTryIdleTimeout : clusterStats.upstreamRqPerTryTimeout).inc();
     host.rqTimeout.increment();
     if (idle && perTryTimer != null) {
-      perTryTimer.cancel(false);
+      perTryTimer.cancel();
       perTryTimer = null;
     }
     if (hedgeOnPerTryTimeout && upstream != null && retryState != null && !responseStarted) {
@@ -936,7 +936,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     finished = true;
     resetBackgrounds();
     if (timer != null) {
-      timer.cancel(false);
+      timer.cancel();
       timer = null;
     }
     if (durationTimer != null) {
