@@ -72,4 +72,18 @@ public final class Log {
     System.err.println(
         "[" + LocalDateTime.now().format(TIME) + "][" + Thread.currentThread().getId() + "][" + name + "][" + component + "] " + msg);
   }
+
+  /** Returns every live thread's name, state and stack, for a watchdog that found the process stuck. */
+  public static String threadDump() {
+    StringBuilder b = new StringBuilder();
+    for (var e : Thread.getAllStackTraces().entrySet()) {
+      Thread t = e.getKey();
+      b.append('"').append(t.getName()).append('"').append(t.isDaemon() ? " daemon" : "").append(' ')
+          .append(t.getState()).append('\n');
+      for (StackTraceElement f : e.getValue()) {
+        b.append("    at ").append(f).append('\n');
+      }
+    }
+    return b.toString();
+  }
 }

@@ -88,7 +88,7 @@ public final class Main implements Callable<Integer> {
                 } catch (InterruptedException e) {
                   return;
                 }
-                System.err.println("legate: exit took over 10 s; halting");
+                System.err.println("legate: exit took over 10 s; halting. Threads:\n" + Log.threadDump());
                 Runtime.getRuntime().halt(code);
               },
               "legate-exit-watchdog");

@@ -317,7 +317,7 @@ public final class Server {
                         } catch (InterruptedException e) {
                           return;
                         }
-                        Log.warn("main", "shutdown did not finish in 15 s; exiting anyway");
+                        Log.warn("main", "shutdown did not finish in 15 s; exiting anyway. Threads:\n" + Log.threadDump());
                         terminated.complete(0);
                       },
                       "legate-shutdown-watchdog");
