@@ -12,7 +12,6 @@ import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetAddress;
 import java.util.ArrayDeque;
-import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -325,7 +324,7 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
       CharSequence id = h.get(HttpHeaderNames.X_REQUEST_ID);
       boolean edge = config.useRemoteAddress && !internal;
       if (id == null || id.length() == 0 || (edge && !config.preserveExternalRequestId)) {
-        h.set(HttpHeaderNames.X_REQUEST_ID, AsciiString.of(randomUuid()));
+        h.set(HttpHeaderNames.X_REQUEST_ID, randomUuid());
       }
     }
     return true;
@@ -458,11 +457,31 @@ public final class ActiveStream implements DecoderCallbacks, EncoderCallbacks {
     return b.length == 16 && (b[0] & 0xfe) == 0xfc;
   }
 
-  private static String randomUuid() {
+  private static final byte[] HEX = {'0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+
+  /** Returns a random (version 4) UUID in its 36-character text form, written straight to bytes. */
+  static AsciiString randomUuid() {
     ThreadLocalRandom r = ThreadLocalRandom.current();
     long msb = (r.nextLong() & ~0xf000L) | 0x4000L;
     long lsb = (r.nextLong() & 0x3fffffffffffffffL) | 0x8000000000000000L;
-    return new UUID(msb, lsb).toString();
+    byte[] b = new byte[36];
+    hex(b, 0, msb >>> 32, 8);
+    b[8] = '-';
+    hex(b, 9, msb >>> 16, 4);
+    b[13] = '-';
+    hex(b, 14, msb, 4);
+    b[18] = '-';
+    hex(b, 19, lsb >>> 48, 4);
+    b[23] = '-';
+    hex(b, 24, lsb, 12);
+    return new AsciiString(b, false);
+  }
+
+  private static void hex(byte[] b, int off, long v, int digits) {
+    for (int i = off + digits - 1; i >= off; i--) {
+      b[i] = HEX[(int) (v & 0xf)];
+      v >>>= 4;
+    }
   }
 
   /**
