@@ -166,6 +166,41 @@ public final class Http1ConnPool implements ConnPool {
   private static final AsciiString UPGRADE_VALUE = AsciiString.cached("upgrade");
   private static final AsciiString CHUNKED_VALUE = AsciiString.cached("chunked");
 
+  /**
+   * Returns a request's head in HTTP/1.1: request line, host from {@code :authority}, the regular
+   * headers of {@code h} but hop-by-hop ones and {@code te}, then the connection's own framing:
+   * {@code connection: upgrade} and {@code upgrade} for an upgrade, or {@code transfer-encoding:
+   * chunked}.
+   */
+  static ByteBuf requestHead(
+      io.netty.buffer.ByteBufAllocator alloc,
+      Http2Headers h,
+      CharSequence method,
+      CharSequence target,
+      CharSequence authority,
+      CharSequence upgrade,
+      boolean chunked) {
+    ByteBuf out = alloc.buffer(Http1Wire.headersSizeHint(h) + 64);
+    Http1Wire.writeAscii(out, method);
+    out.writeByte(' ');
+    Http1Wire.writeAscii(out, target == null ? "/" : target);
+    out.writeBytes(HTTP_1_1_CRLF);
+    if (authority != null) {
+      Http1Wire.writeHeader(out, HttpHeaderNames.HOST, authority);
+    }
+    // te is not forwarded to an HTTP/1 upstream; host was written from :authority.
+    Http1Wire.writeHeaders(out, h, HttpHeaderNames.TE, authority != null ? HttpHeaderNames.HOST : null);
+    if (upgrade != null) {
+      Http1Wire.writeHeader(out, HttpHeaderNames.CONNECTION, UPGRADE_VALUE);
+      Http1Wire.writeHeader(out, HttpHeaderNames.UPGRADE, upgrade);
+    } else if (chunked) {
+      Http1Wire.writeHeader(out, HttpHeaderNames.TRANSFER_ENCODING, CHUNKED_VALUE);
+    }
+    out.writeByte('\r');
+    out.writeByte('\n');
+    return out;
+  }
+
   private final class Conn extends ChannelInboundHandlerAdapter implements UpstreamStream {
     @Override
     public java.net.InetSocketAddress localAddress() {
@@ -377,24 +412,7 @@ public final class Http1ConnPool implements ConnPool {
         stats.upstreamCxMaxRequests.inc();
       }
       decoder.expectResponse(headRequest, connect);
-      ByteBuf out = channel.alloc().buffer(Http1Wire.headersSizeHint(h) + 64);
-      Http1Wire.writeAscii(out, method);
-      out.writeByte(' ');
-      Http1Wire.writeAscii(out, target == null ? "/" : target);
-      out.writeBytes(HTTP_1_1_CRLF);
-      if (authority != null) {
-        Http1Wire.writeHeader(out, HttpHeaderNames.HOST, authority);
-      }
-      // te is not forwarded to an HTTP/1 upstream; host was written from :authority.
-      Http1Wire.writeHeaders(out, h, HttpHeaderNames.TE, authority != null ? HttpHeaderNames.HOST : null);
-      if (upgrade != null) {
-        Http1Wire.writeHeader(out, HttpHeaderNames.CONNECTION, UPGRADE_VALUE);
-        Http1Wire.writeHeader(out, HttpHeaderNames.UPGRADE, upgrade);
-      } else if (chunked) {
-        Http1Wire.writeHeader(out, HttpHeaderNames.TRANSFER_ENCODING, CHUNKED_VALUE);
-      }
-      out.writeByte('\r');
-      out.writeByte('\n');
+      ByteBuf out = requestHead(channel.alloc(), h, method, target, authority, upgrade, chunked);
       channel.writeAndFlush(out, channel.voidPromise());
     }
 
