@@ -266,6 +266,13 @@ class Http1UpstreamCodecIntegrationTest {
     assertThat(body).endsWith("\r\n0\r\n\r\n");
     assertThat(dechunk(body)).isEqualTo("hello world");
 
+    // Request trailers close the chunked body.
+    legate.raw("front", "POST /tr HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        + "3\r\nabc\r\n0\r\nX-Tr: 1\r\n\r\n", 5000);
+    String withTrailers = upstream.requests.poll(5, TimeUnit.SECONDS);
+    assertThat(withTrailers).startsWith("POST /tr HTTP/1.1\r\nhost: t\r\n")
+        .contains("\r\ntransfer-encoding: chunked\r\n\r\n").endsWith("abc\r\n0\r\nx-tr: 1\r\n\r\n");
+
     // A request with a length goes as is; one without a body has no framing headers at all.
     legate.raw("front", "PUT /len HTTP/1.1\r\nHost: b\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc", 5000);
     String put = upstream.requests.poll(5, TimeUnit.SECONDS);

@@ -1,6 +1,7 @@
 package io.legate.upstream.pool;
 
 import io.legate.http.HttpHeaderNames;
+import io.legate.http.codec.HeaderUtil;
 import io.legate.http.codec.Http1Wire;
 import io.legate.tls.TlsErrors;
 import io.legate.upstream.CircuitBreakers;
@@ -19,6 +20,7 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayDeque;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -162,7 +164,6 @@ public final class Http1ConnPool implements ConnPool {
     }
   }
 
-  private static final byte[] HTTP_1_1_CRLF = " HTTP/1.1\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   private static final AsciiString UPGRADE_VALUE = AsciiString.cached("upgrade");
   private static final AsciiString CHUNKED_VALUE = AsciiString.cached("chunked");
 
@@ -180,24 +181,35 @@ public final class Http1ConnPool implements ConnPool {
       CharSequence authority,
       CharSequence upgrade,
       boolean chunked) {
-    ByteBuf out = alloc.buffer(Http1Wire.headersSizeHint(h) + 64);
-    Http1Wire.writeAscii(out, method);
-    out.writeByte(' ');
-    Http1Wire.writeAscii(out, target == null ? "/" : target);
-    out.writeBytes(HTTP_1_1_CRLF);
+    int size = 64;
+    for (Map.Entry<CharSequence, CharSequence> e : h) {
+      size += e.getKey().length() + e.getValue().length() + 4;
+    }
+    ByteBuf out = alloc.buffer(size);
+    Http1Wire.writeRequestLine(out, method, target == null ? "/" : target);
     if (authority != null) {
       Http1Wire.writeHeader(out, HttpHeaderNames.HOST, authority);
     }
-    // te is not forwarded to an HTTP/1 upstream; host was written from :authority.
-    Http1Wire.writeHeaders(out, h, HttpHeaderNames.TE, authority != null ? HttpHeaderNames.HOST : null);
+    for (Map.Entry<CharSequence, CharSequence> e : h) {
+      CharSequence name = e.getKey();
+      int n = name.length();
+      if (n == 0 || name.charAt(0) == ':' || HeaderUtil.isHopByHop(name)) {
+        continue;
+      }
+      // te is not forwarded to an HTTP/1 upstream; host was written from :authority.
+      if ((n == 2 && AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TE))
+          || (n == 4 && authority != null && AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.HOST))) {
+        continue;
+      }
+      Http1Wire.writeHeader(out, name, e.getValue());
+    }
     if (upgrade != null) {
       Http1Wire.writeHeader(out, HttpHeaderNames.CONNECTION, UPGRADE_VALUE);
       Http1Wire.writeHeader(out, HttpHeaderNames.UPGRADE, upgrade);
     } else if (chunked) {
       Http1Wire.writeHeader(out, HttpHeaderNames.TRANSFER_ENCODING, CHUNKED_VALUE);
     }
-    out.writeByte('\r');
-    out.writeByte('\n');
+    Http1Wire.endHeaders(out);
     return out;
   }
 
@@ -437,14 +449,14 @@ public final class Http1ConnPool implements ConnPool {
       }
       if (chunked) {
         if (size > 0) {
-          channel.write(Http1Wire.chunkHeader(channel.alloc(), size), channel.voidPromise());
+          channel.write(Http1Wire.chunkPrefix(channel.alloc(), size), channel.voidPromise());
           channel.write(data, channel.voidPromise());
           channel.write(
-              (endStream ? Http1Wire.CRLF_LAST_CHUNK : Http1Wire.CRLF).duplicate(), channel.voidPromise());
+              endStream ? Http1Wire.crlfLastChunk() : Http1Wire.crlf(), channel.voidPromise());
         } else {
           data.release();
           if (endStream) {
-            channel.write(Http1Wire.LAST_CHUNK.duplicate(), channel.voidPromise());
+            channel.write(Http1Wire.lastChunk(), channel.voidPromise());
           }
         }
         channel.flush();
@@ -469,13 +481,8 @@ public final class Http1ConnPool implements ConnPool {
     public void writeTrailers(Http2Headers trailers) {
       requestComplete = true;
       if (chunked) {
-        ByteBuf out = channel.alloc().buffer(Http1Wire.headersSizeHint(trailers) + 8);
-        out.writeByte('0');
-        out.writeByte('\r');
-        out.writeByte('\n');
-        Http1Wire.writeHeaders(out, trailers, null, null);
-        out.writeByte('\r');
-        out.writeByte('\n');
+        ByteBuf out = channel.alloc().buffer(256);
+        Http1Wire.writeLastChunk(out, trailers);
         channel.writeAndFlush(out, channel.voidPromise());
       }
       // Else the body's length was given: trailers cannot be sent and are dropped.
