@@ -2,6 +2,7 @@ package io.legate.upstream.pool;
 
 import io.legate.http.HttpHeaderNames;
 import io.legate.http.codec.HeaderUtil;
+import io.legate.http.codec.Http1Wire;
 import io.legate.tls.TlsErrors;
 import io.legate.upstream.CircuitBreakers;
 import io.legate.upstream.ClusterInfo;
@@ -14,24 +15,12 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http.DefaultHttpContent;
-import io.netty.handler.codec.http.DefaultHttpRequest;
-import io.netty.handler.codec.http.DefaultLastHttpContent;
-import io.netty.handler.codec.http.HttpClientCodec;
-import io.netty.handler.codec.http.HttpContent;
-import io.netty.handler.codec.http.HttpHeaderValues;
-import io.netty.handler.codec.http.HttpHeaders;
-import io.netty.handler.codec.http.HttpMethod;
-import io.netty.handler.codec.http.HttpResponse;
-import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayDeque;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -175,6 +164,55 @@ public final class Http1ConnPool implements ConnPool {
     }
   }
 
+  private static final AsciiString UPGRADE_VALUE = AsciiString.cached("upgrade");
+  private static final AsciiString CHUNKED_VALUE = AsciiString.cached("chunked");
+
+  /**
+   * Returns a request's head in HTTP/1.1: request line, host from {@code :authority}, the regular
+   * headers of {@code h} but hop-by-hop ones and {@code te}, then the connection's own framing:
+   * {@code connection: upgrade} and {@code upgrade} for an upgrade, or {@code transfer-encoding:
+   * chunked}.
+   */
+  static ByteBuf requestHead(
+      io.netty.buffer.ByteBufAllocator alloc,
+      Http2Headers h,
+      CharSequence method,
+      CharSequence target,
+      CharSequence authority,
+      CharSequence upgrade,
+      boolean chunked) {
+    int size = 64;
+    for (Map.Entry<CharSequence, CharSequence> e : h) {
+      size += e.getKey().length() + e.getValue().length() + 4;
+    }
+    ByteBuf out = alloc.buffer(size);
+    Http1Wire.writeRequestLine(out, method, target == null ? "/" : target);
+    if (authority != null) {
+      Http1Wire.writeHeader(out, HttpHeaderNames.HOST, authority);
+    }
+    for (Map.Entry<CharSequence, CharSequence> e : h) {
+      CharSequence name = e.getKey();
+      int n = name.length();
+      if (n == 0 || name.charAt(0) == ':' || HeaderUtil.isHopByHop(name)) {
+        continue;
+      }
+      // te is not forwarded to an HTTP/1 upstream; host was written from :authority.
+      if ((n == 2 && AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TE))
+          || (n == 4 && authority != null && AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.HOST))) {
+        continue;
+      }
+      Http1Wire.writeHeader(out, name, e.getValue());
+    }
+    if (upgrade != null) {
+      Http1Wire.writeHeader(out, HttpHeaderNames.CONNECTION, UPGRADE_VALUE);
+      Http1Wire.writeHeader(out, HttpHeaderNames.UPGRADE, upgrade);
+    } else if (chunked) {
+      Http1Wire.writeHeader(out, HttpHeaderNames.TRANSFER_ENCODING, CHUNKED_VALUE);
+    }
+    Http1Wire.endHeaders(out);
+    return out;
+  }
+
   private final class Conn extends ChannelInboundHandlerAdapter implements UpstreamStream {
     @Override
     public java.net.InetSocketAddress localAddress() {
@@ -211,6 +249,9 @@ public final class Http1ConnPool implements ConnPool {
     private String upgradeType;
     /** Whether the connection is a tunnel: the codec is gone and bytes pass through raw. */
     private boolean tunnel;
+    /** Whether the request body in progress is sent chunked. */
+    private boolean chunked;
+    private final Http1ResponseDecoder decoder = new Http1ResponseDecoder(4096, 65536);
 
     void connect() {
       connecting++;
@@ -232,7 +273,7 @@ public final class Http1ConnPool implements ConnPool {
                         ch.pipeline().addLast("ssl", ssl);
                       }
                       ch.pipeline().addLast("flush", io.legate.http.codec.HttpServerPipeline.flushConsolidation());
-                      ch.pipeline().addLast("codec", new HttpClientCodec(4096, 65536, 65536, false));
+                      ch.pipeline().addLast("codec", decoder);
                       ch.pipeline().addLast("legate-h1-upstream", Conn.this);
                     }
                   })
@@ -363,49 +404,38 @@ public final class Http1ConnPool implements ConnPool {
       CharSequence method = h.method();
       headRequest = AsciiString.contentEquals(method, "HEAD");
       boolean connect = AsciiString.contentEquals(method, "CONNECT");
-      CharSequence upgrade = h.get(HttpHeaderNames.UPGRADE);
+      CharSequence upgrade = connect ? null : h.get(HttpHeaderNames.UPGRADE);
       CharSequence authority = h.authority();
+      CharSequence path = h.path();
       // CONNECT's request target is its authority (RFC 9112 §3.2.3).
-      String target = connect && h.path() == null ? String.valueOf(authority) : h.path().toString();
-      DefaultHttpRequest req =
-          new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.valueOf(method.toString()), target, false);
-      HttpHeaders out = req.headers();
-      if (authority != null) {
-        out.set(HttpHeaderNames.HOST, authority);
-      }
-      HeaderUtil.copyToHttp1(h, out);
-      out.remove(HttpHeaderNames.TE);
+      CharSequence target = connect && path == null ? authority : path;
+      boolean hasLength = h.contains(HttpHeaderNames.CONTENT_LENGTH);
+      chunked = false;
       if (connect || upgrade != null) {
         // The connection leaves HTTP if the upstream agrees; either way it is not reused.
         upgradeType = connect ? "connect" : upgrade.toString().trim().toLowerCase(java.util.Locale.ROOT);
         closing = true;
-        if (!connect) {
-          out.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
-          out.set(HttpHeaderNames.UPGRADE, upgrade);
-        }
-      } else if (!endStream && !out.contains(HttpHeaderNames.CONTENT_LENGTH)) {
-        out.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+      } else if (!endStream && !hasLength) {
+        chunked = true;
       }
       long max = cluster.maxRequestsPerConnection();
       if (max > 0 && requests >= max) {
         closing = true;
         stats.upstreamCxMaxRequests.inc();
       }
-      if (endStream) {
-        channel.write(req);
-        channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
-      } else {
-        channel.writeAndFlush(req);
-      }
+      decoder.expectResponse(headRequest, connect);
+      ByteBuf out = requestHead(channel.alloc(), h, method, target, authority, upgrade, chunked);
+      channel.writeAndFlush(out, channel.voidPromise());
     }
 
     @Override
     public void writeData(ByteBuf data, boolean endStream) {
-      stats.upstreamCxTxBytesTotal.add(data.readableBytes());
+      int size = data.readableBytes();
+      stats.upstreamCxTxBytesTotal.add(size);
       if (upgradeType != null) {
         // Tunnel payload: raw bytes (the downstream sends none before the tunnel opens).
         if (data.isReadable()) {
-          channel.writeAndFlush(data);
+          channel.writeAndFlush(data, channel.voidPromise());
         } else {
           data.release();
         }
@@ -417,12 +447,27 @@ public final class Http1ConnPool implements ConnPool {
         }
         return;
       }
+      if (chunked) {
+        if (size > 0) {
+          channel.write(Http1Wire.chunkPrefix(channel.alloc(), size), channel.voidPromise());
+          channel.write(data, channel.voidPromise());
+          channel.write(
+              endStream ? Http1Wire.crlfLastChunk() : Http1Wire.crlf(), channel.voidPromise());
+        } else {
+          data.release();
+          if (endStream) {
+            channel.write(Http1Wire.lastChunk(), channel.voidPromise());
+          }
+        }
+        channel.flush();
+      } else if (size > 0) {
+        channel.writeAndFlush(data, channel.voidPromise());
+      } else {
+        data.release();
+      }
       if (endStream) {
         requestComplete = true;
-        channel.writeAndFlush(new DefaultLastHttpContent(data, false));
         maybeDone();
-      } else {
-        channel.writeAndFlush(new DefaultHttpContent(data));
       }
     }
 
@@ -435,9 +480,12 @@ public final class Http1ConnPool implements ConnPool {
     @Override
     public void writeTrailers(Http2Headers trailers) {
       requestComplete = true;
-      DefaultLastHttpContent last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, false);
-      HeaderUtil.copyToHttp1(trailers, last.trailingHeaders());
-      channel.writeAndFlush(last);
+      if (chunked) {
+        ByteBuf out = channel.alloc().buffer(256);
+        Http1Wire.writeLastChunk(out, trailers);
+        channel.writeAndFlush(out, channel.voidPromise());
+      }
+      // Else the body's length was given: trailers cannot be sent and are dropped.
       maybeDone();
     }
 
@@ -466,100 +514,83 @@ public final class Http1ConnPool implements ConnPool {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       UpstreamCallbacks c = cb;
       if (c == null) {
+        if (msg instanceof Http1ResponseDecoder.Last last) {
+          last.data.release();
+        } else if (msg instanceof Http1ResponseDecoder.Head || msg == Http1ResponseDecoder.FAILURE) {
+          // A response nobody asked for: the connection is out of step.
+          closing = true;
+          channel.close();
+        }
         ReferenceCountUtil.release(msg);
         return;
       }
-      if (tunnel) {
-        if (msg instanceof ByteBuf b && b.isReadable()) {
+      if (msg instanceof ByteBuf b) {
+        // Body bytes, or the tunnel's raw bytes.
+        if (b.isReadable()) {
           stats.upstreamCxRxBytesTotal.add(b.readableBytes());
           c.onData(b, false);
         } else {
-          // The codec's end of the switching response, or an empty read.
-          ReferenceCountUtil.release(msg);
+          b.release();
         }
-        return;
-      }
-      if (msg instanceof HttpResponse r) {
-        if (r.decoderResult().isFailure()) {
-          ReferenceCountUtil.release(msg);
-          failStream(UpstreamCallbacks.Reason.PROTOCOL_ERROR);
-          return;
-        }
-        int code = r.status().code();
-        if (code >= 100 && code < 200 && code != 101) {
-          // 1xx interim responses are not forwarded (100-continue is answered by the proxy itself).
-          ReferenceCountUtil.release(msg);
-          return;
-        }
-        responseKeepAlive = HttpUtil.isKeepAlive(r);
-        Http2Headers h = new DefaultHttp2Headers(false, r.headers().size() + 1);
-        h.status(r.status().codeAsText());
-        String upgradeValue = r.headers().get(HttpHeaderNames.UPGRADE);
-        HeaderUtil.copyFromHttp1(r.headers(), h);
-        if (upgradeType != null
-            && (upgradeType.equals("connect") ? code >= 200 && code < 300 : code == 101)) {
-          // The tunnel opens: the codec leaves the pipeline and what follows is raw bytes (any the
-          // decoder held come next, through channelRead).
-          if (upgradeValue != null && !upgradeType.equals("connect")) {
-            h.set(HttpHeaderNames.UPGRADE, upgradeValue);
-            h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
-          }
-          if (upgradeType.equals("connect")) {
-            h.remove(HttpHeaderNames.CONTENT_LENGTH);
-          }
-          tunnel = true;
-          ReferenceCountUtil.release(msg);
-          c.onHeaders(h, false);
-          if (cb == c && channel.pipeline().get("codec") != null) {
-            channel.pipeline().remove("codec");
-          }
-          return;
-        }
-        boolean end = false;
-        if (msg instanceof LastHttpContent last && !last.content().isReadable() && last.trailingHeaders().isEmpty()) {
-          end = true;
-        }
-        if (end) {
-          responseComplete = true;
-          ReferenceCountUtil.release(msg);
-          c.onHeaders(h, true);
-          maybeDone();
-          return;
-        }
-        c.onHeaders(h, false);
-        if (msg instanceof HttpContent content) {
-          onContent(content);
-        }
-      } else if (msg instanceof HttpContent content) {
-        onContent(content);
+      } else if (msg instanceof Http1ResponseDecoder.Head head) {
+        onHead(c, head);
+      } else if (msg instanceof Http1ResponseDecoder.Last last) {
+        onLast(c, last);
+      } else if (msg == Http1ResponseDecoder.FAILURE) {
+        failStream(UpstreamCallbacks.Reason.PROTOCOL_ERROR);
       } else {
         ReferenceCountUtil.release(msg);
       }
     }
 
-    private void onContent(HttpContent content) {
-      UpstreamCallbacks c = cb;
-      if (c == null) {
-        content.release();
+    private void onHead(UpstreamCallbacks c, Http1ResponseDecoder.Head r) {
+      int code = r.status;
+      Http2Headers h = r.headers;
+      if (upgradeType != null
+          && (upgradeType.equals("connect") ? code >= 200 && code < 300 : code == 101)) {
+        // The tunnel opens: the codec leaves the pipeline and what follows is raw bytes (any the
+        // decoder held come next, through channelRead).
+        if (r.upgrade != null && !upgradeType.equals("connect")) {
+          h.set(HttpHeaderNames.UPGRADE, r.upgrade);
+          h.set(HttpHeaderNames.CONNECTION, UPGRADE_VALUE);
+        }
+        if (upgradeType.equals("connect")) {
+          h.remove(HttpHeaderNames.CONTENT_LENGTH);
+        }
+        tunnel = true;
+        c.onHeaders(h, false);
+        if (cb == c && channel.pipeline().get("codec") != null) {
+          channel.pipeline().remove("codec");
+        }
         return;
       }
-      stats.upstreamCxRxBytesTotal.add(content.content().readableBytes());
-      if (content instanceof LastHttpContent last) {
-        responseComplete = true;
-        HttpHeaders trailers = last.trailingHeaders();
-        if (trailers.isEmpty()) {
-          c.onData(last.content(), true);
-        } else {
-          Http2Headers t = HeaderUtil.trailersFromHttp1(trailers);
-          c.onData(last.content(), false);
-          if (cb == c) {
-            c.onTrailers(t);
-          }
-        }
-        maybeDone();
-      } else {
-        c.onData(content.content(), false);
+      if (code == 101) {
+        // Switching protocols without having asked to.
+        failStream(UpstreamCallbacks.Reason.PROTOCOL_ERROR);
+        return;
       }
+      responseKeepAlive = r.keepAlive;
+      if (r.endStream) {
+        responseComplete = true;
+        c.onHeaders(h, true);
+        maybeDone();
+        return;
+      }
+      c.onHeaders(h, false);
+    }
+
+    private void onLast(UpstreamCallbacks c, Http1ResponseDecoder.Last last) {
+      stats.upstreamCxRxBytesTotal.add(last.data.readableBytes());
+      responseComplete = true;
+      if (last.trailers == null) {
+        c.onData(last.data, true);
+      } else {
+        c.onData(last.data, false);
+        if (cb == c) {
+          c.onTrailers(last.trailers);
+        }
+      }
+      maybeDone();
     }
 
     /** Returns the connection to the pool once both directions are done. */
