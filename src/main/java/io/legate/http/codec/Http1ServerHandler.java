@@ -58,7 +58,6 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
   private boolean keepAlive;
   private boolean http10;
   private boolean headRequest;
-  private boolean responseChunked;
   /** Whether the response of the stream in progress has begun (its headers are written). */
   private boolean responseStarted;
   /** Requests started on this connection (max_requests_per_connection). */
@@ -309,8 +308,10 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     }
     ReferenceCountUtil.release(req);
     if (expectContinue && !bodyless && !config.proxy100Continue) {
-      ctx.writeAndFlush(
-          new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
+      ByteBuf r = ctx.alloc().buffer(32);
+      Http1Wire.writeStatusLine(r, false, 100);
+      Http1Wire.endHeaders(r);
+      ctx.writeAndFlush(r);
     }
     // An upgrade request goes on (as tunnel payload) after its headers; the decoder's empty last
     // chunk is dropped.
@@ -319,7 +320,7 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     if (requestDone && headersTimer != null) {
       headersTimer.requestComplete();
     }
-    responseChunked = false;
+    bodyMode = BODY_RAW;
     requests++;
     stream = new ActiveStream(http10 ? conn10 : conn11, this);
     if (upgrade) {
@@ -389,10 +390,11 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     ActiveStream s = stream;
     stream = null;
     if (!responseStarted) {
-      FullHttpResponse r =
-          new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status), Unpooled.EMPTY_BUFFER);
-      r.headers().set(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH, 0);
-      r.headers().set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+      ByteBuf r = ctx.alloc().buffer(96);
+      Http1Wire.writeStatusLine(r, false, status);
+      Http1Wire.writeHeader(r, HttpHeaderNames.CONTENT_LENGTH, ZERO);
+      Http1Wire.writeHeader(r, HttpHeaderNames.CONNECTION, CLOSE);
+      Http1Wire.endHeaders(r);
       ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
     } else {
       ctx.close();
@@ -404,21 +406,25 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
 
   // ---------------------------------------------------------------- DownstreamStream
 
+  /** How the body of the response in progress goes on the wire. */
+  private static final int BODY_NONE = 0; // HEAD, 1xx, 204, 205, 304: body bytes are dropped
+  private static final int BODY_RAW = 1; // content-length, or delimited by the connection's close
+  private static final int BODY_CHUNKED = 2;
+
+  private int bodyMode;
+
   @Override
   public void writeHeaders(Http2Headers headers, boolean endStream) {
-    HttpResponseStatus status = HttpResponseStatus.valueOf(AsciiString.of(headers.status()).parseInt());
-    if (upgradeType != null && !endStream && ActiveStream.isTunnelResponse(upgradeType, status.code())) {
-      openTunnel(status, headers);
+    int code = AsciiString.of(headers.status()).parseInt();
+    if (upgradeType != null && !endStream && ActiveStream.isTunnelResponse(upgradeType, code)) {
+      openTunnel(code, headers);
       return;
     }
-    HttpVersion version = http10 ? HttpVersion.HTTP_1_0 : HttpVersion.HTTP_1_1;
-    HttpResponse r =
-        endStream
-            ? new DefaultFullHttpResponse(version, status, Unpooled.EMPTY_BUFFER, false)
-            : new DefaultHttpResponse(version, status, false);
-    HttpHeaders out = r.headers();
-    HeaderUtil.copyToHttp1(headers, out);
-    int code = status.code();
+    // RFC 9110 §8.6: 1xx and 204 carry no content-length; 205 says content-length: 0.
+    boolean stripLength = code < 200 || code == 204 || code == 205;
+    ByteBuf out = ctx.alloc().buffer(256);
+    Http1Wire.writeStatusLine(out, http10, code);
+    boolean hasLength = Http1Wire.writeHeaders(out, headers, stripLength);
     if (code >= 200) {
       responseStarted = true;
     }
@@ -441,50 +447,63 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
         closeAfterResponse = true;
       }
     }
-    if (!noBody && !out.contains(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH)) {
+    boolean chunked = false;
+    if (code == 205) {
+      Http1Wire.writeHeader(out, HttpHeaderNames.CONTENT_LENGTH, ZERO);
+    } else if (!noBody && !hasLength) {
       if (endStream) {
         if (!headRequest) {
-          out.set(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH, 0);
+          Http1Wire.writeHeader(out, HttpHeaderNames.CONTENT_LENGTH, ZERO);
         }
       } else if (http10) {
         closeAfterResponse = true;
       } else {
-        out.set(io.netty.handler.codec.http.HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
-        responseChunked = true;
+        Http1Wire.writeHeader(out, HttpHeaderNames.TRANSFER_ENCODING, CHUNKED);
+        chunked = true;
       }
     }
     if (!keepAlive || closeAfterResponse) {
       closeAfterResponse = true;
-      out.set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+      Http1Wire.writeHeader(out, HttpHeaderNames.CONNECTION, CLOSE);
     } else if (http10) {
-      out.set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+      Http1Wire.writeHeader(out, HttpHeaderNames.CONNECTION, KEEP_ALIVE);
+    }
+    Http1Wire.endHeaders(out);
+    if (code >= 200) {
+      bodyMode = headRequest || noBody || code == 205 ? BODY_NONE : chunked ? BODY_CHUNKED : BODY_RAW;
     }
     // Flushed now even when a body follows: a streamed response's headers must not wait for its
     // first bytes (the pipeline's flush consolidation still sends headers and body together when
     // they come in one pass).
-    ctx.writeAndFlush(r);
+    ctx.writeAndFlush(out);
   }
+
+  private static final AsciiString ZERO = AsciiString.cached("0");
+  private static final AsciiString CHUNKED = AsciiString.cached("chunked");
+  private static final AsciiString CLOSE = AsciiString.cached("close");
+  private static final AsciiString KEEP_ALIVE = AsciiString.cached("keep-alive");
+  private static final AsciiString UPGRADE = AsciiString.cached("upgrade");
 
   /**
    * Writes the response that switches the connection to a tunnel (101 to an upgrade, 2xx to
    * CONNECT), then takes the HTTP codec out of the pipeline: from here on both directions are
    * opaque bytes, and reading resumes.
    */
-  private void openTunnel(HttpResponseStatus status, Http2Headers headers) {
+  private void openTunnel(int code, Http2Headers headers) {
     responseStarted = true;
     closeAfterResponse = true; // a tunnel never returns to HTTP
-    HttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, status, false);
-    HttpHeaders out = r.headers();
-    HeaderUtil.copyToHttp1(headers, out);
+    ByteBuf out = ctx.alloc().buffer(256);
+    Http1Wire.writeStatusLine(out, false, code);
+    // RFC 9110 §9.3.6: a 2xx to CONNECT carries no Content-Length or Transfer-Encoding; nor does
+    // a 101.
+    Http1Wire.writeHeaders(out, headers, upgradeValue == null || code < 200);
     if (upgradeValue != null) {
       CharSequence up = headers.get(HttpHeaderNames.UPGRADE);
-      out.set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
-      out.set(io.netty.handler.codec.http.HttpHeaderNames.UPGRADE, up != null ? up : upgradeValue);
-    } else {
-      // RFC 9110 §9.3.6: a 2xx to CONNECT carries no Content-Length or Transfer-Encoding.
-      out.remove(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH);
+      Http1Wire.writeHeader(out, HttpHeaderNames.CONNECTION, UPGRADE);
+      Http1Wire.writeHeader(out, HttpHeaderNames.UPGRADE, up != null ? up : upgradeValue);
     }
-    ctx.writeAndFlush(r);
+    Http1Wire.endHeaders(out);
+    ctx.writeAndFlush(out);
     tunnel = true;
     Http1ServerCodec codec = ctx.pipeline().get(Http1ServerCodec.class);
     if (codec != null) {
@@ -500,28 +519,35 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
       ctx.writeAndFlush(data);
       return;
     }
-    if (headRequest) {
-      data.release();
-      if (endStream) {
-        ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
-      }
-      return;
+    if (!headRequest) {
+      config.stats.downstreamCxTxBytesTotal.add(data.readableBytes());
     }
-    config.stats.downstreamCxTxBytesTotal.add(data.readableBytes());
-    if (endStream) {
-      ctx.writeAndFlush(new DefaultLastHttpContent(data, false));
-    } else {
-      ctx.writeAndFlush(new DefaultHttpContent(data));
+    switch (bodyMode) {
+      case BODY_RAW -> ctx.writeAndFlush(data);
+      case BODY_CHUNKED -> {
+        int n = data.readableBytes();
+        if (n > 0) {
+          ctx.write(Http1Wire.chunkPrefix(ctx.alloc(), n), ctx.voidPromise());
+          ctx.write(data, ctx.voidPromise());
+          ctx.writeAndFlush(endStream ? Http1Wire.crlfLastChunk() : Http1Wire.crlf());
+        } else {
+          data.release();
+          if (endStream) {
+            ctx.writeAndFlush(Http1Wire.lastChunk());
+          }
+        }
+      }
+      default -> data.release();
     }
   }
 
   @Override
   public void writeTrailers(Http2Headers trailers) {
-    LastHttpContent last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, false);
-    if (responseChunked && !headRequest) {
-      HeaderUtil.copyToHttp1(trailers, last.trailingHeaders());
+    if (bodyMode == BODY_CHUNKED) {
+      ByteBuf out = ctx.alloc().buffer(64);
+      Http1Wire.writeLastChunk(out, trailers);
+      ctx.writeAndFlush(out);
     }
-    ctx.writeAndFlush(last);
   }
 
   @Override
