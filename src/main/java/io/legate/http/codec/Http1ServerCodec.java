@@ -121,10 +121,13 @@ final class Http1ServerCodec extends ByteToMessageDecoder {
   private static final int ST_UPGRADED = 7;
   private static final int ST_DISCARD = 8;
 
-  private final HcmConfig config;
   private final boolean tls;
   private final int maxLine;
   private final int maxHeader;
+  private final int maxHeadersCount;
+  private final boolean acceptHttp10;
+  private final String defaultHostForHttp10;
+  private final HeadersWithUnderscoresAction underscoresAction;
   private int state = ST_START;
 
   // Header-section scan, relative to the reader index (nothing is consumed while scanning).
@@ -141,10 +144,30 @@ final class Http1ServerCodec extends ByteToMessageDecoder {
   private int fieldCount;
 
   Http1ServerCodec(HcmConfig config, boolean tls) {
-    this.config = config;
+    this(
+        config.maxRequestHeadersBytes,
+        config.maxHeadersCount,
+        config.acceptHttp10,
+        config.defaultHostForHttp10,
+        config.headersWithUnderscoresAction,
+        tls);
+  }
+
+  /** A codec with the HTTP connection manager's limits and HTTP/1 options. */
+  Http1ServerCodec(
+      int maxRequestHeadersBytes,
+      int maxHeadersCount,
+      boolean acceptHttp10,
+      String defaultHostForHttp10,
+      HeadersWithUnderscoresAction underscoresAction,
+      boolean tls) {
     this.tls = tls;
-    this.maxLine = Math.max(4096, config.maxRequestHeadersBytes);
-    this.maxHeader = config.maxRequestHeadersBytes;
+    this.maxLine = Math.max(4096, maxRequestHeadersBytes);
+    this.maxHeader = maxRequestHeadersBytes;
+    this.maxHeadersCount = maxHeadersCount;
+    this.acceptHttp10 = acceptHttp10;
+    this.defaultHostForHttp10 = defaultHostForHttp10;
+    this.underscoresAction = underscoresAction;
   }
 
   /**
@@ -500,14 +523,14 @@ final class Http1ServerCodec extends ByteToMessageDecoder {
     if (parseFields(a, lineEnd, end) != 0) {
       return Request.error(400, false);
     }
-    if (http10 && !config.acceptHttp10) {
+    if (http10 && !acceptHttp10) {
       return Request.error(426, false);
     }
     int n = fieldCount;
-    if (n > config.maxHeadersCount) {
+    if (n > maxHeadersCount) {
       return Request.error(431, false);
     }
-    HeadersWithUnderscoresAction underscores = config.headersWithUnderscoresAction;
+    HeadersWithUnderscoresAction underscores = underscoresAction;
     boolean dropUnderscores = false;
     if (underscores != HeadersWithUnderscoresAction.ALLOW) {
       for (int i = 0; i < n; i++) {
@@ -646,9 +669,9 @@ final class Http1ServerCodec extends ByteToMessageDecoder {
       }
     }
     if (authority == null || authority.isEmpty()) {
-      if (http10 && !config.defaultHostForHttp10.isEmpty()) {
-        authority = new AsciiString(config.defaultHostForHttp10);
-      } else if (!http10 || !config.acceptHttp10) {
+      if (http10 && !defaultHostForHttp10.isEmpty()) {
+        authority = new AsciiString(defaultHostForHttp10);
+      } else if (!http10 || !acceptHttp10) {
         return Request.error(400, false);
       }
     }
