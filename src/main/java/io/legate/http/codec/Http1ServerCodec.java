@@ -707,7 +707,7 @@ final class Http1ServerCodec extends ByteToMessageDecoder {
     }
     for (int i = 0; i < n; i++) {
       byte k = kinds[i];
-      if (k == OTHER) {
+      if (k == OTHER || k == CONTENT_LENGTH) {
         h.add(view(a, fields[4 * i], fields[4 * i + 1]), view(a, fields[4 * i + 2], fields[4 * i + 3]));
       } else if (k == TE) {
         // te survives only as "trailers" (as Envoy).

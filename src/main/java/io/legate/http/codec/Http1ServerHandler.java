@@ -19,9 +19,10 @@ import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 
 /**
- * The HTTP/1.1 server codec's stream side: turns the decoder's requests ({@link Http1ServerCodec}) into one
- * {@link ActiveStream} at a time and writes the response back. Pipelined requests wait, with reading
- * paused, until the response in progress is complete, so responses keep request order.
+ * The HTTP/1.1 server codec's stream side: turns the decoder's requests ({@link Http1ServerCodec})
+ * into one {@link ActiveStream} at a time and writes the response back, encoded straight from the
+ * header map ({@link Http1Wire}). Pipelined requests wait, with reading paused, until the response
+ * in progress is complete, so responses keep request order.
  */
 public final class Http1ServerHandler extends ChannelDuplexHandler implements DownstreamStream {
   private static final AsciiString HTTP = AsciiString.cached("http");
