@@ -1,6 +1,5 @@
 package io.legate.http.codec;
 
-import io.envoyproxy.envoy.config.core.v3.HttpProtocolOptions.HeadersWithUnderscoresAction;
 import io.legate.http.ActiveStream;
 import io.legate.http.ConnectionInfo;
 import io.legate.http.DownstreamStream;
@@ -12,25 +11,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.DecoderResult;
-import io.netty.handler.codec.TooLongFrameException;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
-import io.netty.handler.codec.http.DefaultHttpContent;
-import io.netty.handler.codec.http.DefaultHttpResponse;
-import io.netty.handler.codec.http.DefaultLastHttpContent;
-import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpContent;
-import io.netty.handler.codec.http.HttpHeaderValues;
-import io.netty.handler.codec.http.HttpHeaders;
-import io.netty.handler.codec.http.HttpRequest;
-import io.netty.handler.codec.http.HttpResponse;
-import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.codec.http.TooLongHttpHeaderException;
-import io.netty.handler.codec.http.TooLongHttpLineException;
-import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.AsciiString;
@@ -39,9 +19,10 @@ import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 
 /**
- * The HTTP/1.1 server codec's stream side: turns Netty's decoded request objects into one
- * {@link ActiveStream} at a time and writes the response back. Pipelined requests wait, with reading
- * paused, until the response in progress is complete, so responses keep request order.
+ * The HTTP/1.1 server codec's stream side: turns the decoder's requests ({@link Http1ServerCodec})
+ * into one {@link ActiveStream} at a time and writes the response back, encoded straight from the
+ * header map ({@link Http1Wire}). Pipelined requests wait, with reading paused, until the response
+ * in progress is complete, so responses keep request order.
  */
 public final class Http1ServerHandler extends ChannelDuplexHandler implements DownstreamStream {
   private static final AsciiString HTTP = AsciiString.cached("http");
@@ -54,11 +35,9 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
   private ConnectionInfo conn11;
   private ActiveStream stream;
   private boolean requestDone;
-  private boolean skipNextEmptyLast;
   private boolean keepAlive;
   private boolean http10;
   private boolean headRequest;
-  private boolean responseChunked;
   /** Whether the response of the stream in progress has begun (its headers are written). */
   private boolean responseStarted;
   /** Requests started on this connection (max_requests_per_connection). */
@@ -158,10 +137,9 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (!pipelined.isEmpty() || (msg instanceof HttpRequest && stream != null)) {
+    if (!pipelined.isEmpty() || (msg instanceof Http1ServerCodec.Request && stream != null)) {
       // A pipelined request (and what follows it): hold it until the response in progress is
-      // written. Content of the request in progress (including the empty last chunk of a
-      // bodyless request) is not pipelined and goes straight through.
+      // written. Content of the request in progress goes straight through.
       pipelined.addLast(msg);
       if (!pausedForPipeline) {
         pausedForPipeline = true;
@@ -173,7 +151,11 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
   }
 
   private void handle(Object msg) {
-    if (msg instanceof ByteBuf b) {
+    if (msg instanceof Http1ServerCodec.Body c) {
+      onContent(c);
+    } else if (msg instanceof Http1ServerCodec.Request req) {
+      onRequest(req);
+    } else if (msg instanceof ByteBuf b) {
       // Tunnel payload (the codec has left the pipeline).
       if (tunnel && stream != null && b.isReadable()) {
         config.stats.downstreamCxRxBytesTotal.add(b.readableBytes());
@@ -181,145 +163,47 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
       } else {
         b.release();
       }
-      return;
-    }
-    if (msg instanceof HttpRequest req) {
-      // The decoder emits a full request only for a message it could not parse: onRequest answers
-      // it (and releases it); there is no content to pass on.
-      boolean invalidFull = msg instanceof HttpContent && req.decoderResult().isFailure();
-      onRequest(req);
-      if (!invalidFull && msg instanceof HttpContent c) {
-        onContent(c);
+    } else if (msg instanceof Http1ServerCodec.BodyError) {
+      if (stream != null) {
+        protocolError(400);
       }
-    } else if (msg instanceof HttpContent c) {
-      onContent(c);
+      // else: the request was answered already and the connection closes after the response.
     } else {
       ReferenceCountUtil.release(msg);
     }
   }
 
-  private void onRequest(HttpRequest req) {
+  private void onRequest(Http1ServerCodec.Request req) {
     if (headersTimer != null) {
       headersTimer.headersReceived();
     }
-    DecoderResult result = req.decoderResult();
-    if (result.isFailure()) {
-      ReferenceCountUtil.release(req);
-      Throwable cause = result.cause();
-      int status =
-          cause instanceof TooLongHttpHeaderException || cause instanceof TooLongHttpLineException
-              ? 431
-              : unsupportedTransferCoding(cause) ? 501 : 400;
-      if (cause instanceof TooLongFrameException && status == 431) {
+    if (req.error != 0) {
+      if (req.tooLarge) {
         config.stats.downstreamRqTooLarge.inc();
       }
-      protocolError(status);
+      protocolError(req.error);
       return;
     }
-    HttpHeaders in = req.headers();
-    HttpVersion version = req.protocolVersion();
-    if (version.majorVersion() != 1 || version.minorVersion() > 1) {
-      // Netty accepts any HTTP/x.y; Envoy's codec speaks HTTP/1.0 and HTTP/1.1 only.
-      ReferenceCountUtil.release(req);
-      protocolError(400);
-      return;
+    http10 = req.http10;
+    headRequest = req.head;
+    keepAlive = req.keepAlive;
+    Http2Headers h = req.headers;
+    boolean bodyless = req.bodyless;
+    boolean upgrade = req.upgradeType != null;
+    upgradeType = req.upgradeType;
+    upgradeValue = req.upgradeValue;
+    if (req.expectContinue && !bodyless && !config.proxy100Continue) {
+      ByteBuf r = ctx.alloc().buffer(32);
+      Http1Wire.writeStatusLine(r, false, 100);
+      Http1Wire.endHeaders(r);
+      ctx.writeAndFlush(r);
     }
-    http10 = version.equals(HttpVersion.HTTP_1_0);
-    headRequest = req.method().name().equals("HEAD");
-    keepAlive = HttpUtil.isKeepAlive(req);
-    if (http10 && !config.acceptHttp10) {
-      ReferenceCountUtil.release(req);
-      protocolError(426);
-      return;
-    }
-    if (in.size() > config.maxHeadersCount) {
-      ReferenceCountUtil.release(req);
-      protocolError(431);
-      return;
-    }
-    if (in.contains(io.netty.handler.codec.http.HttpHeaderNames.TRANSFER_ENCODING)
-        && in.contains(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH)) {
-      ReferenceCountUtil.release(req);
-      protocolError(400);
-      return;
-    }
-    if (config.headersWithUnderscoresAction != HeadersWithUnderscoresAction.ALLOW) {
-      for (String name : in.names()) {
-        if (name.indexOf('_') >= 0) {
-          if (config.headersWithUnderscoresAction == HeadersWithUnderscoresAction.REJECT_REQUEST) {
-            ReferenceCountUtil.release(req);
-            protocolError(400);
-            return;
-          }
-          in.remove(name);
-        }
-      }
-    }
-    Http2Headers h = new DefaultHttp2Headers(false, in.size() + 4);
-    h.method(AsciiString.of(req.method().asciiName()));
-    String uri = req.uri();
-    String authority = in.get(io.netty.handler.codec.http.HttpHeaderNames.HOST);
-    if (!uri.isEmpty() && uri.charAt(0) != '/' && !uri.equals("*")) {
-      // absolute-form: http://host:port/path
-      int scheme = uri.indexOf("://");
-      if (scheme > 0) {
-        int pathStart = uri.indexOf('/', scheme + 3);
-        String auth = pathStart < 0 ? uri.substring(scheme + 3) : uri.substring(scheme + 3, pathStart);
-        authority = auth;
-        uri = pathStart < 0 ? "/" : uri.substring(pathStart);
-      }
-    }
-    if (authority == null || authority.isEmpty()) {
-      if (http10 && !config.defaultHostForHttp10.isEmpty()) {
-        authority = config.defaultHostForHttp10;
-      } else if (!http10 || !config.acceptHttp10) {
-        ReferenceCountUtil.release(req);
-        protocolError(400);
-        return;
-      }
-    }
-    h.path(uri);
-    h.scheme(tls ? HTTPS : HTTP);
-    if (authority != null) {
-      h.authority(authority);
-    }
-    boolean expectContinue = HttpUtil.is100ContinueExpected(req);
-    if (expectContinue) {
-      in.remove(HttpHeaderNames.EXPECT);
-    }
-    HeaderUtil.copyFromHttp1(in, h);
-    boolean bodyless =
-        !HttpUtil.isTransferEncodingChunked(req) && HttpUtil.getContentLength(req, 0L) == 0;
-    boolean upgrade = Http1ServerCodec.isUpgradeRequest(req);
-    if (upgrade) {
-      if (req.method().name().equals("CONNECT")) {
-        // authority-form request target: it is the :authority, and there is no :path.
-        upgradeType = "connect";
-        upgradeValue = null;
-        h.remove(Http2Headers.PseudoHeaderName.PATH.value());
-        h.authority(req.uri());
-      } else {
-        upgradeValue = in.get(io.netty.handler.codec.http.HttpHeaderNames.UPGRADE).trim();
-        upgradeType = upgradeValue.toLowerCase(java.util.Locale.ROOT);
-        h.set(HttpHeaderNames.UPGRADE, upgradeValue);
-        h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
-      }
-    } else {
-      upgradeType = null;
-    }
-    ReferenceCountUtil.release(req);
-    if (expectContinue && !bodyless && !config.proxy100Continue) {
-      ctx.writeAndFlush(
-          new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
-    }
-    // An upgrade request goes on (as tunnel payload) after its headers; the decoder's empty last
-    // chunk is dropped.
+    // An upgrade request goes on (as tunnel payload) after its headers.
     requestDone = bodyless && !upgrade;
-    skipNextEmptyLast = bodyless;
     if (requestDone && headersTimer != null) {
       headersTimer.requestComplete();
     }
-    responseChunked = false;
+    bodyMode = BODY_RAW;
     requests++;
     stream = new ActiveStream(http10 ? conn10 : conn11, this);
     if (upgrade) {
@@ -328,34 +212,23 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     stream.decodeHeaders(h, requestDone);
   }
 
-  private void onContent(HttpContent c) {
-    boolean last = c instanceof LastHttpContent;
-    if (skipNextEmptyLast || stream == null) {
-      // The request ended with its headers (or was answered already): drop what follows.
-      if (last) {
-        skipNextEmptyLast = false;
-      }
+  private void onContent(Http1ServerCodec.Body c) {
+    if (stream == null) {
+      // The request was answered already: drop what follows.
       c.release();
-      return;
-    }
-    if (c.decoderResult().isFailure()) {
-      c.release();
-      protocolError(400);
       return;
     }
     ByteBuf data = c.content();
-    if (last) {
+    if (c.last) {
       requestDone = true;
       if (headersTimer != null) {
         headersTimer.requestComplete();
       }
-      HttpHeaders trailers = ((LastHttpContent) c).trailingHeaders();
       ActiveStream s = stream;
-      if (!trailers.isEmpty()) {
-        Http2Headers t = HeaderUtil.trailersFromHttp1(trailers);
+      if (c.trailers != null) {
         s.decodeData(data, false);
         if (stream == s) {
-          s.decodeTrailers(t);
+          s.decodeTrailers(c.trailers);
         }
       } else {
         s.decodeData(data, true);
@@ -363,17 +236,6 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     } else {
       stream.decodeData(data, false);
     }
-  }
-
-  /**
-   * Returns whether the decoder refused the request for a transfer coding other than a final
-   * {@code chunked}: Envoy answers those 501 (RFC 9112 §6.1), other framing errors 400.
-   */
-  private static boolean unsupportedTransferCoding(Throwable cause) {
-    String m = cause == null ? null : cause.getMessage();
-    return m != null
-        && (m.startsWith("The final transfer coding must be chunked")
-            || m.startsWith("chunked must be the last encoding"));
   }
 
   /**
@@ -389,10 +251,11 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     ActiveStream s = stream;
     stream = null;
     if (!responseStarted) {
-      FullHttpResponse r =
-          new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status), Unpooled.EMPTY_BUFFER);
-      r.headers().set(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH, 0);
-      r.headers().set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+      ByteBuf r = ctx.alloc().buffer(96);
+      Http1Wire.writeStatusLine(r, false, status);
+      Http1Wire.writeHeader(r, HttpHeaderNames.CONTENT_LENGTH, ZERO);
+      Http1Wire.writeHeader(r, HttpHeaderNames.CONNECTION, CLOSE);
+      Http1Wire.endHeaders(r);
       ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
     } else {
       ctx.close();
@@ -404,21 +267,25 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
 
   // ---------------------------------------------------------------- DownstreamStream
 
+  /** How the body of the response in progress goes on the wire. */
+  private static final int BODY_NONE = 0; // HEAD, 1xx, 204, 205, 304: body bytes are dropped
+  private static final int BODY_RAW = 1; // content-length, or delimited by the connection's close
+  private static final int BODY_CHUNKED = 2;
+
+  private int bodyMode;
+
   @Override
   public void writeHeaders(Http2Headers headers, boolean endStream) {
-    HttpResponseStatus status = HttpResponseStatus.valueOf(AsciiString.of(headers.status()).parseInt());
-    if (upgradeType != null && !endStream && ActiveStream.isTunnelResponse(upgradeType, status.code())) {
-      openTunnel(status, headers);
+    int code = AsciiString.of(headers.status()).parseInt();
+    if (upgradeType != null && !endStream && ActiveStream.isTunnelResponse(upgradeType, code)) {
+      openTunnel(code, headers);
       return;
     }
-    HttpVersion version = http10 ? HttpVersion.HTTP_1_0 : HttpVersion.HTTP_1_1;
-    HttpResponse r =
-        endStream
-            ? new DefaultFullHttpResponse(version, status, Unpooled.EMPTY_BUFFER, false)
-            : new DefaultHttpResponse(version, status, false);
-    HttpHeaders out = r.headers();
-    HeaderUtil.copyToHttp1(headers, out);
-    int code = status.code();
+    // RFC 9110 §8.6: 1xx and 204 carry no content-length; 205 says content-length: 0.
+    boolean stripLength = code < 200 || code == 204 || code == 205;
+    ByteBuf out = ctx.alloc().buffer(256);
+    Http1Wire.writeStatusLine(out, http10, code);
+    boolean hasLength = Http1Wire.writeHeaders(out, headers, stripLength);
     if (code >= 200) {
       responseStarted = true;
     }
@@ -441,50 +308,63 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
         closeAfterResponse = true;
       }
     }
-    if (!noBody && !out.contains(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH)) {
+    boolean chunked = false;
+    if (code == 205) {
+      Http1Wire.writeHeader(out, HttpHeaderNames.CONTENT_LENGTH, ZERO);
+    } else if (!noBody && !hasLength) {
       if (endStream) {
         if (!headRequest) {
-          out.set(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH, 0);
+          Http1Wire.writeHeader(out, HttpHeaderNames.CONTENT_LENGTH, ZERO);
         }
       } else if (http10) {
         closeAfterResponse = true;
       } else {
-        out.set(io.netty.handler.codec.http.HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
-        responseChunked = true;
+        Http1Wire.writeHeader(out, HttpHeaderNames.TRANSFER_ENCODING, CHUNKED);
+        chunked = true;
       }
     }
     if (!keepAlive || closeAfterResponse) {
       closeAfterResponse = true;
-      out.set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+      Http1Wire.writeHeader(out, HttpHeaderNames.CONNECTION, CLOSE);
     } else if (http10) {
-      out.set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+      Http1Wire.writeHeader(out, HttpHeaderNames.CONNECTION, KEEP_ALIVE);
+    }
+    Http1Wire.endHeaders(out);
+    if (code >= 200) {
+      bodyMode = headRequest || noBody || code == 205 ? BODY_NONE : chunked ? BODY_CHUNKED : BODY_RAW;
     }
     // Flushed now even when a body follows: a streamed response's headers must not wait for its
     // first bytes (the pipeline's flush consolidation still sends headers and body together when
     // they come in one pass).
-    ctx.writeAndFlush(r);
+    ctx.writeAndFlush(out);
   }
+
+  private static final AsciiString ZERO = AsciiString.cached("0");
+  private static final AsciiString CHUNKED = AsciiString.cached("chunked");
+  private static final AsciiString CLOSE = AsciiString.cached("close");
+  private static final AsciiString KEEP_ALIVE = AsciiString.cached("keep-alive");
+  private static final AsciiString UPGRADE = AsciiString.cached("upgrade");
 
   /**
    * Writes the response that switches the connection to a tunnel (101 to an upgrade, 2xx to
    * CONNECT), then takes the HTTP codec out of the pipeline: from here on both directions are
    * opaque bytes, and reading resumes.
    */
-  private void openTunnel(HttpResponseStatus status, Http2Headers headers) {
+  private void openTunnel(int code, Http2Headers headers) {
     responseStarted = true;
     closeAfterResponse = true; // a tunnel never returns to HTTP
-    HttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, status, false);
-    HttpHeaders out = r.headers();
-    HeaderUtil.copyToHttp1(headers, out);
+    ByteBuf out = ctx.alloc().buffer(256);
+    Http1Wire.writeStatusLine(out, false, code);
+    // RFC 9110 §9.3.6: a 2xx to CONNECT carries no Content-Length or Transfer-Encoding; nor does
+    // a 101.
+    Http1Wire.writeHeaders(out, headers, upgradeValue == null || code < 200);
     if (upgradeValue != null) {
       CharSequence up = headers.get(HttpHeaderNames.UPGRADE);
-      out.set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
-      out.set(io.netty.handler.codec.http.HttpHeaderNames.UPGRADE, up != null ? up : upgradeValue);
-    } else {
-      // RFC 9110 §9.3.6: a 2xx to CONNECT carries no Content-Length or Transfer-Encoding.
-      out.remove(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH);
+      Http1Wire.writeHeader(out, HttpHeaderNames.CONNECTION, UPGRADE);
+      Http1Wire.writeHeader(out, HttpHeaderNames.UPGRADE, up != null ? up : upgradeValue);
     }
-    ctx.writeAndFlush(r);
+    Http1Wire.endHeaders(out);
+    ctx.writeAndFlush(out);
     tunnel = true;
     Http1ServerCodec codec = ctx.pipeline().get(Http1ServerCodec.class);
     if (codec != null) {
@@ -500,28 +380,35 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
       ctx.writeAndFlush(data);
       return;
     }
-    if (headRequest) {
-      data.release();
-      if (endStream) {
-        ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
-      }
-      return;
+    if (!headRequest) {
+      config.stats.downstreamCxTxBytesTotal.add(data.readableBytes());
     }
-    config.stats.downstreamCxTxBytesTotal.add(data.readableBytes());
-    if (endStream) {
-      ctx.writeAndFlush(new DefaultLastHttpContent(data, false));
-    } else {
-      ctx.writeAndFlush(new DefaultHttpContent(data));
+    switch (bodyMode) {
+      case BODY_RAW -> ctx.writeAndFlush(data);
+      case BODY_CHUNKED -> {
+        int n = data.readableBytes();
+        if (n > 0) {
+          ctx.write(Http1Wire.chunkPrefix(ctx.alloc(), n), ctx.voidPromise());
+          ctx.write(data, ctx.voidPromise());
+          ctx.writeAndFlush(endStream ? Http1Wire.crlfLastChunk() : Http1Wire.crlf());
+        } else {
+          data.release();
+          if (endStream) {
+            ctx.writeAndFlush(Http1Wire.lastChunk());
+          }
+        }
+      }
+      default -> data.release();
     }
   }
 
   @Override
   public void writeTrailers(Http2Headers trailers) {
-    LastHttpContent last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, false);
-    if (responseChunked && !headRequest) {
-      HeaderUtil.copyToHttp1(trailers, last.trailingHeaders());
+    if (bodyMode == BODY_CHUNKED) {
+      ByteBuf out = ctx.alloc().buffer(64);
+      Http1Wire.writeLastChunk(out, trailers);
+      ctx.writeAndFlush(out);
     }
-    ctx.writeAndFlush(last);
   }
 
   @Override

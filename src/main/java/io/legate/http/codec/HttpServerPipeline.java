@@ -62,13 +62,7 @@ public final class HttpServerPipeline {
       p.addLast("request-headers-timeout", timer);
     }
     p.addLast("flush", flushConsolidation());
-    p.addLast(
-        "http1",
-        new Http1ServerCodec(
-            new io.netty.handler.codec.http.HttpDecoderConfig()
-                    .setMaxInitialLineLength(Math.max(4096, config.maxRequestHeadersBytes))
-                    .setMaxHeaderSize(config.maxRequestHeadersBytes)
-                    .setMaxChunkSize(65536)));
+    p.addLast("http1", new Http1ServerCodec(config, tls));
     p.addLast("legate-h1", handler);
   }
 
