@@ -87,8 +87,7 @@ public final class Http1Wire {
 
   /**
    * Writes every regular header of {@code headers} as {@code name: value\r\n}, skipping
-   * pseudo-headers and hop-by-hop headers ({@link HeaderUtil#isHopByHop}): the same set {@link
-   * HeaderUtil#copyToHttp1} copies. Returns whether a {@code content-length} header was written.
+   * pseudo-headers and hop-by-hop headers ({@link HeaderUtil#isHopByHop}). Returns whether a {@code content-length} header was written.
    */
   public static boolean writeHeaders(ByteBuf out, Http2Headers headers) {
     return writeHeaders(out, headers, false);

@@ -1,5 +1,6 @@
 package io.legate.http.codec;
 
+import io.legate.testing.NettyHeaderCopies;
 import io.envoyproxy.envoy.config.core.v3.HttpProtocolOptions.HeadersWithUnderscoresAction;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
@@ -105,7 +106,7 @@ public class HeaderCodecBenchmark {
     HttpRequest req = nettyDecoder.readInbound();
     ReferenceCountUtil.release(nettyDecoder.readInbound()); // the empty last content
     Http2Headers out = new DefaultHttp2Headers(false, 16);
-    HeaderUtil.copyFromHttp1(req.headers(), out);
+    NettyHeaderCopies.copyFromHttp1(req.headers(), out);
     return out;
   }
 
@@ -126,7 +127,7 @@ public class HeaderCodecBenchmark {
   public int responseEncodeNetty() {
     DefaultFullHttpResponse r =
         new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.EMPTY_BUFFER, false, false);
-    HeaderUtil.copyToHttp1(response, r.headers());
+    NettyHeaderCopies.copyToHttp1(response, r.headers());
     nettyEncoder.writeOutbound(r);
     int n = 0;
     for (ByteBuf out; (out = nettyEncoder.readOutbound()) != null; ) {
@@ -139,14 +140,14 @@ public class HeaderCodecBenchmark {
   @Benchmark
   public Http2Headers requestFromHttp1() {
     Http2Headers out = new DefaultHttp2Headers(false, 16);
-    HeaderUtil.copyFromHttp1(request, out);
+    NettyHeaderCopies.copyFromHttp1(request, out);
     return out;
   }
 
   @Benchmark
   public HttpHeaders responseToHttp1() {
     HttpHeaders out = new DefaultHttpHeaders(false);
-    HeaderUtil.copyToHttp1(response, out);
+    NettyHeaderCopies.copyToHttp1(response, out);
     return out;
   }
 }

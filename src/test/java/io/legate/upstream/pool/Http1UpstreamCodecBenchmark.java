@@ -1,6 +1,6 @@
 package io.legate.upstream.pool;
 
-import io.legate.http.codec.HeaderUtil;
+import io.legate.testing.NettyHeaderCopies;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
@@ -82,7 +82,7 @@ public class Http1UpstreamCodecBenchmark {
     DefaultHttpRequest req = new DefaultHttpRequest(
         HttpVersion.HTTP_1_1, HttpMethod.valueOf(request.method().toString()), request.path().toString(), false);
     req.headers().set(io.legate.http.HttpHeaderNames.HOST, request.authority());
-    HeaderUtil.copyToHttp1(request, req.headers());
+    NettyHeaderCopies.copyToHttp1(request, req.headers());
     req.headers().remove(io.legate.http.HttpHeaderNames.TE);
     nettyEncoder.writeOutbound(req, LastHttpContent.EMPTY_LAST_CONTENT);
     int n = 0;
@@ -121,7 +121,7 @@ public class Http1UpstreamCodecBenchmark {
       if (m instanceof HttpResponse resp) {
         Http2Headers h = new DefaultHttp2Headers(false, resp.headers().size() + 1);
         h.status(resp.status().codeAsText());
-        HeaderUtil.copyFromHttp1(resp.headers(), h);
+        NettyHeaderCopies.copyFromHttp1(resp.headers(), h);
         n += h.size();
       }
       if (m instanceof HttpContent c) {
