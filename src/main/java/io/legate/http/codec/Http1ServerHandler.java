@@ -386,17 +386,8 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     switch (bodyMode) {
       case BODY_RAW -> ctx.writeAndFlush(data);
       case BODY_CHUNKED -> {
-        int n = data.readableBytes();
-        if (n > 0) {
-          ctx.write(Http1Wire.chunkPrefix(ctx.alloc(), n), ctx.voidPromise());
-          ctx.write(data, ctx.voidPromise());
-          ctx.writeAndFlush(endStream ? Http1Wire.crlfLastChunk() : Http1Wire.crlf());
-        } else {
-          data.release();
-          if (endStream) {
-            ctx.writeAndFlush(Http1Wire.lastChunk());
-          }
-        }
+        Http1Wire.writeChunk(ctx, ctx.alloc(), data, endStream);
+        ctx.flush();
       }
       default -> data.release();
     }

@@ -99,11 +99,29 @@ public final class Http1Wire {
    * the map has a {@code content-length} header (written or not).
    */
   public static boolean writeHeaders(ByteBuf out, Http2Headers headers, boolean skipContentLength) {
+    return writeHeaders(out, headers, skipContentLength, false, false);
+  }
+
+  /**
+   * Writes a request's regular headers for an HTTP/1.1 upstream: as {@link #writeHeaders(ByteBuf,
+   * Http2Headers)} without {@code te} (not forwarded to HTTP/1) and, when {@code hostWritten} (the
+   * caller wrote {@code host} from {@code :authority}), without a regular {@code host}.
+   */
+  public static void writeRequestHeaders(ByteBuf out, Http2Headers headers, boolean hostWritten) {
+    writeHeaders(out, headers, false, true, hostWritten);
+  }
+
+  private static boolean writeHeaders(
+      ByteBuf out, Http2Headers headers, boolean skipContentLength, boolean skipTe, boolean skipHost) {
     boolean contentLength = false;
     for (Map.Entry<CharSequence, CharSequence> e : headers) {
       CharSequence name = e.getKey();
       int n = name.length();
       if (n == 0 || name.charAt(0) == ':' || HeaderUtil.isHopByHop(name)) {
+        continue;
+      }
+      if ((skipTe && n == 2 && AsciiString.contentEqualsIgnoreCase(name, io.legate.http.HttpHeaderNames.TE))
+          || (skipHost && n == 4 && AsciiString.contentEqualsIgnoreCase(name, io.legate.http.HttpHeaderNames.HOST))) {
         continue;
       }
       if (n == 14 && AsciiString.contentEqualsIgnoreCase(name, io.legate.http.HttpHeaderNames.CONTENT_LENGTH)) {
@@ -144,6 +162,25 @@ public final class Http1Wire {
       out.writeByte(HEX[(length >>> shift) & 0xf]);
     }
     out.writeBytes(CRLF_BYTES);
+  }
+
+  /**
+   * Writes {@code data} to {@code out} as one chunk (size line, data, {@code \r\n}), followed by the
+   * last chunk when {@code endStream}; empty data writes only the last chunk when {@code endStream}
+   * (and is released). Takes ownership of {@code data}; nothing is flushed.
+   */
+  public static void writeChunk(io.netty.channel.ChannelOutboundInvoker out, ByteBufAllocator alloc, ByteBuf data, boolean endStream) {
+    int n = data.readableBytes();
+    if (n > 0) {
+      out.write(chunkPrefix(alloc, n), out.voidPromise());
+      out.write(data, out.voidPromise());
+      out.write(endStream ? crlfLastChunk() : crlf(), out.voidPromise());
+    } else {
+      data.release();
+      if (endStream) {
+        out.write(lastChunk(), out.voidPromise());
+      }
+    }
   }
 
   /**

@@ -1,7 +1,6 @@
 package io.legate.upstream.pool;
 
 import io.legate.http.HttpHeaderNames;
-import io.legate.http.codec.HeaderUtil;
 import io.legate.http.codec.Http1Wire;
 import io.legate.tls.TlsErrors;
 import io.legate.upstream.CircuitBreakers;
@@ -190,19 +189,7 @@ public final class Http1ConnPool implements ConnPool {
     if (authority != null) {
       Http1Wire.writeHeader(out, HttpHeaderNames.HOST, authority);
     }
-    for (Map.Entry<CharSequence, CharSequence> e : h) {
-      CharSequence name = e.getKey();
-      int n = name.length();
-      if (n == 0 || name.charAt(0) == ':' || HeaderUtil.isHopByHop(name)) {
-        continue;
-      }
-      // te is not forwarded to an HTTP/1 upstream; host was written from :authority.
-      if ((n == 2 && AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TE))
-          || (n == 4 && authority != null && AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.HOST))) {
-        continue;
-      }
-      Http1Wire.writeHeader(out, name, e.getValue());
-    }
+    Http1Wire.writeRequestHeaders(out, h, authority != null);
     if (upgrade != null) {
       Http1Wire.writeHeader(out, HttpHeaderNames.CONNECTION, UPGRADE_VALUE);
       Http1Wire.writeHeader(out, HttpHeaderNames.UPGRADE, upgrade);
@@ -448,17 +435,7 @@ public final class Http1ConnPool implements ConnPool {
         return;
       }
       if (chunked) {
-        if (size > 0) {
-          channel.write(Http1Wire.chunkPrefix(channel.alloc(), size), channel.voidPromise());
-          channel.write(data, channel.voidPromise());
-          channel.write(
-              endStream ? Http1Wire.crlfLastChunk() : Http1Wire.crlf(), channel.voidPromise());
-        } else {
-          data.release();
-          if (endStream) {
-            channel.write(Http1Wire.lastChunk(), channel.voidPromise());
-          }
-        }
+        Http1Wire.writeChunk(channel, channel.alloc(), data, endStream);
         channel.flush();
       } else if (size > 0) {
         channel.writeAndFlush(data, channel.voidPromise());
