@@ -257,7 +257,7 @@ class TlsIntegrationTest {
     HttpClient h2 = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).sslContext(certs.clientContext(null))
         .connectTimeout(Duration.ofSeconds(5)).build();
     HttpResponse<String> r = h2.send(
-        HttpRequest.newBuilder(URI.create("https://localhost:" + legate.port("front") + "/proto")).build(),
+        HttpRequest.newBuilder(URI.create("https://localhost:" + legate.port("front") + "/proto")).timeout(Duration.ofSeconds(10)).build(),
         HttpResponse.BodyHandlers.ofString());
     assertThat(r.version()).isEqualTo(HttpClient.Version.HTTP_2);
     assertThat(r.body()).isEqualTo("upstream /proto https");
