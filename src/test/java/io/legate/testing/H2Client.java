@@ -66,6 +66,12 @@ public final class H2Client implements AutoCloseable {
   /** Sends a request with a binary body and, when {@code trailers} is not null, request trailers. */
   public Response send(
       String method, String path, String authority, byte[] body, Http2Headers extra, Http2Headers trailers) {
+    return send(method, path, authority, body, extra, trailers, 20);
+  }
+
+  /** As above, waiting up to {@code timeoutSeconds} for the response. */
+  public Response send(
+      String method, String path, String authority, byte[] body, Http2Headers extra, Http2Headers trailers, int timeoutSeconds) {
     CompletableFuture<Response> result = new CompletableFuture<>();
     Http2StreamChannel stream =
         new Http2StreamChannelBootstrap(channel)
@@ -87,7 +93,7 @@ public final class H2Client implements AutoCloseable {
     }
     stream.flush();
     try {
-      return result.get(20, TimeUnit.SECONDS);
+      return result.get(timeoutSeconds, TimeUnit.SECONDS);
     } catch (Exception e) {
       throw new RuntimeException(e);
     }

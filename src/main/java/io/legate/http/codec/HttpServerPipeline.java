@@ -8,17 +8,10 @@ import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.ByteToMessageDecoder;
-import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.flush.FlushConsolidationHandler;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2Settings;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.net.InetSocketAddress;
 import java.util.List;
@@ -66,30 +59,8 @@ public final class HttpServerPipeline {
     p.addLast("legate-h1", handler);
   }
 
-  /** Installs the HTTP/2 codec with one child channel per stream. */
+  /** Installs the HTTP/2 codec: one connection handler, a plain object per stream. */
   public static void installHttp2(ChannelPipeline p, HcmConfig config, boolean tls) {
-    Http2Settings settings =
-        Http2Settings.defaultSettings()
-            .maxConcurrentStreams(config.h2MaxConcurrentStreams)
-            .initialWindowSize(config.h2InitialStreamWindowSize)
-            .maxHeaderListSize(config.maxRequestHeadersBytes);
-    if (config.h2AllowConnect) {
-      settings.connectProtocolEnabled(true); // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441)
-    }
-    Http2FrameCodec codec =
-        Http2FrameCodecBuilder.forServer()
-            .initialSettings(settings)
-            .validateHeaders(true)
-            .autoAckSettingsFrame(true)
-            // Floods (Envoy's http2_protocol_options limits): a peer that does not read the
-            // PING/SETTINGS acks and resets it provokes, or sends runs of empty frames, loses the
-            // connection with GOAWAY ENHANCE_YOUR_CALM.
-            .encoderEnforceMaxQueuedControlFrames(config.h2MaxOutboundControlFrames)
-            .decoderEnforceMaxConsecutiveEmptyDataFrames(config.h2MaxConsecutiveEmptyFrames)
-            // Rapid reset is judged as Envoy does (premature resets per connection, below), not
-            // by Netty's resets-per-window rule.
-            .decoderEnforceMaxRstFramesPerWindow(0, 0)
-            .build();
     Channel parent = p.channel();
     ConnectionInfo conn =
         new ConnectionInfo(
@@ -99,6 +70,8 @@ public final class HttpServerPipeline {
             (InetSocketAddress) parent.localAddress(),
             tls,
             "HTTP/2");
+    Http2ServerConnection codec = Http2ServerConnection.create(config, conn);
+    codec.connection().addListener(new FloodStats(config.h2Stats));
     if (config.idleTimeoutMs > 0) {
       p.addLast("idle", new IdleStateHandler(0, 0, config.idleTimeoutMs, TimeUnit.MILLISECONDS));
     }
@@ -111,8 +84,6 @@ public final class HttpServerPipeline {
             config.h2Stats));
     p.addLast("flush", flushConsolidation());
     p.addLast("h2", codec);
-    codec.connection().addListener(new FloodStats(config.h2Stats));
-    PrematureResets resets = new PrematureResets(parent, config.stats, config.maxRequestsPerConnection, config.overload);
     if (config.maxConnectionDurationMs > 0) {
       io.netty.util.concurrent.ScheduledFuture<?> t =
           parent.eventLoop()
@@ -127,16 +98,7 @@ public final class HttpServerPipeline {
                   TimeUnit.MILLISECONDS);
       parent.closeFuture().addListener(f -> t.cancel(false));
     }
-    p.addLast(
-        "h2-mux",
-        new Http2MultiplexHandler(
-            new ChannelInitializer<Http2StreamChannel>() {
-              @Override
-              protected void initChannel(Http2StreamChannel ch) {
-                ch.pipeline().addLast(new Http2ServerStreamHandler(conn, resets));
-              }
-            }));
-    p.addLast("h2-conn", new Http2ConnectionStats(config, codec));
+    p.addLast("h2-conn", new Http2ConnectionStats(config));
   }
 
   /** Counts the connections the codec closed for a flood, from the GOAWAY it sent. */
@@ -179,8 +141,12 @@ public final class HttpServerPipeline {
 
     private final io.legate.server.OverloadManager overload;
 
-    PrematureResets(Channel connection, HcmStats stats, long maxRequests, io.legate.server.OverloadManager overload) {
+    private final Runnable goAway;
+
+    PrematureResets(
+        Channel connection, HcmStats stats, long maxRequests, io.legate.server.OverloadManager overload, Runnable goAway) {
       this.connection = connection;
+      this.goAway = goAway;
       this.overload = overload;
       this.stats = stats;
       this.maxRequests = maxRequests;
@@ -197,7 +163,7 @@ public final class HttpServerPipeline {
       if (maxRequests > 0 && started == maxRequests) {
         stats.downstreamCxMaxRequestsReached.inc();
         // Tell the client to open no more streams; the connection closes once the open ones end.
-        connection.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame(io.netty.handler.codec.http2.Http2Error.NO_ERROR));
+        goAway.run();
       }
     }
 
@@ -238,12 +204,12 @@ public final class HttpServerPipeline {
     }
   }
 
-  /** Per-connection stats and the connection window for HTTP/2. */
+  /** Per-connection stats, drain and idle timeout for HTTP/2. */
   private static final class Http2ConnectionStats extends ChannelInboundHandlerAdapter {
     private final HcmConfig config;
     private final long start = System.nanoTime();
 
-    Http2ConnectionStats(HcmConfig config, Http2FrameCodec codec) {
+    Http2ConnectionStats(HcmConfig config) {
       this.config = config;
     }
 
@@ -254,10 +220,6 @@ public final class HttpServerPipeline {
       s.downstreamCxHttp2Total.inc();
       s.downstreamCxActive.inc();
       s.downstreamCxHttp2Active.inc();
-      int delta = config.h2InitialConnectionWindowSize - Http2CodecUtil.DEFAULT_WINDOW_SIZE;
-      if (delta > 0) {
-        ctx.writeAndFlush(new DefaultHttp2WindowUpdateFrame(delta));
-      }
     }
 
     @Override
@@ -287,12 +249,8 @@ public final class HttpServerPipeline {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      config.stats.downstreamCxProtocolError.inc();
-      if (io.netty.handler.codec.http2.Http2CodecUtil.getEmbeddedHttp2Exception(cause) != null) {
-        // The codec answers its own errors with the right GOAWAY and closes; closing here
-        // first would replace that GOAWAY with a graceful one.
-        return;
-      }
+      // HTTP/2 errors are answered (GOAWAY) and counted by the codec; what arrives here is the
+      // socket's (a reset by the peer, for example), not a protocol error.
       ctx.close();
     }
   }

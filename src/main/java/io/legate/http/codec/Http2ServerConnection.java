@@ -1,0 +1,338 @@
+package io.legate.http.codec;
+
+import io.legate.http.ConnectionInfo;
+import io.legate.http.HcmConfig;
+import io.legate.server.Log;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http2.AbstractHttp2ConnectionHandlerBuilder;
+import io.netty.handler.codec.http2.DefaultHttp2Connection;
+import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2Connection;
+import io.netty.handler.codec.http2.Http2ConnectionAdapter;
+import io.netty.handler.codec.http2.Http2ConnectionDecoder;
+import io.netty.handler.codec.http2.Http2ConnectionEncoder;
+import io.netty.handler.codec.http2.Http2ConnectionHandler;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2Flags;
+import io.netty.handler.codec.http2.Http2FrameListener;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2RemoteFlowController;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.UniformStreamByteDistributor;
+
+/**
+ * The downstream HTTP/2 codec: Netty's connection handler does the frames, HPACK, flow control and
+ * the flood limits, and each stream is a plain {@link Http2ServerStream} attached to Netty's stream
+ * state, with no channel or pipeline of its own. Frames reach the stream as direct calls; its
+ * writes go to the encoder and are flushed through the connection's pipeline (one system call per
+ * event-loop pass, see {@link HttpServerPipeline#flushConsolidation()}).
+ *
+ * <p>Request-body flow control follows the stream: bytes are handed back to the peer's window
+ * (WINDOW_UPDATE) as soon as they are delivered, unless the connection manager has paused reading
+ * the stream, in which case they are handed back when it resumes. Response-side writability is the
+ * stream's send window and the socket's, as Netty's remote flow controller reports them.
+ */
+final class Http2ServerConnection extends Http2ConnectionHandler implements Http2FrameListener {
+  private final HcmConfig config;
+  private final ConnectionInfo conn;
+  private final HttpServerPipeline.PrematureResets resets;
+  private final Http2Connection.PropertyKey streamKey;
+  private ChannelHandlerContext ctx;
+
+  private Http2ServerConnection(
+      Http2ConnectionDecoder decoder,
+      Http2ConnectionEncoder encoder,
+      Http2Settings settings,
+      HcmConfig config,
+      ConnectionInfo conn) {
+    super(decoder, encoder, settings);
+    this.config = config;
+    this.conn = conn;
+    this.resets =
+        new HttpServerPipeline.PrematureResets(
+            conn.channel(), config.stats, config.maxRequestsPerConnection, config.overload, this::goAwayNoError);
+    this.streamKey = connection().newKey();
+    decoder.frameListener(this);
+    connection()
+        .addListener(
+            new Http2ConnectionAdapter() {
+              @Override
+              public void onStreamClosed(Http2Stream stream) {
+                Http2ServerStream s = stream.getProperty(streamKey);
+                if (s != null) {
+                  s.onCodecClosed();
+                }
+              }
+            });
+    encoder.flowController().listener(new WritabilityListener());
+  }
+
+  /** Builds the handler for one downstream connection. */
+  static Http2ServerConnection create(HcmConfig config, ConnectionInfo conn) {
+    Http2Settings settings =
+        Http2Settings.defaultSettings()
+            .maxConcurrentStreams(config.h2MaxConcurrentStreams)
+            .initialWindowSize(config.h2InitialStreamWindowSize)
+            .maxHeaderListSize(config.maxRequestHeadersBytes);
+    if (config.h2AllowConnect) {
+      settings.connectProtocolEnabled(true); // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441)
+    }
+    DefaultHttp2Connection connection = new DefaultHttp2Connection(true);
+    // Priorities are ignored (as Envoy does, RFC 9113 §5.3 deprecates them): streams with data
+    // queued share the send window evenly, without the weighted tree's per-write bookkeeping.
+    connection.remote().flowController(new DefaultHttp2RemoteFlowController(connection, new UniformStreamByteDistributor(connection)));
+    return new Builder(config, conn)
+        .connection(connection)
+        .initialSettings(settings)
+        .validateHeaders(true)
+        .autoAckSettingsFrame(true)
+        // Floods (Envoy's http2_protocol_options limits): a peer that does not read the PING/SETTINGS
+        // acks and resets it provokes, or sends runs of empty frames, loses the connection with
+        // GOAWAY ENHANCE_YOUR_CALM.
+        .encoderEnforceMaxQueuedControlFrames(config.h2MaxOutboundControlFrames)
+        .decoderEnforceMaxConsecutiveEmptyDataFrames(config.h2MaxConsecutiveEmptyFrames)
+        // Rapid reset is judged as Envoy does (premature resets per connection), not by Netty's
+        // resets-per-window rule.
+        .decoderEnforceMaxRstFramesPerWindow(0, 0)
+        .build();
+  }
+
+  private static final class Builder extends AbstractHttp2ConnectionHandlerBuilder<Http2ServerConnection, Builder> {
+    private final HcmConfig config;
+    private final ConnectionInfo conn;
+
+    Builder(HcmConfig config, ConnectionInfo conn) {
+      this.config = config;
+      this.conn = conn; // server side: the connection passed in is a server connection
+    }
+
+    @Override
+    protected Builder connection(Http2Connection connection) {
+      return super.connection(connection);
+    }
+
+    @Override
+    protected Builder initialSettings(Http2Settings settings) {
+      return super.initialSettings(settings);
+    }
+
+    @Override
+    protected Builder validateHeaders(boolean validate) {
+      return super.validateHeaders(validate);
+    }
+
+    @Override
+    protected Builder autoAckSettingsFrame(boolean autoAck) {
+      return super.autoAckSettingsFrame(autoAck);
+    }
+
+    @Override
+    protected Builder encoderEnforceMaxQueuedControlFrames(int max) {
+      return super.encoderEnforceMaxQueuedControlFrames(max);
+    }
+
+    @Override
+    protected Builder decoderEnforceMaxConsecutiveEmptyDataFrames(int max) {
+      return super.decoderEnforceMaxConsecutiveEmptyDataFrames(max);
+    }
+
+    @Override
+    protected Builder decoderEnforceMaxRstFramesPerWindow(int max, int seconds) {
+      return super.decoderEnforceMaxRstFramesPerWindow(max, seconds);
+    }
+
+    @Override
+    protected Http2ServerConnection build() {
+      return super.build();
+    }
+
+    @Override
+    protected Http2ServerConnection build(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings) {
+      return new Http2ServerConnection(decoder, encoder, settings, config, conn);
+    }
+  }
+
+  HttpServerPipeline.PrematureResets resets() {
+    return resets;
+  }
+
+  ConnectionInfo conn() {
+    return conn;
+  }
+
+  HcmConfig config() {
+    return config;
+  }
+
+  ChannelHandlerContext ctx() {
+    return ctx;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
+    this.ctx = ctx;
+    super.handlerAdded(ctx);
+    // The connection window is set apart from SETTINGS (which carries the stream window only).
+    int delta = config.h2InitialConnectionWindowSize - Http2CodecUtil.DEFAULT_WINDOW_SIZE;
+    if (delta > 0) {
+      connection().local().flowController().incrementWindowSize(connection().connectionStream(), delta);
+      flush(ctx);
+    }
+  }
+
+  @Override
+  protected void onConnectionError(ChannelHandlerContext ctx, boolean outbound, Throwable cause, Http2Exception http2Ex) {
+    if (!outbound) {
+      config.stats.downstreamCxProtocolError.inc();
+    }
+    super.onConnectionError(ctx, outbound, cause, http2Ex);
+  }
+
+  /** GOAWAY naming the last stream opened so far: the client opens no more; the open ones finish. */
+  private void goAwayNoError() {
+    goAway(ctx, connection().remote().lastStreamCreated(), Http2Error.NO_ERROR.code(), Unpooled.EMPTY_BUFFER, ctx.newPromise());
+    flush(ctx);
+  }
+
+  // ------------------------------------------------------------------ writes from the streams
+
+  void writeHeaders(int streamId, Http2Headers headers, boolean endStream) {
+    encoder().writeHeaders(ctx, streamId, headers, 0, endStream, ctx.newPromise());
+    flush(ctx);
+  }
+
+  void writeData(int streamId, ByteBuf data, boolean endStream) {
+    encoder().writeData(ctx, streamId, data, 0, endStream, ctx.newPromise());
+    flush(ctx);
+  }
+
+  void writeReset(int streamId, Http2Error error) {
+    resetStream(ctx, streamId, error.code(), ctx.newPromise());
+    flush(ctx);
+  }
+
+  /** Hands {@code bytes} of a stream's received data back to the peer's window. */
+  void consume(int streamId, int bytes) {
+    Http2Stream s = connection().stream(streamId);
+    if (s == null || bytes <= 0) {
+      return; // a closed stream's bytes went back to the connection window as it closed
+    }
+    try {
+      if (connection().local().flowController().consumeBytes(s, bytes)) {
+        flush(ctx);
+      }
+    } catch (Http2Exception e) {
+      onError(ctx, false, e);
+    }
+  }
+
+  boolean isWritable(int streamId) {
+    Http2Stream s = connection().stream(streamId);
+    return s != null && encoder().flowController().isWritable(s);
+  }
+
+  // ------------------------------------------------------------------ frames from the peer
+
+  @Override
+  public void onHeadersRead(ChannelHandlerContext ctx, int streamId, Http2Headers headers, int padding, boolean endStream) {
+    Http2Stream stream = connection().stream(streamId);
+    if (stream == null) {
+      return; // closed meanwhile (trailers after a reset)
+    }
+    Http2ServerStream s = stream.getProperty(streamKey);
+    try {
+      if (s == null) {
+        s = new Http2ServerStream(this, streamId);
+        stream.setProperty(streamKey, s);
+        s.onRequestHeaders(headers, endStream);
+      } else {
+        s.onTrailers(headers);
+      }
+    } catch (RuntimeException e) {
+      Log.error("http2", "stream " + streamId + " failed on its request headers: " + e);
+      s.resetOnError();
+    }
+  }
+
+  @Override
+  public void onHeadersRead(
+      ChannelHandlerContext ctx,
+      int streamId,
+      Http2Headers headers,
+      int streamDependency,
+      short weight,
+      boolean exclusive,
+      int padding,
+      boolean endStream) {
+    onHeadersRead(ctx, streamId, headers, padding, endStream);
+  }
+
+  @Override
+  public int onDataRead(ChannelHandlerContext ctx, int streamId, ByteBuf data, int padding, boolean endOfStream) {
+    Http2Stream stream = connection().stream(streamId);
+    Http2ServerStream s = stream == null ? null : stream.getProperty(streamKey);
+    int bytes = data.readableBytes();
+    if (s == null) {
+      return bytes + padding;
+    }
+    try {
+      return padding + s.onData(data.retain(), endOfStream);
+    } catch (RuntimeException e) {
+      Log.error("http2", "stream " + streamId + " failed on its request body: " + e);
+      s.resetOnError();
+      return bytes + padding;
+    }
+  }
+
+  @Override
+  public void onRstStreamRead(ChannelHandlerContext ctx, int streamId, long errorCode) {
+    Http2Stream stream = connection().stream(streamId);
+    Http2ServerStream s = stream == null ? null : stream.getProperty(streamKey);
+    if (s != null) {
+      s.onPeerReset();
+    }
+  }
+
+  @Override
+  public void onPriorityRead(ChannelHandlerContext ctx, int streamId, int streamDependency, short weight, boolean exclusive) {}
+
+  @Override
+  public void onSettingsAckRead(ChannelHandlerContext ctx) {}
+
+  @Override
+  public void onSettingsRead(ChannelHandlerContext ctx, Http2Settings settings) {}
+
+  @Override
+  public void onPingRead(ChannelHandlerContext ctx, long data) {}
+
+  @Override
+  public void onPingAckRead(ChannelHandlerContext ctx, long data) {}
+
+  @Override
+  public void onPushPromiseRead(ChannelHandlerContext ctx, int streamId, int promisedStreamId, Http2Headers headers, int padding) {}
+
+  @Override
+  public void onGoAwayRead(ChannelHandlerContext ctx, int lastStreamId, long errorCode, ByteBuf debugData) {}
+
+  @Override
+  public void onWindowUpdateRead(ChannelHandlerContext ctx, int streamId, int windowSizeIncrement) {}
+
+  @Override
+  public void onUnknownFrame(ChannelHandlerContext ctx, byte frameType, int streamId, Http2Flags flags, ByteBuf payload) {}
+
+  /** Tells each stream when its response may (or may no longer) be written without queueing. */
+  private final class WritabilityListener implements Http2RemoteFlowController.Listener {
+    @Override
+    public void writabilityChanged(Http2Stream stream) {
+      Http2ServerStream s = stream.getProperty(streamKey);
+      if (s != null) {
+        s.onWritabilityChanged(encoder().flowController().isWritable(stream));
+      }
+    }
+  }
+}

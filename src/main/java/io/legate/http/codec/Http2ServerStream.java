@@ -1,0 +1,249 @@
+package io.legate.http.codec;
+
+import io.legate.http.ActiveStream;
+import io.legate.http.ConnectionInfo;
+import io.legate.http.DownstreamStream;
+import io.legate.http.HttpHeaderNames;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.util.AsciiString;
+
+/**
+ * One downstream HTTP/2 stream bridged to an {@link ActiveStream}: a plain object attached to
+ * Netty's stream state by {@link Http2ServerConnection}, called on the connection's event loop.
+ */
+final class Http2ServerStream implements DownstreamStream {
+  private final Http2ServerConnection owner;
+  private final ConnectionInfo conn;
+  private final int id;
+  private ActiveStream stream;
+  /** The connection manager is done with the stream (or never had it); frames are dropped. */
+  private boolean done;
+  /** Netty closed the stream (both sides ended, or a reset either way). */
+  private boolean codecClosed;
+  /** The response's last frame was written. */
+  private boolean localEnded;
+  private long startNanos;
+  private boolean responded;
+  private boolean counted;
+  /** Whether the request is an extended CONNECT, handled as an HTTP/1.1-style upgrade. */
+  private boolean extendedConnect;
+  private boolean readDisabled;
+  /** Request bytes delivered while reading was paused, handed back to the peer's window on resume. */
+  private int unconsumed;
+
+  Http2ServerStream(Http2ServerConnection owner, int id) {
+    this.owner = owner;
+    this.conn = owner.conn();
+    this.id = id;
+  }
+
+  /** Counts the stream's end once, for the rapid-reset defence. */
+  private void closed() {
+    if (!counted && startNanos != 0) {
+      counted = true;
+      owner.resets().streamClosed(System.nanoTime() - startNanos, responded);
+    }
+  }
+
+  void onRequestHeaders(Http2Headers h, boolean endStream) {
+    HeaderUtil.sanitizeHttp2(h);
+    if (h.authority() == null) {
+      CharSequence host = h.get(HttpHeaderNames.HOST);
+      if (host != null) {
+        h.authority(host);
+      }
+    }
+    h.remove(HttpHeaderNames.HOST);
+    CharSequence protocol = h.get(Http2Headers.PseudoHeaderName.PROTOCOL.value());
+    if (protocol != null) {
+      if (!conn.config().h2AllowConnect || h.method() == null || !AsciiString.contentEquals(h.method(), "CONNECT")) {
+        // :protocol without allow_connect, or on a method other than CONNECT (RFC 8441 §4).
+        done = true;
+        conn.config().h2Stats.txReset().inc();
+        owner.writeReset(id, Http2Error.PROTOCOL_ERROR);
+        return;
+      }
+      // As Envoy's codec: the request becomes the HTTP/1.1 upgrade its :protocol names, so
+      // routing, upgrade_configs and an HTTP/1.1 upstream see a GET with Upgrade headers.
+      extendedConnect = true;
+      h.remove(Http2Headers.PseudoHeaderName.PROTOCOL.value());
+      h.method("GET");
+      h.set(HttpHeaderNames.UPGRADE, protocol);
+      h.set(HttpHeaderNames.CONNECTION, HttpHeaderNames.UPGRADE);
+    }
+    CharSequence te = h.get(HttpHeaderNames.TE);
+    if (te != null && !te.toString().trim().equalsIgnoreCase("trailers")) {
+      h.remove(HttpHeaderNames.TE);
+    }
+    startNanos = System.nanoTime();
+    stream = new ActiveStream(conn, this);
+    owner.resets().streamStarted();
+    stream.decodeHeaders(h, endStream);
+  }
+
+  void onTrailers(Http2Headers h) {
+    if (!done && stream != null) {
+      stream.decodeTrailers(h);
+    }
+  }
+
+  /**
+   * Delivers request body bytes (owned by the callee from here); returns how many of them go back
+   * to the peer's window now. While reading is paused the bytes are still delivered (the window
+   * bounds them) but the window is not reopened until reading resumes.
+   */
+  int onData(ByteBuf data, boolean endStream) {
+    int bytes = data.readableBytes();
+    if (done || stream == null) {
+      data.release();
+      return bytes;
+    }
+    conn.config().stats.downstreamCxRxBytesTotal.add(bytes);
+    stream.decodeData(data, endStream);
+    if (readDisabled) {
+      unconsumed += bytes;
+      return 0;
+    }
+    return bytes;
+  }
+
+  /** The client reset the stream (RST_STREAM). */
+  void onPeerReset() {
+    conn.config().h2Stats.rxReset().inc();
+    boolean wasDone = done;
+    done = true;
+    if (stream != null && !wasDone) {
+      stream.onDownstreamReset();
+    }
+    closed();
+  }
+
+  /**
+   * Netty closed the stream. After the response's last frame this is the normal end (the
+   * connection manager completes the stream itself); before it, the stream was lost (a stream
+   * error, or the connection closed) and the connection manager is told.
+   */
+  void onCodecClosed() {
+    codecClosed = true;
+    if (!done && !localEnded && stream != null) {
+      done = true;
+      stream.onDownstreamReset();
+    }
+  }
+
+  /** Our code threw while handling a frame: the stream is reset, the connection lives on. */
+  void resetOnError() {
+    if (done) {
+      return;
+    }
+    done = true;
+    conn.config().h2Stats.txReset().inc();
+    if (!codecClosed) {
+      owner.writeReset(id, Http2Error.INTERNAL_ERROR);
+    }
+    try {
+      if (stream != null) {
+        stream.onDownstreamReset();
+      }
+    } finally {
+      closed();
+    }
+  }
+
+  void onWritabilityChanged(boolean writable) {
+    if (stream != null && !done) {
+      stream.onDownstreamWritabilityChanged(writable);
+    }
+  }
+
+  @Override
+  public void writeHeaders(Http2Headers headers, boolean endStream) {
+    if (codecClosed) {
+      return;
+    }
+    if (extendedConnect && headers.status() != null && AsciiString.contentEquals(headers.status(), "101")) {
+      // The upgrade succeeded: an extended CONNECT is accepted with a 200 (RFC 8441 §5).
+      headers.status("200");
+    }
+    HeaderUtil.sanitizeHttp2(headers);
+    boolean started = false;
+    if (!responded) {
+      CharSequence status = headers.status();
+      responded = status != null && (status.length() != 3 || status.charAt(0) != '1');
+      started = responded;
+    }
+    localEnded |= endStream;
+    owner.writeHeaders(id, headers, endStream);
+    if (started) {
+      owner.resets().responseStarted();
+    }
+  }
+
+  @Override
+  public void writeData(ByteBuf data, boolean endStream) {
+    if (codecClosed) {
+      data.release();
+      return;
+    }
+    conn.config().stats.downstreamCxTxBytesTotal.add(data.readableBytes());
+    localEnded |= endStream;
+    owner.writeData(id, data, endStream);
+  }
+
+  @Override
+  public void writeTrailers(Http2Headers trailers) {
+    if (codecClosed) {
+      return;
+    }
+    localEnded = true;
+    owner.writeHeaders(id, trailers, true);
+  }
+
+  @Override
+  public void reset() {
+    done = true;
+    conn.config().h2Stats.txReset().inc();
+    if (!codecClosed) {
+      owner.writeReset(id, Http2Error.INTERNAL_ERROR);
+    }
+    closed();
+  }
+
+  @Override
+  public void readDisable(boolean disable) {
+    readDisabled = disable;
+    if (!disable && unconsumed > 0) {
+      int n = unconsumed;
+      unconsumed = 0;
+      owner.consume(id, n);
+    }
+  }
+
+  @Override
+  public void streamComplete(boolean requestComplete) {
+    if (!done && !requestComplete && !codecClosed) {
+      // The response ended first: tell the peer to stop sending (RFC 9113 8.1).
+      owner.writeReset(id, Http2Error.NO_ERROR);
+    }
+    done = true;
+    closed();
+  }
+
+  @Override
+  public Channel connection() {
+    return conn.channel();
+  }
+
+  @Override
+  public boolean isWritable() {
+    return !codecClosed && owner.isWritable(id);
+  }
+
+  @Override
+  public boolean tls() {
+    return conn.tls();
+  }
+}
