@@ -165,14 +165,6 @@ final class Http2ServerConnection extends Http2ConnectionHandler implements Http
     return conn;
   }
 
-  HcmConfig config() {
-    return config;
-  }
-
-  ChannelHandlerContext ctx() {
-    return ctx;
-  }
-
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
     this.ctx = ctx;
