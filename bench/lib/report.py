@@ -238,8 +238,9 @@ def main():
                 label, fmt(r["rps"]), fmt(r["p99"] and r["p99"] / 1000, "{:.2f}"), fmt(r["cpu"], "{:.1f}"),
                 fmt(ratio(r["rps"], base and base["rps"]), "{:.2f}"), fmt(ratio(r["cpu"], base and base["cpu"]), "{:.2f}")))
         w("")
-        w("Each variant is its own Legate process on the same core, JIT-warmed and measured in the same rounds "
-          "as the other peers. The access log is written by Legate's asynchronous file logger; sampled spans "
+        w("Each variant is its own Legate process on the proxy core, started alone after the main rounds (no "
+          "other variant compiling beside it), JIT-warmed on h1-64 until stable and measured for as many rounds; "
+          "the stats row is the `legate` peer of the main rounds. The access log is written by Legate's asynchronous file logger; sampled spans "
           "are POSTed in batches to the origin, which answers 202.")
         w("")
 
