@@ -51,6 +51,8 @@ class Http2DownstreamFlowControlIntegrationTest {
                   - name: all
                     domains: ["*"]
                     routes:
+                    - match: { prefix: "/h2/" }
+                      route: { cluster: backend_h2, timeout: 60s, prefix_rewrite: "/" }
                     - match: { prefix: "/" }
                       route: { cluster: backend, timeout: 60s }
                 http_filters:
@@ -67,6 +69,22 @@ class Http2DownstreamFlowControlIntegrationTest {
             endpoints:
             - lb_endpoints:
               - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${UP} } } }
+        - name: backend_h2
+          type: STATIC
+          connect_timeout: 1s
+          typed_extension_protocol_options:
+            envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+              "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+              explicit_http_config:
+                http2_protocol_options:
+                  max_concurrent_streams: 5
+                  initial_stream_window_size: 65535
+                  initial_connection_window_size: 65535
+          load_assignment:
+            cluster_name: backend_h2
+            endpoints:
+            - lb_endpoints:
+              - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${H2UP} } } }
       """;
 
   /**
@@ -142,7 +160,7 @@ class Http2DownstreamFlowControlIntegrationTest {
     CRC32 crc = new CRC32();
     crc.update(body);
     try (PausedUpstream up = new PausedUpstream();
-        Legate legate = Legate.start(CONFIG, Map.of("UP", up.port()));
+        Legate legate = Legate.start(CONFIG, Map.of("UP", up.port(), "H2UP", up.port()));
         H2Client client = new H2Client(legate.port("front"))) {
       CompletableFuture<H2Client.Response> response =
           CompletableFuture.supplyAsync(
@@ -175,9 +193,42 @@ class Http2DownstreamFlowControlIntegrationTest {
   }
 
   @Test
+  void http2UpstreamCarriesManyStreamsBeyondItsConcurrencyAndWindows() throws Exception {
+    try (TestUpstream up = new TestUpstream("up");
+        Legate legate = Legate.start(CONFIG, Map.of("UP", up.port(), "H2UP", up.port()));
+        H2Client client = new H2Client(legate.port("front"))) {
+      // 30 streams over connections of at most 5 streams each, each response larger than the windows.
+      List<CompletableFuture<H2Client.Response>> all = new ArrayList<>();
+      for (int i = 0; i < 30; i++) {
+        int size = 150_000 + i * 1_000;
+        all.add(CompletableFuture.supplyAsync(() -> client.send("GET", "/h2/size/" + size, "localhost", (byte[]) null, null, null, 60)));
+      }
+      for (int i = 0; i < all.size(); i++) {
+        H2Client.Response r = all.get(i).get(60, TimeUnit.SECONDS);
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(r.bodyBytes()).hasSize(150_000 + i * 1_000);
+      }
+      // uploads larger than the upstream's windows arrive whole, request trailers included
+      List<CompletableFuture<H2Client.Response>> posts = new ArrayList<>();
+      for (int i = 0; i < 6; i++) {
+        byte[] b = ("up" + i + "-").repeat(80_000).getBytes(StandardCharsets.US_ASCII);
+        posts.add(CompletableFuture.supplyAsync(() -> client.send("POST", "/h2/echo/" + b.length, "localhost", b, null, null, 60)));
+      }
+      for (int i = 0; i < posts.size(); i++) {
+        H2Client.Response r = posts.get(i).get(60, TimeUnit.SECONDS);
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(r.body()).startsWith("POST /echo/").contains(" HTTP/2\n").endsWith("\n\n" + ("up" + i + "-").repeat(80_000));
+      }
+      // at most 5 streams per connection: never more connections than 30 concurrent streams need
+      assertThat(legate.stat("cluster.backend_h2.upstream_cx_http2_total")).isBetween(1L, 6L);
+      assertThat(legate.stat("cluster.backend_h2.upstream_rq_2xx")).isEqualTo(36);
+    }
+  }
+
+  @Test
   void manyStreamsShareTheSendWindowAndEachGetsItsWholeBody() throws Exception {
     try (TestUpstream up = new TestUpstream("up");
-        Legate legate = Legate.start(CONFIG, Map.of("UP", up.port()));
+        Legate legate = Legate.start(CONFIG, Map.of("UP", up.port(), "H2UP", up.port()));
         H2Client client = new H2Client(legate.port("front"))) {
       List<CompletableFuture<H2Client.Response>> all = new ArrayList<>();
       for (int i = 0; i < 40; i++) {

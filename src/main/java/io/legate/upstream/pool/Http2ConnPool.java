@@ -10,37 +10,37 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
-import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
-import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
-import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.AbstractHttp2ConnectionHandlerBuilder;
+import io.netty.handler.codec.http2.DefaultHttp2Connection;
+import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2CodecUtil;
-import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Connection;
+import io.netty.handler.codec.http2.Http2ConnectionAdapter;
+import io.netty.handler.codec.http2.Http2ConnectionDecoder;
+import io.netty.handler.codec.http2.Http2ConnectionEncoder;
+import io.netty.handler.codec.http2.Http2ConnectionHandler;
 import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
-import io.netty.handler.codec.http2.Http2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2Flags;
+import io.netty.handler.codec.http2.Http2FrameListener;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.handler.codec.http2.Http2HeadersFrame;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2Settings;
-import io.netty.handler.codec.http2.Http2SettingsFrame;
-import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.UniformStreamByteDistributor;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AsciiString;
-import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * HTTP/2 connections to one host on one worker: streams are multiplexed on one connection, and a
- * new connection opens only when the current one is full or going away.
+ * new connection opens only when the current one is full or going away. Each connection is Netty's
+ * {@link Http2ConnectionHandler} (frames, HPACK, flow control) with a frame listener; each stream is
+ * a plain object attached to Netty's stream state, with no channel of its own.
  */
 public final class Http2ConnPool implements ConnPool {
   private static final AsciiString HTTP = AsciiString.cached("http");
@@ -53,7 +53,7 @@ public final class Http2ConnPool implements ConnPool {
   private final List<Conn> conns = new ArrayList<>(1);
   private final CircuitBreakers.ResourceManager resources;
   // Streams waiting for a connection that max_connections does not let open.
-  private final ArrayDeque<StreamHandler> waiting = new ArrayDeque<>();
+  private final ArrayDeque<Stream> waiting = new ArrayDeque<>();
   private boolean draining;
 
   public Http2ConnPool(EventLoop loop, Host host, ClusterInfo cluster) {
@@ -108,14 +108,14 @@ public final class Http2ConnPool implements ConnPool {
           resources.connections().forceAcquire();
           target = newConn();
         } else {
-          StreamHandler s = new StreamHandler(null, callbacks);
+          Stream s = new Stream(null, callbacks);
           s.holdsPending = true;
           waiting.addLast(s);
           return s;
         }
       }
     }
-    StreamHandler s = target.request(callbacks);
+    Stream s = target.request(callbacks);
     s.holdsPending = true;
     return s;
   }
@@ -152,7 +152,7 @@ public final class Http2ConnPool implements ConnPool {
           return;
         }
       }
-      StreamHandler s = waiting.pollFirst();
+      Stream s = waiting.pollFirst();
       s.conn = target;
       target.enqueue(s);
     }
@@ -163,7 +163,7 @@ public final class Http2ConnPool implements ConnPool {
     draining = true;
     for (Conn c : new ArrayList<>(conns)) {
       c.goingAway = true;
-      if (c.active == 0) {
+      if (c.active == 0 && c.channel != null) {
         c.channel.close();
       }
     }
@@ -174,14 +174,15 @@ public final class Http2ConnPool implements ConnPool {
     return conns.size();
   }
 
-  private final class Conn extends ChannelInboundHandlerAdapter {
+  private final class Conn {
     private Channel channel;
     private SslHandler ssl;
+    private Codec codec;
     private boolean ready;
     private boolean goingAway;
     private int active;
     private long maxStreams = Math.max(1, cluster.http2MaxConcurrentStreams());
-    private final List<StreamHandler> pending = new ArrayList<>();
+    private final List<Stream> pending = new ArrayList<>();
     private long connectStart;
     private long connectedAt;
     private long idleSinceNanos;
@@ -198,6 +199,7 @@ public final class Http2ConnPool implements ConnPool {
           Http2Settings.defaultSettings()
               .pushEnabled(false)
               .initialWindowSize(cluster.http2InitialStreamWindowSize());
+      codec = Codec.create(this, settings);
       ChannelFuture f =
           UpstreamConnections.pooledBootstrap(loop, cluster)
               .handler(
@@ -208,12 +210,8 @@ public final class Http2ConnPool implements ConnPool {
                         ssl = cluster.tls().newHandler(ch.alloc(), host.address(), true, sni);
                         ch.pipeline().addLast("ssl", ssl);
                       }
-                      Http2FrameCodec codec =
-                          Http2FrameCodecBuilder.forClient().initialSettings(settings).build();
                       ch.pipeline().addLast("flush", io.legate.http.codec.HttpServerPipeline.flushConsolidation());
                       ch.pipeline().addLast("h2", codec);
-                      ch.pipeline().addLast("h2-mux", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
-                      ch.pipeline().addLast("legate-h2-upstream", Conn.this);
                     }
                   })
               .connect(host.address());
@@ -239,49 +237,46 @@ public final class Http2ConnPool implements ConnPool {
     }
 
     private void onConnect(boolean success, Throwable failure, boolean tls) {
-            if (success) {
-              if (tls) {
-                cluster.tls().stats().handshake.inc();
-              }
-              connectedAt = System.nanoTime();
-              stats.upstreamCxConnectMs.record((connectedAt - connectStart) / 1_000_000);
-              int delta = cluster.http2InitialConnectionWindowSize() - Http2CodecUtil.DEFAULT_WINDOW_SIZE;
-              if (delta > 0) {
-                channel.writeAndFlush(new DefaultHttp2WindowUpdateFrame(delta));
-              }
-              ready = true;
-              List<StreamHandler> ready = new ArrayList<>(pending);
-              pending.clear();
-              for (StreamHandler s : ready) {
-                open(s);
-              }
-            } else {
-              conns.remove(this);
-              Throwable cause = failure;
-              boolean timeout = UpstreamConnections.recordConnectFailure(stats, host, cause);
-              if (tls) {
-                // The connection was up: channelInactive settles the active counts and the breaker.
-                cluster.tls().stats().connectionError.inc();
-                channel.close();
-              } else {
-                stats.upstreamCxActive.dec();
-                host.activeConnections.decrementAndGet();
-                releaseConnection();
-              }
-              List<StreamHandler> failed = new ArrayList<>(pending);
-              pending.clear();
-              failed.addAll(Http2ConnPool.this.waiting);
-              Http2ConnPool.this.waiting.clear();
-              for (StreamHandler s : failed) {
-                s.releasePending();
-                if (s.cb != null) {
-                  s.cb.onPoolFailure(
-                      timeout ? UpstreamCallbacks.Reason.CONNECTION_TIMEOUT : UpstreamCallbacks.Reason.CONNECTION_FAILURE,
-                      tls ? TlsErrors.transportFailureReason(cause) : cause == null ? null : cause.getMessage(),
-                      host);
-                }
-              }
-            }
+      if (success) {
+        if (tls) {
+          cluster.tls().stats().handshake.inc();
+        }
+        connectedAt = System.nanoTime();
+        stats.upstreamCxConnectMs.record((connectedAt - connectStart) / 1_000_000);
+        codec.growConnectionWindow(cluster.http2InitialConnectionWindowSize());
+        ready = true;
+        List<Stream> ready = new ArrayList<>(pending);
+        pending.clear();
+        for (Stream s : ready) {
+          open(s);
+        }
+      } else {
+        conns.remove(this);
+        Throwable cause = failure;
+        boolean timeout = UpstreamConnections.recordConnectFailure(stats, host, cause);
+        if (tls) {
+          // The connection was up: channelInactive settles the active counts and the breaker.
+          cluster.tls().stats().connectionError.inc();
+          channel.close();
+        } else {
+          stats.upstreamCxActive.dec();
+          host.activeConnections.decrementAndGet();
+          releaseConnection();
+        }
+        List<Stream> failed = new ArrayList<>(pending);
+        pending.clear();
+        failed.addAll(Http2ConnPool.this.waiting);
+        Http2ConnPool.this.waiting.clear();
+        for (Stream s : failed) {
+          s.releasePending();
+          if (s.cb != null) {
+            s.cb.onPoolFailure(
+                timeout ? UpstreamCallbacks.Reason.CONNECTION_TIMEOUT : UpstreamCallbacks.Reason.CONNECTION_FAILURE,
+                tls ? TlsErrors.transportFailureReason(cause) : cause == null ? null : cause.getMessage(),
+                host);
+          }
+        }
+      }
     }
 
     private boolean cxReleased;
@@ -293,13 +288,13 @@ public final class Http2ConnPool implements ConnPool {
       }
     }
 
-    StreamHandler request(UpstreamCallbacks cb) {
-      StreamHandler s = new StreamHandler(this, cb);
+    Stream request(UpstreamCallbacks cb) {
+      Stream s = new Stream(this, cb);
       enqueue(s);
       return s;
     }
 
-    void enqueue(StreamHandler s) {
+    void enqueue(Stream s) {
       if (ready) {
         open(s);
       } else {
@@ -307,7 +302,7 @@ public final class Http2ConnPool implements ConnPool {
       }
     }
 
-    void open(StreamHandler s) {
+    void open(Stream s) {
       s.releasePending();
       if (s.cb == null) {
         return; // cancelled while waiting
@@ -319,27 +314,8 @@ public final class Http2ConnPool implements ConnPool {
         return;
       }
       active++;
-      new Http2StreamChannelBootstrap(channel)
-          .handler(s)
-          .open()
-          .addListener(
-              fut -> {
-                if (fut.isSuccess()) {
-                  s.channel = (Http2StreamChannel) fut.getNow();
-                  if (s.cb != null) {
-                    s.cb.onReady(s, host);
-                  } else {
-                    s.channel.close();
-                  }
-                } else {
-                  streamClosed();
-                  UpstreamCallbacks c = s.cb;
-                  s.cb = null;
-                  if (c != null) {
-                    c.onPoolFailure(UpstreamCallbacks.Reason.CONNECTION_FAILURE, String.valueOf(fut.cause()), host);
-                  }
-                }
-              });
+      s.opened = true;
+      s.cb.onReady(s, host);
     }
 
     void streamClosed() {
@@ -385,23 +361,24 @@ public final class Http2ConnPool implements ConnPool {
       }
     }
 
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      if (msg instanceof Http2SettingsFrame sf) {
-        Long m = sf.settings().maxConcurrentStreams();
-        if (m != null) {
-          maxStreams = Math.max(1, Math.min(m, cluster.http2MaxConcurrentStreams()));
-        }
-      } else if (msg instanceof Http2GoAwayFrame) {
-        goingAway = true;
-        conns.remove(this);
+    void onSettings(Http2Settings settings) {
+      Long m = settings.maxConcurrentStreams();
+      if (m != null) {
+        maxStreams = Math.max(1, Math.min(m, cluster.http2MaxConcurrentStreams()));
       }
-      ReferenceCountUtil.release(msg);
     }
 
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    void onGoAway() {
+      goingAway = true;
       conns.remove(this);
+    }
+
+    void detach() {
+      conns.remove(this);
+    }
+
+    /** The connection closed; Netty has closed (and we have failed) its streams just before. */
+    void onInactive() {
       releaseConnection();
       stats.upstreamCxActive.dec();
       stats.upstreamCxDestroy.inc();
@@ -410,36 +387,258 @@ public final class Http2ConnPool implements ConnPool {
         stats.upstreamCxLengthMs.record((System.nanoTime() - connectedAt) / 1_000_000);
       }
       serveWaiting();
-      super.channelInactive(ctx);
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      ctx.close();
     }
   }
 
-  private final class StreamHandler extends ChannelInboundHandlerAdapter implements UpstreamStream, Cancellable {
-    @Override
-    public java.net.InetSocketAddress localAddress() {
-      io.netty.channel.Channel c = channel == null ? null : channel.parent();
-      return c == null ? null : (java.net.InetSocketAddress) c.localAddress();
+  /** One upstream HTTP/2 connection's codec: Netty's connection handler calling the pool's streams. */
+  private static final class Codec extends Http2ConnectionHandler implements Http2FrameListener {
+    private final Conn conn;
+    private final Http2Connection.PropertyKey streamKey;
+    private ChannelHandlerContext ctx;
+
+    private Codec(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings, Conn conn) {
+      super(decoder, encoder, settings);
+      this.conn = conn;
+      this.streamKey = connection().newKey();
+      decoder.frameListener(this);
+      connection()
+          .addListener(
+              new Http2ConnectionAdapter() {
+                @Override
+                public void onStreamClosed(Http2Stream stream) {
+                  Stream s = stream.getProperty(streamKey);
+                  if (s != null) {
+                    s.onClosed();
+                  }
+                }
+              });
+      encoder
+          .flowController()
+          .listener(
+              new Http2RemoteFlowController.Listener() {
+                @Override
+                public void writabilityChanged(Http2Stream stream) {
+                  Stream s = stream.getProperty(streamKey);
+                  if (s != null) {
+                    s.onWritabilityChanged(encoder.flowController().isWritable(stream));
+                  }
+                }
+              });
+    }
+
+    static Codec create(Conn conn, Http2Settings settings) {
+      DefaultHttp2Connection connection = new DefaultHttp2Connection(false);
+      // Priorities are not used: streams with data queued share the send window evenly.
+      connection.remote().flowController(new DefaultHttp2RemoteFlowController(connection, new UniformStreamByteDistributor(connection)));
+      return new Builder(conn).connection(connection).initialSettings(settings).build();
+    }
+
+    private static final class Builder extends AbstractHttp2ConnectionHandlerBuilder<Codec, Builder> {
+      private final Conn conn;
+
+      Builder(Conn conn) {
+        this.conn = conn;
+      }
+
+      @Override
+      protected Builder connection(Http2Connection connection) {
+        return super.connection(connection);
+      }
+
+      @Override
+      protected Builder initialSettings(Http2Settings settings) {
+        return super.initialSettings(settings);
+      }
+
+      @Override
+      protected Codec build() {
+        return super.build();
+      }
+
+      @Override
+      protected Codec build(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings) {
+        return new Codec(decoder, encoder, settings, conn);
+      }
     }
 
     @Override
-    public java.net.InetSocketAddress remoteAddress() {
-      io.netty.channel.Channel c = channel == null ? null : channel.parent();
-      return c == null ? null : (java.net.InetSocketAddress) c.remoteAddress();
+    public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
+      this.ctx = ctx;
+      super.handlerAdded(ctx);
     }
 
+    /** Opens the connection window to {@code size} (SETTINGS only carries the streams' window). */
+    void growConnectionWindow(int size) {
+      int delta = size - Http2CodecUtil.DEFAULT_WINDOW_SIZE;
+      if (delta <= 0 || ctx == null) {
+        return;
+      }
+      try {
+        connection().local().flowController().incrementWindowSize(connection().connectionStream(), delta);
+        flush(ctx);
+      } catch (Http2Exception e) {
+        onError(ctx, false, e);
+      }
+    }
+
+    /** Writes a new stream's request headers; returns the stream's id, or 0 when it could not open. */
+    int openStream(Stream s, Http2Headers headers, boolean endStream) {
+      int id = connection().local().incrementAndGetNextStreamId();
+      if (id < 0) {
+        return 0; // stream ids exhausted: the connection must be replaced
+      }
+      encoder().writeHeaders(ctx, id, headers, 0, endStream, ctx.newPromise());
+      Http2Stream stream = connection().stream(id);
+      if (stream == null) {
+        flush(ctx);
+        return 0;
+      }
+      stream.setProperty(streamKey, s);
+      flush(ctx);
+      return id;
+    }
+
+    void writeHeaders(int id, Http2Headers headers, boolean endStream) {
+      encoder().writeHeaders(ctx, id, headers, 0, endStream, ctx.newPromise());
+      flush(ctx);
+    }
+
+    void writeData(int id, ByteBuf data, boolean endStream) {
+      encoder().writeData(ctx, id, data, 0, endStream, ctx.newPromise());
+      flush(ctx);
+    }
+
+    void writeReset(int id, Http2Error error) {
+      resetStream(ctx, id, error.code(), ctx.newPromise());
+      flush(ctx);
+    }
+
+    void consume(int id, int bytes) {
+      Http2Stream s = connection().stream(id);
+      if (s == null || bytes <= 0) {
+        return;
+      }
+      try {
+        if (connection().local().flowController().consumeBytes(s, bytes)) {
+          flush(ctx);
+        }
+      } catch (Http2Exception e) {
+        onError(ctx, false, e);
+      }
+    }
+
+    boolean isWritable(int id) {
+      Http2Stream s = connection().stream(id);
+      return s != null && encoder().flowController().isWritable(s);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+      conn.detach(); // no new stream picks this connection while its streams fail
+      super.channelInactive(ctx); // closes the streams: each fails with connection termination
+      conn.onInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) throws Exception {
+      if (Http2CodecUtil.getEmbeddedHttp2Exception(cause) != null) {
+        super.exceptionCaught(ctx, cause); // GOAWAY with the error, then close
+      } else {
+        ctx.close();
+      }
+    }
+
+    private Stream stream(int id) {
+      Http2Stream st = connection().stream(id);
+      return st == null ? null : st.getProperty(streamKey);
+    }
+
+    @Override
+    public void onHeadersRead(ChannelHandlerContext ctx, int streamId, Http2Headers headers, int padding, boolean endStream) {
+      Stream s = stream(streamId);
+      if (s != null) {
+        s.onHeaders(headers, endStream);
+      }
+    }
+
+    @Override
+    public void onHeadersRead(
+        ChannelHandlerContext ctx,
+        int streamId,
+        Http2Headers headers,
+        int streamDependency,
+        short weight,
+        boolean exclusive,
+        int padding,
+        boolean endStream) {
+      onHeadersRead(ctx, streamId, headers, padding, endStream);
+    }
+
+    @Override
+    public int onDataRead(ChannelHandlerContext ctx, int streamId, ByteBuf data, int padding, boolean endOfStream) {
+      Stream s = stream(streamId);
+      if (s == null) {
+        return data.readableBytes() + padding;
+      }
+      return padding + s.onData(data.retain(), endOfStream);
+    }
+
+    @Override
+    public void onRstStreamRead(ChannelHandlerContext ctx, int streamId, long errorCode) {
+      Stream s = stream(streamId);
+      if (s != null) {
+        s.onRemoteReset(errorCode);
+      }
+    }
+
+    @Override
+    public void onSettingsRead(ChannelHandlerContext ctx, Http2Settings settings) {
+      conn.onSettings(settings);
+    }
+
+    @Override
+    public void onGoAwayRead(ChannelHandlerContext ctx, int lastStreamId, long errorCode, ByteBuf debugData) {
+      conn.onGoAway();
+    }
+
+    @Override
+    public void onPriorityRead(ChannelHandlerContext ctx, int streamId, int streamDependency, short weight, boolean exclusive) {}
+
+    @Override
+    public void onSettingsAckRead(ChannelHandlerContext ctx) {}
+
+    @Override
+    public void onPingRead(ChannelHandlerContext ctx, long data) {}
+
+    @Override
+    public void onPingAckRead(ChannelHandlerContext ctx, long data) {}
+
+    @Override
+    public void onPushPromiseRead(ChannelHandlerContext ctx, int streamId, int promisedStreamId, Http2Headers headers, int padding) {}
+
+    @Override
+    public void onWindowUpdateRead(ChannelHandlerContext ctx, int streamId, int windowSizeIncrement) {}
+
+    @Override
+    public void onUnknownFrame(ChannelHandlerContext ctx, byte frameType, int streamId, Http2Flags flags, ByteBuf payload) {}
+  }
+
+  /** One upstream stream: the router's handle on it, attached to Netty's stream state once open. */
+  private final class Stream implements UpstreamStream, Cancellable {
     private Conn conn;
     private boolean holdsPending;
     private UpstreamCallbacks cb;
-    private Http2StreamChannel channel;
+    /** Counted in the connection's active streams (after onReady). */
+    private boolean opened;
+    /** The HTTP/2 stream id, 0 until the request headers are written. */
+    private int id;
+    private boolean closed;
     private boolean responseStarted;
     private boolean finished;
+    private boolean readDisabled;
+    private int unconsumed;
 
-    StreamHandler(Conn conn, UpstreamCallbacks cb) {
+    Stream(Conn conn, UpstreamCallbacks cb) {
       this.conn = conn;
       this.cb = cb;
     }
@@ -452,143 +651,177 @@ public final class Http2ConnPool implements ConnPool {
     }
 
     @Override
+    public java.net.InetSocketAddress localAddress() {
+      return conn == null || conn.channel == null ? null : (java.net.InetSocketAddress) conn.channel.localAddress();
+    }
+
+    @Override
+    public java.net.InetSocketAddress remoteAddress() {
+      return conn == null || conn.channel == null ? null : (java.net.InetSocketAddress) conn.channel.remoteAddress();
+    }
+
+    @Override
     public void cancel() {
       cb = null;
       if (waiting.remove(this) || (conn != null && conn.pending.remove(this))) {
         releasePending();
       }
-      if (channel != null) {
-        channel.close();
-      }
+      abandon(Http2Error.CANCEL);
     }
 
-    @Override
-    public void writeHeaders(Http2Headers headers, boolean endStream) {
-      if (headers.method() != null && io.netty.util.AsciiString.contentEquals(headers.method(), "CONNECT")
-          && headers.path() == null) {
-        // A CONNECT carries only :method and :authority (RFC 9113 §8.5).
-        headers.remove(Http2Headers.PseudoHeaderName.SCHEME.value());
-      } else if (headers.scheme() == null) {
-        headers.scheme(HTTP);
-      }
-      HeaderUtil.sanitizeHttp2(headers);
-      channel.writeAndFlush(new DefaultHttp2HeadersFrame(headers, endStream));
-    }
-
-    @Override
-    public void writeData(ByteBuf data, boolean endStream) {
-      stats.upstreamCxTxBytesTotal.add(data.readableBytes());
-      channel.writeAndFlush(new DefaultHttp2DataFrame(data, endStream));
-    }
-
-    @Override
-    public void writeTrailers(Http2Headers trailers) {
-      channel.writeAndFlush(new DefaultHttp2HeadersFrame(trailers, true));
-    }
-
-    @Override
-    public void reset() {
-      cb = null;
-      if (channel != null && channel.isActive() && !finished) {
-        channel.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
-      }
-      if (channel != null) {
-        channel.close();
-      }
-    }
-
-    @Override
-    public void readDisable(boolean disable) {
-      if (channel != null) {
-        channel.config().setAutoRead(!disable);
-      }
-    }
-
-    @Override
-    public boolean isWritable() {
-      return channel != null && channel.isWritable();
-    }
-
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      UpstreamCallbacks c = cb;
-      if (c == null) {
-        ReferenceCountUtil.release(msg);
+    /** Resets the stream if it is open; a stream never written is closed here. */
+    private void abandon(Http2Error error) {
+      if (!opened || closed) {
         return;
       }
-      if (msg instanceof Http2HeadersFrame f) {
-        Http2Headers h = f.headers();
-        if (!responseStarted) {
-          CharSequence status = h.status();
-          if (status != null && status.length() == 3 && status.charAt(0) == '1') {
-            return; // interim response
-          }
-          responseStarted = true;
-          if (f.isEndStream()) {
-            finished = true;
-          }
-          c.onHeaders(HeaderUtil.sanitizeHttp2(h), f.isEndStream());
-        } else {
-          finished = true;
-          c.onTrailers(h);
-        }
-      } else if (msg instanceof Http2DataFrame f) {
-        stats.upstreamCxRxBytesTotal.add(f.content().readableBytes());
-        if (f.isEndStream()) {
-          finished = true;
-        }
-        c.onData(f.content(), f.isEndStream());
-      } else if (msg instanceof Http2ResetFrame rst) {
-        cb = null;
-        c.onReset(
-            rst.errorCode() == Http2Error.REFUSED_STREAM.code()
-                ? UpstreamCallbacks.Reason.REMOTE_REFUSED_STREAM_RESET
-                : UpstreamCallbacks.Reason.REMOTE_RESET);
+      if (id == 0) {
+        onClosed();
       } else {
-        ReferenceCountUtil.release(msg);
+        conn.codec.writeReset(id, error);
       }
     }
 
-    @Override
-    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
-      // Netty delivers a peer's RST_STREAM to the stream channel as a user event.
-      if (evt instanceof Http2ResetFrame rst) {
-        UpstreamCallbacks c = cb;
-        cb = null;
-        if (c != null && !finished) {
-          c.onReset(
-              rst.errorCode() == Http2Error.REFUSED_STREAM.code()
-                  ? UpstreamCallbacks.Reason.REMOTE_REFUSED_STREAM_RESET
-                  : UpstreamCallbacks.Reason.REMOTE_RESET);
-        }
+    /** Netty closed the stream (both ends done, a reset, or the connection closed). */
+    void onClosed() {
+      if (closed) {
         return;
       }
-      super.userEventTriggered(ctx, evt);
-    }
-
-    @Override
-    public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
-      UpstreamCallbacks c = cb;
-      if (c != null) {
-        c.onWritabilityChanged(ctx.channel().isWritable());
-      }
-      super.channelWritabilityChanged(ctx);
-    }
-
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+      closed = true;
       conn.streamClosed();
       UpstreamCallbacks c = cb;
       cb = null;
       if (c != null && !finished) {
         c.onReset(UpstreamCallbacks.Reason.CONNECTION_TERMINATION);
       }
-      super.channelInactive(ctx);
     }
 
     @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      ctx.close();
+    public void writeHeaders(Http2Headers headers, boolean endStream) {
+      if (closed) {
+        return;
+      }
+      if (headers.method() != null && AsciiString.contentEquals(headers.method(), "CONNECT") && headers.path() == null) {
+        // A CONNECT carries only :method and :authority (RFC 9113 §8.5).
+        headers.remove(Http2Headers.PseudoHeaderName.SCHEME.value());
+      } else if (headers.scheme() == null) {
+        headers.scheme(HTTP);
+      }
+      HeaderUtil.sanitizeHttp2(headers);
+      if (id != 0) {
+        conn.codec.writeHeaders(id, headers, endStream);
+        return;
+      }
+      id = conn.codec.openStream(this, headers, endStream);
+      if (id == 0) {
+        // Netty refused the stream (ids exhausted, or the connection is closing): a local reset.
+        UpstreamCallbacks c = cb;
+        onClosedQuietly();
+        if (c != null) {
+          c.onReset(UpstreamCallbacks.Reason.LOCAL_RESET);
+        }
+      }
+    }
+
+    private void onClosedQuietly() {
+      cb = null;
+      onClosed();
+    }
+
+    @Override
+    public void writeData(ByteBuf data, boolean endStream) {
+      if (closed || id == 0) {
+        data.release();
+        return;
+      }
+      stats.upstreamCxTxBytesTotal.add(data.readableBytes());
+      conn.codec.writeData(id, data, endStream);
+    }
+
+    @Override
+    public void writeTrailers(Http2Headers trailers) {
+      if (closed || id == 0) {
+        return;
+      }
+      conn.codec.writeHeaders(id, trailers, true);
+    }
+
+    @Override
+    public void reset() {
+      cb = null;
+      abandon(Http2Error.CANCEL);
+    }
+
+    @Override
+    public void readDisable(boolean disable) {
+      readDisabled = disable;
+      if (!disable && unconsumed > 0 && id != 0 && !closed) {
+        int n = unconsumed;
+        unconsumed = 0;
+        conn.codec.consume(id, n);
+      }
+    }
+
+    @Override
+    public boolean isWritable() {
+      if (closed || conn == null || conn.channel == null) {
+        return false;
+      }
+      return id == 0 ? conn.channel.isWritable() : conn.codec.isWritable(id);
+    }
+
+    void onWritabilityChanged(boolean writable) {
+      UpstreamCallbacks c = cb;
+      if (c != null) {
+        c.onWritabilityChanged(writable);
+      }
+    }
+
+    void onHeaders(Http2Headers h, boolean endStream) {
+      UpstreamCallbacks c = cb;
+      if (c == null) {
+        return;
+      }
+      if (!responseStarted) {
+        CharSequence status = h.status();
+        if (status != null && status.length() == 3 && status.charAt(0) == '1') {
+          return; // interim response
+        }
+        responseStarted = true;
+        finished |= endStream;
+        c.onHeaders(HeaderUtil.sanitizeHttp2(h), endStream);
+      } else {
+        finished = true;
+        c.onTrailers(h);
+      }
+    }
+
+    /** Delivers response body bytes (owned by the callee); returns how many go back to the window now. */
+    int onData(ByteBuf data, boolean endStream) {
+      int bytes = data.readableBytes();
+      UpstreamCallbacks c = cb;
+      if (c == null) {
+        data.release();
+        return bytes;
+      }
+      stats.upstreamCxRxBytesTotal.add(bytes);
+      finished |= endStream;
+      c.onData(data, endStream);
+      if (readDisabled) {
+        unconsumed += bytes;
+        return 0;
+      }
+      return bytes;
+    }
+
+    void onRemoteReset(long errorCode) {
+      UpstreamCallbacks c = cb;
+      cb = null;
+      if (c != null && !finished) {
+        c.onReset(
+            errorCode == Http2Error.REFUSED_STREAM.code()
+                ? UpstreamCallbacks.Reason.REMOTE_REFUSED_STREAM_RESET
+                : UpstreamCallbacks.Reason.REMOTE_RESET);
+      }
     }
   }
 }
