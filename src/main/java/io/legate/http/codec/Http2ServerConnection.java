@@ -7,23 +7,13 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http2.AbstractHttp2ConnectionHandlerBuilder;
-import io.netty.handler.codec.http2.DefaultHttp2Connection;
-import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
-import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Connection;
-import io.netty.handler.codec.http2.Http2ConnectionAdapter;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
 import io.netty.handler.codec.http2.Http2ConnectionEncoder;
-import io.netty.handler.codec.http2.Http2ConnectionHandler;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
-import io.netty.handler.codec.http2.Http2Flags;
-import io.netty.handler.codec.http2.Http2FrameListener;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.handler.codec.http2.Http2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2Settings;
-import io.netty.handler.codec.http2.Http2Stream;
-import io.netty.handler.codec.http2.UniformStreamByteDistributor;
 
 /**
  * The downstream HTTP/2 codec: Netty's connection handler does the frames, HPACK, flow control and
@@ -37,12 +27,10 @@ import io.netty.handler.codec.http2.UniformStreamByteDistributor;
  * the stream, in which case they are handed back when it resumes. Response-side writability is the
  * stream's send window and the socket's, as Netty's remote flow controller reports them.
  */
-final class Http2ServerConnection extends Http2ConnectionHandler implements Http2FrameListener {
+final class Http2ServerConnection extends Http2Codec<Http2ServerStream> {
   private final HcmConfig config;
   private final ConnectionInfo conn;
   private final HttpServerPipeline.PrematureResets resets;
-  private final Http2Connection.PropertyKey streamKey;
-  private ChannelHandlerContext ctx;
 
   private Http2ServerConnection(
       Http2ConnectionDecoder decoder,
@@ -56,20 +44,16 @@ final class Http2ServerConnection extends Http2ConnectionHandler implements Http
     this.resets =
         new HttpServerPipeline.PrematureResets(
             conn.channel(), config.stats, config.maxRequestsPerConnection, config.overload, this::goAwayNoError);
-    this.streamKey = connection().newKey();
-    decoder.frameListener(this);
-    connection()
-        .addListener(
-            new Http2ConnectionAdapter() {
-              @Override
-              public void onStreamClosed(Http2Stream stream) {
-                Http2ServerStream s = stream.getProperty(streamKey);
-                if (s != null) {
-                  s.onCodecClosed();
-                }
-              }
-            });
-    encoder.flowController().listener(new WritabilityListener());
+  }
+
+  @Override
+  protected void streamClosed(Http2ServerStream s) {
+    s.onCodecClosed();
+  }
+
+  @Override
+  protected void writabilityChanged(Http2ServerStream s, boolean writable) {
+    s.onWritabilityChanged(writable);
   }
 
   /** Builds the handler for one downstream connection. */
@@ -82,12 +66,8 @@ final class Http2ServerConnection extends Http2ConnectionHandler implements Http
     if (config.h2AllowConnect) {
       settings.connectProtocolEnabled(true); // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441)
     }
-    DefaultHttp2Connection connection = new DefaultHttp2Connection(true);
-    // Priorities are ignored (as Envoy does, RFC 9113 §5.3 deprecates them): streams with data
-    // queued share the send window evenly, without the weighted tree's per-write bookkeeping.
-    connection.remote().flowController(new DefaultHttp2RemoteFlowController(connection, new UniformStreamByteDistributor(connection)));
     return new Builder(config, conn)
-        .connection(connection)
+        .connection(newConnection(true))
         .initialSettings(settings)
         .validateHeaders(true)
         .autoAckSettingsFrame(true)
@@ -167,14 +147,8 @@ final class Http2ServerConnection extends Http2ConnectionHandler implements Http
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
-    this.ctx = ctx;
     super.handlerAdded(ctx);
-    // The connection window is set apart from SETTINGS (which carries the stream window only).
-    int delta = config.h2InitialConnectionWindowSize - Http2CodecUtil.DEFAULT_WINDOW_SIZE;
-    if (delta > 0) {
-      connection().local().flowController().incrementWindowSize(connection().connectionStream(), delta);
-      flush(ctx);
-    }
+    growConnectionWindow(config.h2InitialConnectionWindowSize);
   }
 
   @Override
@@ -191,56 +165,17 @@ final class Http2ServerConnection extends Http2ConnectionHandler implements Http
     flush(ctx);
   }
 
-  // ------------------------------------------------------------------ writes from the streams
-
-  void writeHeaders(int streamId, Http2Headers headers, boolean endStream) {
-    encoder().writeHeaders(ctx, streamId, headers, 0, endStream, ctx.newPromise());
-    flush(ctx);
-  }
-
-  void writeData(int streamId, ByteBuf data, boolean endStream) {
-    encoder().writeData(ctx, streamId, data, 0, endStream, ctx.newPromise());
-    flush(ctx);
-  }
-
-  void writeReset(int streamId, Http2Error error) {
-    resetStream(ctx, streamId, error.code(), ctx.newPromise());
-    flush(ctx);
-  }
-
-  /** Hands {@code bytes} of a stream's received data back to the peer's window. */
-  void consume(int streamId, int bytes) {
-    Http2Stream s = connection().stream(streamId);
-    if (s == null || bytes <= 0) {
-      return; // a closed stream's bytes went back to the connection window as it closed
-    }
-    try {
-      if (connection().local().flowController().consumeBytes(s, bytes)) {
-        flush(ctx);
-      }
-    } catch (Http2Exception e) {
-      onError(ctx, false, e);
-    }
-  }
-
-  boolean isWritable(int streamId) {
-    Http2Stream s = connection().stream(streamId);
-    return s != null && encoder().flowController().isWritable(s);
-  }
-
   // ------------------------------------------------------------------ frames from the peer
 
   @Override
   public void onHeadersRead(ChannelHandlerContext ctx, int streamId, Http2Headers headers, int padding, boolean endStream) {
-    Http2Stream stream = connection().stream(streamId);
-    if (stream == null) {
-      return; // closed meanwhile (trailers after a reset)
-    }
-    Http2ServerStream s = stream.getProperty(streamKey);
+    Http2ServerStream s = attached(streamId);
     try {
       if (s == null) {
         s = new Http2ServerStream(this, streamId);
-        stream.setProperty(streamKey, s);
+        if (!attach(streamId, s)) {
+          return; // closed meanwhile (trailers after a reset)
+        }
         s.onRequestHeaders(headers, endStream);
       } else {
         s.onTrailers(headers);
@@ -252,22 +187,8 @@ final class Http2ServerConnection extends Http2ConnectionHandler implements Http
   }
 
   @Override
-  public void onHeadersRead(
-      ChannelHandlerContext ctx,
-      int streamId,
-      Http2Headers headers,
-      int streamDependency,
-      short weight,
-      boolean exclusive,
-      int padding,
-      boolean endStream) {
-    onHeadersRead(ctx, streamId, headers, padding, endStream);
-  }
-
-  @Override
   public int onDataRead(ChannelHandlerContext ctx, int streamId, ByteBuf data, int padding, boolean endOfStream) {
-    Http2Stream stream = connection().stream(streamId);
-    Http2ServerStream s = stream == null ? null : stream.getProperty(streamKey);
+    Http2ServerStream s = attached(streamId);
     int bytes = data.readableBytes();
     if (s == null) {
       return bytes + padding;
@@ -283,48 +204,9 @@ final class Http2ServerConnection extends Http2ConnectionHandler implements Http
 
   @Override
   public void onRstStreamRead(ChannelHandlerContext ctx, int streamId, long errorCode) {
-    Http2Stream stream = connection().stream(streamId);
-    Http2ServerStream s = stream == null ? null : stream.getProperty(streamKey);
+    Http2ServerStream s = attached(streamId);
     if (s != null) {
       s.onPeerReset();
-    }
-  }
-
-  @Override
-  public void onPriorityRead(ChannelHandlerContext ctx, int streamId, int streamDependency, short weight, boolean exclusive) {}
-
-  @Override
-  public void onSettingsAckRead(ChannelHandlerContext ctx) {}
-
-  @Override
-  public void onSettingsRead(ChannelHandlerContext ctx, Http2Settings settings) {}
-
-  @Override
-  public void onPingRead(ChannelHandlerContext ctx, long data) {}
-
-  @Override
-  public void onPingAckRead(ChannelHandlerContext ctx, long data) {}
-
-  @Override
-  public void onPushPromiseRead(ChannelHandlerContext ctx, int streamId, int promisedStreamId, Http2Headers headers, int padding) {}
-
-  @Override
-  public void onGoAwayRead(ChannelHandlerContext ctx, int lastStreamId, long errorCode, ByteBuf debugData) {}
-
-  @Override
-  public void onWindowUpdateRead(ChannelHandlerContext ctx, int streamId, int windowSizeIncrement) {}
-
-  @Override
-  public void onUnknownFrame(ChannelHandlerContext ctx, byte frameType, int streamId, Http2Flags flags, ByteBuf payload) {}
-
-  /** Tells each stream when its response may (or may no longer) be written without queueing. */
-  private final class WritabilityListener implements Http2RemoteFlowController.Listener {
-    @Override
-    public void writabilityChanged(Http2Stream stream) {
-      Http2ServerStream s = stream.getProperty(streamKey);
-      if (s != null) {
-        s.onWritabilityChanged(encoder().flowController().isWritable(stream));
-      }
     }
   }
 }

@@ -1,6 +1,7 @@
 package io.legate.upstream.pool;
 
 import io.legate.http.codec.HeaderUtil;
+import io.legate.http.codec.Http2Codec;
 import io.legate.tls.TlsErrors;
 import io.legate.upstream.CircuitBreakers;
 import io.legate.upstream.ClusterInfo;
@@ -13,23 +14,13 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http2.AbstractHttp2ConnectionHandlerBuilder;
-import io.netty.handler.codec.http2.DefaultHttp2Connection;
-import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Connection;
-import io.netty.handler.codec.http2.Http2ConnectionAdapter;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
 import io.netty.handler.codec.http2.Http2ConnectionEncoder;
-import io.netty.handler.codec.http2.Http2ConnectionHandler;
 import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2Exception;
-import io.netty.handler.codec.http2.Http2Flags;
-import io.netty.handler.codec.http2.Http2FrameListener;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.handler.codec.http2.Http2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2Settings;
-import io.netty.handler.codec.http2.Http2Stream;
-import io.netty.handler.codec.http2.UniformStreamByteDistributor;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AsciiString;
 import java.util.ArrayDeque;
@@ -38,9 +29,9 @@ import java.util.List;
 
 /**
  * HTTP/2 connections to one host on one worker: streams are multiplexed on one connection, and a
- * new connection opens only when the current one is full or going away. Each connection is Netty's
- * {@link Http2ConnectionHandler} (frames, HPACK, flow control) with a frame listener; each stream is
- * a plain object attached to Netty's stream state, with no channel of its own.
+ * new connection opens only when the current one is full or going away. Each connection is an
+ * {@link Http2Codec} (Netty's connection handler with a frame listener); each stream is a plain
+ * object attached to Netty's stream state, with no channel of its own.
  */
 public final class Http2ConnPool implements ConnPool {
   private static final AsciiString HTTP = AsciiString.cached("http");
@@ -391,46 +382,16 @@ public final class Http2ConnPool implements ConnPool {
   }
 
   /** One upstream HTTP/2 connection's codec: Netty's connection handler calling the pool's streams. */
-  private static final class Codec extends Http2ConnectionHandler implements Http2FrameListener {
+  private static final class Codec extends Http2Codec<Stream> {
     private final Conn conn;
-    private final Http2Connection.PropertyKey streamKey;
-    private ChannelHandlerContext ctx;
 
     private Codec(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings, Conn conn) {
       super(decoder, encoder, settings);
       this.conn = conn;
-      this.streamKey = connection().newKey();
-      decoder.frameListener(this);
-      connection()
-          .addListener(
-              new Http2ConnectionAdapter() {
-                @Override
-                public void onStreamClosed(Http2Stream stream) {
-                  Stream s = stream.getProperty(streamKey);
-                  if (s != null) {
-                    s.onClosed();
-                  }
-                }
-              });
-      encoder
-          .flowController()
-          .listener(
-              new Http2RemoteFlowController.Listener() {
-                @Override
-                public void writabilityChanged(Http2Stream stream) {
-                  Stream s = stream.getProperty(streamKey);
-                  if (s != null) {
-                    s.onWritabilityChanged(encoder.flowController().isWritable(stream));
-                  }
-                }
-              });
     }
 
     static Codec create(Conn conn, Http2Settings settings) {
-      DefaultHttp2Connection connection = new DefaultHttp2Connection(false);
-      // Priorities are not used: streams with data queued share the send window evenly.
-      connection.remote().flowController(new DefaultHttp2RemoteFlowController(connection, new UniformStreamByteDistributor(connection)));
-      return new Builder(conn).connection(connection).initialSettings(settings).build();
+      return new Builder(conn).connection(newConnection(false)).initialSettings(settings).build();
     }
 
     private static final class Builder extends AbstractHttp2ConnectionHandlerBuilder<Codec, Builder> {
@@ -462,23 +423,13 @@ public final class Http2ConnPool implements ConnPool {
     }
 
     @Override
-    public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
-      this.ctx = ctx;
-      super.handlerAdded(ctx);
+    protected void streamClosed(Stream s) {
+      s.onClosed();
     }
 
-    /** Opens the connection window to {@code size} (SETTINGS only carries the streams' window). */
-    void growConnectionWindow(int size) {
-      int delta = size - Http2CodecUtil.DEFAULT_WINDOW_SIZE;
-      if (delta <= 0 || ctx == null) {
-        return;
-      }
-      try {
-        connection().local().flowController().incrementWindowSize(connection().connectionStream(), delta);
-        flush(ctx);
-      } catch (Http2Exception e) {
-        onError(ctx, false, e);
-      }
+    @Override
+    protected void writabilityChanged(Stream s, boolean writable) {
+      s.onWritabilityChanged(writable);
     }
 
     /** Writes a new stream's request headers; returns the stream's id, or 0 when it could not open. */
@@ -488,48 +439,9 @@ public final class Http2ConnPool implements ConnPool {
         return 0; // stream ids exhausted: the connection must be replaced
       }
       encoder().writeHeaders(ctx, id, headers, 0, endStream, ctx.newPromise());
-      Http2Stream stream = connection().stream(id);
-      if (stream == null) {
-        flush(ctx);
-        return 0;
-      }
-      stream.setProperty(streamKey, s);
+      boolean open = attach(id, s);
       flush(ctx);
-      return id;
-    }
-
-    void writeHeaders(int id, Http2Headers headers, boolean endStream) {
-      encoder().writeHeaders(ctx, id, headers, 0, endStream, ctx.newPromise());
-      flush(ctx);
-    }
-
-    void writeData(int id, ByteBuf data, boolean endStream) {
-      encoder().writeData(ctx, id, data, 0, endStream, ctx.newPromise());
-      flush(ctx);
-    }
-
-    void writeReset(int id, Http2Error error) {
-      resetStream(ctx, id, error.code(), ctx.newPromise());
-      flush(ctx);
-    }
-
-    void consume(int id, int bytes) {
-      Http2Stream s = connection().stream(id);
-      if (s == null || bytes <= 0) {
-        return;
-      }
-      try {
-        if (connection().local().flowController().consumeBytes(s, bytes)) {
-          flush(ctx);
-        }
-      } catch (Http2Exception e) {
-        onError(ctx, false, e);
-      }
-    }
-
-    boolean isWritable(int id) {
-      Http2Stream s = connection().stream(id);
-      return s != null && encoder().flowController().isWritable(s);
+      return open ? id : 0;
     }
 
     @Override
@@ -548,35 +460,17 @@ public final class Http2ConnPool implements ConnPool {
       }
     }
 
-    private Stream stream(int id) {
-      Http2Stream st = connection().stream(id);
-      return st == null ? null : st.getProperty(streamKey);
-    }
-
     @Override
     public void onHeadersRead(ChannelHandlerContext ctx, int streamId, Http2Headers headers, int padding, boolean endStream) {
-      Stream s = stream(streamId);
+      Stream s = attached(streamId);
       if (s != null) {
         s.onHeaders(headers, endStream);
       }
     }
 
     @Override
-    public void onHeadersRead(
-        ChannelHandlerContext ctx,
-        int streamId,
-        Http2Headers headers,
-        int streamDependency,
-        short weight,
-        boolean exclusive,
-        int padding,
-        boolean endStream) {
-      onHeadersRead(ctx, streamId, headers, padding, endStream);
-    }
-
-    @Override
     public int onDataRead(ChannelHandlerContext ctx, int streamId, ByteBuf data, int padding, boolean endOfStream) {
-      Stream s = stream(streamId);
+      Stream s = attached(streamId);
       if (s == null) {
         return data.readableBytes() + padding;
       }
@@ -585,7 +479,7 @@ public final class Http2ConnPool implements ConnPool {
 
     @Override
     public void onRstStreamRead(ChannelHandlerContext ctx, int streamId, long errorCode) {
-      Stream s = stream(streamId);
+      Stream s = attached(streamId);
       if (s != null) {
         s.onRemoteReset(errorCode);
       }
@@ -600,27 +494,6 @@ public final class Http2ConnPool implements ConnPool {
     public void onGoAwayRead(ChannelHandlerContext ctx, int lastStreamId, long errorCode, ByteBuf debugData) {
       conn.onGoAway();
     }
-
-    @Override
-    public void onPriorityRead(ChannelHandlerContext ctx, int streamId, int streamDependency, short weight, boolean exclusive) {}
-
-    @Override
-    public void onSettingsAckRead(ChannelHandlerContext ctx) {}
-
-    @Override
-    public void onPingRead(ChannelHandlerContext ctx, long data) {}
-
-    @Override
-    public void onPingAckRead(ChannelHandlerContext ctx, long data) {}
-
-    @Override
-    public void onPushPromiseRead(ChannelHandlerContext ctx, int streamId, int promisedStreamId, Http2Headers headers, int padding) {}
-
-    @Override
-    public void onWindowUpdateRead(ChannelHandlerContext ctx, int streamId, int windowSizeIncrement) {}
-
-    @Override
-    public void onUnknownFrame(ChannelHandlerContext ctx, byte frameType, int streamId, Http2Flags flags, ByteBuf payload) {}
   }
 
   /** One upstream stream: the router's handle on it, attached to Netty's stream state once open. */

@@ -1,0 +1,192 @@
+package io.legate.http.codec;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http2.DefaultHttp2Connection;
+import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2Connection;
+import io.netty.handler.codec.http2.Http2ConnectionAdapter;
+import io.netty.handler.codec.http2.Http2ConnectionDecoder;
+import io.netty.handler.codec.http2.Http2ConnectionEncoder;
+import io.netty.handler.codec.http2.Http2ConnectionHandler;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2Flags;
+import io.netty.handler.codec.http2.Http2FrameListener;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2RemoteFlowController;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.UniformStreamByteDistributor;
+
+/**
+ * An HTTP/2 connection (either side) whose streams are plain objects of type {@code S} attached to
+ * Netty's stream state: Netty's {@link Http2ConnectionHandler} does the frames, HPACK, flow control
+ * and limits; subclasses receive frames as listener calls and write through the helpers here, each
+ * of which flushes through the pipeline (the flush-consolidation handler makes one system call of a
+ * loop pass's flushes).
+ */
+public abstract class Http2Codec<S> extends Http2ConnectionHandler implements Http2FrameListener {
+  private final Http2Connection.PropertyKey streamKey;
+  protected ChannelHandlerContext ctx;
+
+  protected Http2Codec(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings) {
+    super(decoder, encoder, settings);
+    this.streamKey = connection().newKey();
+    decoder.frameListener(this);
+    connection()
+        .addListener(
+            new Http2ConnectionAdapter() {
+              @Override
+              public void onStreamClosed(Http2Stream stream) {
+                S s = stream.getProperty(streamKey);
+                if (s != null) {
+                  streamClosed(s);
+                }
+              }
+            });
+    encoder
+        .flowController()
+        .listener(
+            new Http2RemoteFlowController.Listener() {
+              @Override
+              public void writabilityChanged(Http2Stream stream) {
+                S s = stream.getProperty(streamKey);
+                if (s != null) {
+                  Http2Codec.this.writabilityChanged(s, encoder.flowController().isWritable(stream));
+                }
+              }
+            });
+  }
+
+  /**
+   * A connection whose streams with data queued share the send window evenly: priorities are not
+   * used (as Envoy; RFC 9113 deprecates them), which spares the weighted tree's per-write work.
+   */
+  public static DefaultHttp2Connection newConnection(boolean server) {
+    DefaultHttp2Connection connection = new DefaultHttp2Connection(server);
+    connection.remote().flowController(new DefaultHttp2RemoteFlowController(connection, new UniformStreamByteDistributor(connection)));
+    return connection;
+  }
+
+  /** Netty closed a stream (both ends done, a reset either way, or the connection closed). */
+  protected abstract void streamClosed(S stream);
+
+  /** A stream's send window or the socket's writability changed. */
+  protected abstract void writabilityChanged(S stream, boolean writable);
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
+    this.ctx = ctx;
+    super.handlerAdded(ctx);
+  }
+
+  /** The stream object attached to {@code streamId}, or null (unknown, closed or not ours). */
+  protected final S attached(int streamId) {
+    Http2Stream st = connection().stream(streamId);
+    return st == null ? null : st.getProperty(streamKey);
+  }
+
+  /** Attaches {@code s} to an open stream; false when Netty has no such stream (any more). */
+  protected final boolean attach(int streamId, S s) {
+    Http2Stream st = connection().stream(streamId);
+    if (st == null) {
+      return false;
+    }
+    st.setProperty(streamKey, s);
+    return true;
+  }
+
+  /** Opens the connection window to {@code size} (SETTINGS only carries the streams' window). */
+  public final void growConnectionWindow(int size) {
+    int delta = size - Http2CodecUtil.DEFAULT_WINDOW_SIZE;
+    if (delta <= 0 || ctx == null) {
+      return;
+    }
+    try {
+      connection().local().flowController().incrementWindowSize(connection().connectionStream(), delta);
+      flush(ctx);
+    } catch (Http2Exception e) {
+      onError(ctx, false, e);
+    }
+  }
+
+  public final void writeHeaders(int streamId, Http2Headers headers, boolean endStream) {
+    encoder().writeHeaders(ctx, streamId, headers, 0, endStream, ctx.newPromise());
+    flush(ctx);
+  }
+
+  /** Writes body bytes (ownership passes to the encoder), queued by flow control as needed. */
+  public final void writeData(int streamId, ByteBuf data, boolean endStream) {
+    encoder().writeData(ctx, streamId, data, 0, endStream, ctx.newPromise());
+    flush(ctx);
+  }
+
+  public final void writeReset(int streamId, Http2Error error) {
+    resetStream(ctx, streamId, error.code(), ctx.newPromise());
+    flush(ctx);
+  }
+
+  /** Hands {@code bytes} of a stream's received data back to the peer's window. */
+  public final void consume(int streamId, int bytes) {
+    Http2Stream s = connection().stream(streamId);
+    if (s == null || bytes <= 0) {
+      return; // a closed stream's bytes went back to the connection window as it closed
+    }
+    try {
+      if (connection().local().flowController().consumeBytes(s, bytes)) {
+        flush(ctx);
+      }
+    } catch (Http2Exception e) {
+      onError(ctx, false, e);
+    }
+  }
+
+  /** Whether the stream can send without queueing behind its window or the socket. */
+  public final boolean isWritable(int streamId) {
+    Http2Stream s = connection().stream(streamId);
+    return s != null && encoder().flowController().isWritable(s);
+  }
+
+  @Override
+  public void onHeadersRead(
+      ChannelHandlerContext ctx,
+      int streamId,
+      Http2Headers headers,
+      int streamDependency,
+      short weight,
+      boolean exclusive,
+      int padding,
+      boolean endStream)
+      throws Http2Exception {
+    onHeadersRead(ctx, streamId, headers, padding, endStream);
+  }
+
+  @Override
+  public void onPriorityRead(ChannelHandlerContext ctx, int streamId, int streamDependency, short weight, boolean exclusive) {}
+
+  @Override
+  public void onSettingsAckRead(ChannelHandlerContext ctx) {}
+
+  @Override
+  public void onSettingsRead(ChannelHandlerContext ctx, Http2Settings settings) {}
+
+  @Override
+  public void onPingRead(ChannelHandlerContext ctx, long data) {}
+
+  @Override
+  public void onPingAckRead(ChannelHandlerContext ctx, long data) {}
+
+  @Override
+  public void onPushPromiseRead(ChannelHandlerContext ctx, int streamId, int promisedStreamId, Http2Headers headers, int padding) {}
+
+  @Override
+  public void onGoAwayRead(ChannelHandlerContext ctx, int lastStreamId, long errorCode, ByteBuf debugData) {}
+
+  @Override
+  public void onWindowUpdateRead(ChannelHandlerContext ctx, int streamId, int windowSizeIncrement) {}
+
+  @Override
+  public void onUnknownFrame(ChannelHandlerContext ctx, byte frameType, int streamId, Http2Flags flags, ByteBuf payload) {}
+}
