@@ -2,6 +2,7 @@ package io.legate.http.codec;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http2.AbstractHttp2ConnectionHandlerBuilder;
 import io.netty.handler.codec.http2.DefaultHttp2Connection;
 import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2CodecUtil;
@@ -68,6 +69,50 @@ public abstract class Http2Codec<S> extends Http2ConnectionHandler implements Ht
     DefaultHttp2Connection connection = new DefaultHttp2Connection(server);
     connection.remote().flowController(new DefaultHttp2RemoteFlowController(connection, new UniformStreamByteDistributor(connection)));
     return connection;
+  }
+
+  /** Makes the handler from the decoder and encoder Netty's builder assembled. */
+  @FunctionalInterface
+  protected interface Factory<C> {
+    C create(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings);
+  }
+
+  /**
+   * Netty's builder set up for these codecs: a connection from {@link #newConnection}, the given
+   * settings, header validation on.
+   */
+  protected static final class Builder<C extends Http2Codec<?>> extends AbstractHttp2ConnectionHandlerBuilder<C, Builder<C>> {
+    private final Factory<C> factory;
+
+    public Builder(boolean server, Http2Settings settings, Factory<C> factory) {
+      this.factory = factory;
+      connection(newConnection(server));
+      initialSettings(settings);
+      validateHeaders(true);
+    }
+
+    /**
+     * Envoy's flood limits that Netty enforces itself: a peer that does not read the PING/SETTINGS
+     * acks and resets it provokes, or sends runs of empty DATA frames, loses the connection with
+     * GOAWAY ENHANCE_YOUR_CALM. Netty's resets-per-window rule is off: rapid reset is judged as
+     * Envoy does (premature resets per connection), by the caller.
+     */
+    public Builder<C> floodLimits(int maxQueuedControlFrames, int maxConsecutiveEmptyDataFrames) {
+      encoderEnforceMaxQueuedControlFrames(maxQueuedControlFrames);
+      decoderEnforceMaxConsecutiveEmptyDataFrames(maxConsecutiveEmptyDataFrames);
+      decoderEnforceMaxRstFramesPerWindow(0, 0);
+      return this;
+    }
+
+    @Override
+    public C build() {
+      return super.build();
+    }
+
+    @Override
+    protected C build(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings) {
+      return factory.create(decoder, encoder, settings);
+    }
   }
 
   /** Netty closed a stream (both ends done, a reset either way, or the connection closed). */

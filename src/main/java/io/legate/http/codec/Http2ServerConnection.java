@@ -6,8 +6,6 @@ import io.legate.server.Log;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.http2.AbstractHttp2ConnectionHandlerBuilder;
-import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
 import io.netty.handler.codec.http2.Http2ConnectionEncoder;
 import io.netty.handler.codec.http2.Http2Error;
@@ -66,75 +64,9 @@ final class Http2ServerConnection extends Http2Codec<Http2ServerStream> {
     if (config.h2AllowConnect) {
       settings.connectProtocolEnabled(true); // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441)
     }
-    return new Builder(config, conn)
-        .connection(newConnection(true))
-        .initialSettings(settings)
-        .validateHeaders(true)
-        .autoAckSettingsFrame(true)
-        // Floods (Envoy's http2_protocol_options limits): a peer that does not read the PING/SETTINGS
-        // acks and resets it provokes, or sends runs of empty frames, loses the connection with
-        // GOAWAY ENHANCE_YOUR_CALM.
-        .encoderEnforceMaxQueuedControlFrames(config.h2MaxOutboundControlFrames)
-        .decoderEnforceMaxConsecutiveEmptyDataFrames(config.h2MaxConsecutiveEmptyFrames)
-        // Rapid reset is judged as Envoy does (premature resets per connection), not by Netty's
-        // resets-per-window rule.
-        .decoderEnforceMaxRstFramesPerWindow(0, 0)
+    return new Builder<Http2ServerConnection>(true, settings, (d, e, s) -> new Http2ServerConnection(d, e, s, config, conn))
+        .floodLimits(config.h2MaxOutboundControlFrames, config.h2MaxConsecutiveEmptyFrames)
         .build();
-  }
-
-  private static final class Builder extends AbstractHttp2ConnectionHandlerBuilder<Http2ServerConnection, Builder> {
-    private final HcmConfig config;
-    private final ConnectionInfo conn;
-
-    Builder(HcmConfig config, ConnectionInfo conn) {
-      this.config = config;
-      this.conn = conn; // server side: the connection passed in is a server connection
-    }
-
-    @Override
-    protected Builder connection(Http2Connection connection) {
-      return super.connection(connection);
-    }
-
-    @Override
-    protected Builder initialSettings(Http2Settings settings) {
-      return super.initialSettings(settings);
-    }
-
-    @Override
-    protected Builder validateHeaders(boolean validate) {
-      return super.validateHeaders(validate);
-    }
-
-    @Override
-    protected Builder autoAckSettingsFrame(boolean autoAck) {
-      return super.autoAckSettingsFrame(autoAck);
-    }
-
-    @Override
-    protected Builder encoderEnforceMaxQueuedControlFrames(int max) {
-      return super.encoderEnforceMaxQueuedControlFrames(max);
-    }
-
-    @Override
-    protected Builder decoderEnforceMaxConsecutiveEmptyDataFrames(int max) {
-      return super.decoderEnforceMaxConsecutiveEmptyDataFrames(max);
-    }
-
-    @Override
-    protected Builder decoderEnforceMaxRstFramesPerWindow(int max, int seconds) {
-      return super.decoderEnforceMaxRstFramesPerWindow(max, seconds);
-    }
-
-    @Override
-    protected Http2ServerConnection build() {
-      return super.build();
-    }
-
-    @Override
-    protected Http2ServerConnection build(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings) {
-      return new Http2ServerConnection(decoder, encoder, settings, config, conn);
-    }
   }
 
   HttpServerPipeline.PrematureResets resets() {

@@ -13,9 +13,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http2.AbstractHttp2ConnectionHandlerBuilder;
 import io.netty.handler.codec.http2.Http2CodecUtil;
-import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
 import io.netty.handler.codec.http2.Http2ConnectionEncoder;
 import io.netty.handler.codec.http2.Http2Error;
@@ -391,35 +389,7 @@ public final class Http2ConnPool implements ConnPool {
     }
 
     static Codec create(Conn conn, Http2Settings settings) {
-      return new Builder(conn).connection(newConnection(false)).initialSettings(settings).build();
-    }
-
-    private static final class Builder extends AbstractHttp2ConnectionHandlerBuilder<Codec, Builder> {
-      private final Conn conn;
-
-      Builder(Conn conn) {
-        this.conn = conn;
-      }
-
-      @Override
-      protected Builder connection(Http2Connection connection) {
-        return super.connection(connection);
-      }
-
-      @Override
-      protected Builder initialSettings(Http2Settings settings) {
-        return super.initialSettings(settings);
-      }
-
-      @Override
-      protected Codec build() {
-        return super.build();
-      }
-
-      @Override
-      protected Codec build(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings) {
-        return new Codec(decoder, encoder, settings, conn);
-      }
+      return new Builder<Codec>(false, settings, (d, e, s) -> new Codec(d, e, s, conn)).build();
     }
 
     @Override
@@ -588,16 +558,12 @@ public final class Http2ConnPool implements ConnPool {
       if (id == 0) {
         // Netty refused the stream (ids exhausted, or the connection is closing): a local reset.
         UpstreamCallbacks c = cb;
-        onClosedQuietly();
+        cb = null;
+        onClosed();
         if (c != null) {
           c.onReset(UpstreamCallbacks.Reason.LOCAL_RESET);
         }
       }
-    }
-
-    private void onClosedQuietly() {
-      cb = null;
-      onClosed();
     }
 
     @Override
