@@ -126,8 +126,9 @@ def main():
                                     if meta.get("warm_all") == "1" else ""))
     jit = sorted((k[4:], v) for k, v in meta.items() if k.startswith("jit."))
     if jit:
-        w("- JIT warm-up before that (Legate only, at most %s s per JVM, until three consecutive windows agree "
-          "within 5%%): %s." % (meta.get("jit_warm"), "; ".join("%s: %s" % kv for kv in jit)))
+        w("- JIT warm-up before that (Legate only, 2 s windows cycling through the loads; `legate` at most %s s, "
+          "the other JVMs h1-64 only; until a whole cycle passed with the JIT compilers under 2%% of it compiling): %s."
+          % (2 * int(meta.get("jit_warm") or 0), "; ".join("%s: %s" % kv for kv in jit)))
     elif any(p.startswith("legate") for p in meta.get("peers", "").split()):
         w("- No JIT warm-up for Legate in this mode: its numbers include the JVM compiling its hot path.")
     w("- CPU/req: user+system CPU time of the proxy's processes (/proc/<pid>/stat) during the run ÷ requests "
