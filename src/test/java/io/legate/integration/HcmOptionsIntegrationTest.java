@@ -7,6 +7,8 @@ import io.legate.testing.Legate;
 import io.legate.testing.TestUpstream;
 import java.net.http.HttpResponse;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -69,6 +71,8 @@ class HcmOptionsIntegrationTest {
           + listener("stripport", "127.0.0.1", "strip_any_host_port: true", "")
           + listener("hdrtimeout", "127.0.0.1", "request_headers_timeout: 0.3s", "")
           + listener("cxidle", "127.0.0.1", "common_http_protocol_options: { idle_timeout: 0.3s }", "")
+          + listener("cxidleslow", "127.0.0.1", "common_http_protocol_options: { idle_timeout: 0.5s }", "")
+          + listener("cxidleh2", "127.0.0.1", "common_http_protocol_options: { idle_timeout: 0.5s }", "")
           + listener("reqtimeout", "127.0.0.1", "request_timeout: 0.3s", "")
           + listener("maxduration", "127.0.0.1", "common_http_protocol_options: { max_stream_duration: 0.3s }", "")
           + listener("escreject", "127.0.0.1", "path_with_escaped_slashes_action: REJECT_REQUEST", "")
@@ -209,6 +213,35 @@ class HcmOptionsIntegrationTest {
     assertThat(resp).startsWith("HTTP/1.1 200 OK\r\n");
     assertThat(ms).isLessThan(4000); // closed by the proxy, not by the read timeout
     assertThat(legate.stat("http.cxidle.downstream_cx_idle_timeout")).isEqualTo(1);
+  }
+
+  @Test
+  void idleTimeoutWaitsForTheRequestInProgress() {
+    // idle_timeout counts time with no active request, not time without traffic (as Envoy): an
+    // upstream slower than the timeout is answered, then the idle connection is closed.
+    long t0 = System.nanoTime();
+    String resp = legate.raw("cxidleslow", "GET /delay/1200 HTTP/1.1\r\nHost: a\r\n\r\n", 6000);
+    long ms = (System.nanoTime() - t0) / 1_000_000;
+    assertThat(resp).startsWith("HTTP/1.1 200 OK\r\n");
+    assertThat(ms).isBetween(1600L, 5000L); // the response (1.2 s), then 0.5 s idle
+    assertThat(legate.stat("http.cxidleslow.downstream_cx_idle_timeout")).isEqualTo(1);
+  }
+
+  @Test
+  void http2IdleTimeoutCountsOpenStreamsNotTraffic() throws Exception {
+    try (H2Client c = new H2Client(legate.port("cxidleh2"))) {
+      CompletableFuture<H2Client.Response> slow = CompletableFuture.supplyAsync(() -> c.get("/delay/1500"));
+      // Past the 0.5 s timeout with no frame either way, but a stream is open: the connection is
+      // not idle, and a new stream on it works.
+      Thread.sleep(900);
+      assertThat(c.get("/after").status()).isEqualTo(200);
+      assertThat(slow.get(10, TimeUnit.SECONDS).status()).isEqualTo(200);
+      long t0 = System.nanoTime();
+      // Nothing open any more: GOAWAY and close after the timeout.
+      assertThat(c.awaitClosed(3000)).isTrue();
+      assertThat((System.nanoTime() - t0) / 1_000_000).isGreaterThanOrEqualTo(300);
+    }
+    assertThat(legate.stat("http.cxidleh2.downstream_cx_idle_timeout")).isEqualTo(1);
   }
 
   @Test

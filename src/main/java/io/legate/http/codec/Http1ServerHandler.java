@@ -12,7 +12,6 @@ import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
@@ -68,6 +67,9 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     this.tls = tls;
   }
 
+  /** The connection manager's idle_timeout (no active request for that long), or null. */
+  private ConnectionIdleTimer idleTimer;
+
   void setRequestHeadersTimer(RequestHeadersTimer timer) {
     this.headersTimer = timer;
   }
@@ -91,6 +93,10 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     config.stats.downstreamCxHttp1Total.inc();
     config.stats.downstreamCxActive.inc();
     config.stats.downstreamCxHttp1Active.inc();
+    if (config.idleTimeoutMs > 0) {
+      idleTimer = new ConnectionIdleTimer(ch, config.idleTimeoutMs, this::onIdleTimeout);
+      idleTimer.start();
+    }
     if (config.maxConnectionDurationMs > 0) {
       durationTimer =
           ctx.executor()
@@ -108,8 +114,22 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     }
   }
 
+  /** No request for idle_timeout: the connection closes (a request in progress keeps it open). */
+  private boolean onIdleTimeout() {
+    if (stream != null || !pipelined.isEmpty()) {
+      return false;
+    }
+    config.stats.downstreamCxIdleTimeout.inc();
+    closeAfterResponse = true;
+    ctx.close();
+    return true;
+  }
+
   @Override
   public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    if (idleTimer != null) {
+      idleTimer.stop();
+    }
     if (durationTimer != null) {
       durationTimer.cancel(false);
       durationTimer = null;
@@ -205,6 +225,9 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     }
     bodyMode = BODY_RAW;
     requests++;
+    if (idleTimer != null) {
+      idleTimer.requestStarted();
+    }
     stream = new ActiveStream(http10 ? conn10 : conn11, this);
     if (upgrade) {
       updateAutoRead();
@@ -430,6 +453,9 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
   @Override
   public void streamComplete(boolean requestComplete) {
     stream = null;
+    if (idleTimer != null) {
+      idleTimer.requestEnded();
+    }
     responseStarted = false;
     readDisabled = false;
     if (!requestComplete) {
@@ -487,14 +513,6 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
       // next request (closing it now would race with a request already on its way); the server
       // closes what remains when the drain time ends.
       draining = true;
-      return;
-    }
-    if (evt instanceof IdleStateEvent) {
-      if (stream == null && pipelined.isEmpty()) {
-        config.stats.downstreamCxIdleTimeout.inc();
-        closeAfterResponse = true;
-        ctx.close();
-      }
       return;
     }
     super.userEventTriggered(ctx, evt);

@@ -29,6 +29,8 @@ final class Http2ServerConnection extends Http2Codec<Http2ServerStream> {
   private final HcmConfig config;
   private final ConnectionInfo conn;
   private final HttpServerPipeline.PrematureResets resets;
+  /** The connection manager's idle_timeout (no open stream for that long), or null. */
+  private ConnectionIdleTimer idleTimer;
 
   private Http2ServerConnection(
       Http2ConnectionDecoder decoder,
@@ -46,6 +48,9 @@ final class Http2ServerConnection extends Http2Codec<Http2ServerStream> {
 
   @Override
   protected void streamClosed(Http2ServerStream s) {
+    if (idleTimer != null) {
+      idleTimer.requestEnded();
+    }
     s.onCodecClosed();
   }
 
@@ -81,6 +86,26 @@ final class Http2ServerConnection extends Http2Codec<Http2ServerStream> {
   public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
     super.handlerAdded(ctx);
     growConnectionWindow(config.h2InitialConnectionWindowSize);
+    if (config.idleTimeoutMs > 0) {
+      idleTimer =
+          new ConnectionIdleTimer(
+              ctx.channel(),
+              config.idleTimeoutMs,
+              () -> {
+                config.stats.downstreamCxIdleTimeout.inc();
+                ctx.close(); // GOAWAY, then the socket closes
+                return true;
+              });
+      idleTimer.start();
+    }
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    if (idleTimer != null) {
+      idleTimer.stop();
+    }
+    super.channelInactive(ctx);
   }
 
   @Override
@@ -107,6 +132,9 @@ final class Http2ServerConnection extends Http2Codec<Http2ServerStream> {
         s = new Http2ServerStream(this, streamId);
         if (!attach(streamId, s)) {
           return; // closed meanwhile (trailers after a reset)
+        }
+        if (idleTimer != null) {
+          idleTimer.requestStarted(); // ended in streamClosed, which every attached stream reaches
         }
         s.onRequestHeaders(headers, endStream);
       } else {

@@ -12,7 +12,6 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.flush.FlushConsolidationHandler;
-import io.netty.handler.timeout.IdleStateHandler;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -45,9 +44,6 @@ public final class HttpServerPipeline {
 
   /** Installs the HTTP/1.1 codec. */
   public static void installHttp1(ChannelPipeline p, HcmConfig config, boolean tls) {
-    if (config.idleTimeoutMs > 0) {
-      p.addLast("idle", new IdleStateHandler(0, 0, config.idleTimeoutMs, TimeUnit.MILLISECONDS));
-    }
     Http1ServerHandler handler = new Http1ServerHandler(config, tls);
     if (config.requestHeadersTimeoutMs > 0) {
       RequestHeadersTimer timer = new RequestHeadersTimer(config.requestHeadersTimeoutMs, handler::onRequestHeadersTimeout);
@@ -72,9 +68,6 @@ public final class HttpServerPipeline {
             "HTTP/2");
     Http2ServerConnection codec = Http2ServerConnection.create(config, conn);
     codec.connection().addListener(new FloodStats(config.h2Stats));
-    if (config.idleTimeoutMs > 0) {
-      p.addLast("idle", new IdleStateHandler(0, 0, config.idleTimeoutMs, TimeUnit.MILLISECONDS));
-    }
     p.addLast(
         "h2-limits",
         new Http2FrameLimits(
@@ -237,11 +230,6 @@ public final class HttpServerPipeline {
       if (evt instanceof io.legate.http.DrainEvent) {
         config.stats.downstreamCxDrainClose.inc();
         ctx.channel().close(); // graceful: GOAWAY, then close once the open streams end
-        return;
-      }
-      if (evt instanceof io.netty.handler.timeout.IdleStateEvent) {
-        config.stats.downstreamCxIdleTimeout.inc();
-        ctx.close();
         return;
       }
       super.userEventTriggered(ctx, evt);
