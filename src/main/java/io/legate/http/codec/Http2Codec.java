@@ -24,13 +24,25 @@ import io.netty.handler.codec.http2.UniformStreamByteDistributor;
 /**
  * An HTTP/2 connection (either side) whose streams are plain objects of type {@code S} attached to
  * Netty's stream state: Netty's {@link Http2ConnectionHandler} does the frames, HPACK, flow control
- * and limits; subclasses receive frames as listener calls and write through the helpers here, each
- * of which flushes through the pipeline (the flush-consolidation handler makes one system call of a
- * loop pass's flushes).
+ * and limits; subclasses receive frames as listener calls and write through the helpers here.
+ *
+ * <p>The helpers' writes are flushed together, once: at the end of this connection's read when
+ * they were made while it read (Netty's handler flushes there), else by one task after the
+ * event-loop pass's I/O events (a pass that delivers the responses of many upstream connections
+ * writes them all with one flow-controller pass and one system call). No flush-consolidation
+ * handler is needed in front of these codecs.
  */
 public abstract class Http2Codec<S> extends Http2ConnectionHandler implements Http2FrameListener {
   private final Http2Connection.PropertyKey streamKey;
   protected ChannelHandlerContext ctx;
+  /** Inside this connection's read: its end flushes whatever was written. */
+  private boolean reading;
+  private boolean flushScheduled;
+  private final Runnable scheduledFlush =
+      () -> {
+        flushScheduled = false;
+        flush(ctx);
+      };
 
   protected Http2Codec(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings) {
     super(decoder, encoder, settings);
@@ -127,6 +139,27 @@ public abstract class Http2Codec<S> extends Http2ConnectionHandler implements Ht
     super.handlerAdded(ctx);
   }
 
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+    reading = true;
+    super.channelRead(ctx, msg);
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
+    reading = false;
+    super.channelReadComplete(ctx); // flushes
+  }
+
+  /** Flushes the writes made so far, at the end of the read or of the event-loop pass. */
+  protected final void flushSoon() {
+    if (reading || flushScheduled) {
+      return;
+    }
+    flushScheduled = true;
+    ctx.executor().execute(scheduledFlush);
+  }
+
   /** The stream object attached to {@code streamId}, or null (unknown, closed or not ours). */
   protected final S attached(int streamId) {
     Http2Stream st = connection().stream(streamId);
@@ -159,18 +192,24 @@ public abstract class Http2Codec<S> extends Http2ConnectionHandler implements Ht
 
   public final void writeHeaders(int streamId, Http2Headers headers, boolean endStream) {
     encoder().writeHeaders(ctx, streamId, headers, 0, endStream, ctx.newPromise());
-    flush(ctx);
+    flushSoon();
   }
 
   /** Writes body bytes (ownership passes to the encoder), queued by flow control as needed. */
   public final void writeData(int streamId, ByteBuf data, boolean endStream) {
     encoder().writeData(ctx, streamId, data, 0, endStream, ctx.newPromise());
-    flush(ctx);
+    flushSoon();
   }
 
   public final void writeReset(int streamId, Http2Error error) {
+    try {
+      // What the stream wrote before goes out first: the reset would drop its queued DATA.
+      encoder().flowController().writePendingBytes();
+    } catch (Http2Exception e) {
+      onError(ctx, true, e);
+    }
     resetStream(ctx, streamId, error.code(), ctx.newPromise());
-    flush(ctx);
+    flushSoon();
   }
 
   /** Hands {@code bytes} of a stream's received data back to the peer's window. */
@@ -181,7 +220,7 @@ public abstract class Http2Codec<S> extends Http2ConnectionHandler implements Ht
     }
     try {
       if (connection().local().flowController().consumeBytes(s, bytes)) {
-        flush(ctx);
+        flushSoon();
       }
     } catch (Http2Exception e) {
       onError(ctx, false, e);

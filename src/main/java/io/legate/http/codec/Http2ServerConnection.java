@@ -17,8 +17,8 @@ import io.netty.handler.codec.http2.Http2Settings;
  * The downstream HTTP/2 codec: Netty's connection handler does the frames, HPACK, flow control and
  * the flood limits, and each stream is a plain {@link Http2ServerStream} attached to Netty's stream
  * state, with no channel or pipeline of its own. Frames reach the stream as direct calls; its
- * writes go to the encoder and are flushed through the connection's pipeline (one system call per
- * event-loop pass, see {@link HttpServerPipeline#flushConsolidation()}).
+ * writes go to the encoder and are flushed together (one system call per read or event-loop pass,
+ * see {@link Http2Codec}).
  *
  * <p>Request-body flow control follows the stream: bytes are handed back to the peer's window
  * (WINDOW_UPDATE) as soon as they are delivered, unless the connection manager has paused reading

@@ -75,8 +75,7 @@ public final class HttpServerPipeline {
             config.h2MaxInboundPriorityFramesPerStream,
             config.h2MaxInboundWindowUpdateFramesPerDataFrameSent,
             config.h2Stats));
-    p.addLast("flush", flushConsolidation());
-    p.addLast("h2", codec);
+    p.addLast("h2", codec); // flushes its writes together itself, see Http2Codec
     if (config.maxConnectionDurationMs > 0) {
       io.netty.util.concurrent.ScheduledFuture<?> t =
           parent.eventLoop()

@@ -199,8 +199,7 @@ public final class Http2ConnPool implements ConnPool {
                         ssl = cluster.tls().newHandler(ch.alloc(), host.address(), true, sni);
                         ch.pipeline().addLast("ssl", ssl);
                       }
-                      ch.pipeline().addLast("flush", io.legate.http.codec.HttpServerPipeline.flushConsolidation());
-                      ch.pipeline().addLast("h2", codec);
+                      ch.pipeline().addLast("h2", codec); // flushes its writes together itself
                     }
                   })
               .connect(host.address());
@@ -410,7 +409,7 @@ public final class Http2ConnPool implements ConnPool {
       }
       encoder().writeHeaders(ctx, id, headers, 0, endStream, ctx.newPromise());
       boolean open = attach(id, s);
-      flush(ctx);
+      flushSoon();
       return open ? id : 0;
     }
 
