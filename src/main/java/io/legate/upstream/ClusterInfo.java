@@ -55,6 +55,8 @@ public final class ClusterInfo {
   private final boolean autoHttp;
   private final long idleTimeoutMs;
   private final long maxConnectionDurationMs;
+  private final int maxResponseHeadersCount;
+  private final int maxResponseHeadersBytes;
   private final long maxRequestsPerConnection;
   private final int http2MaxConcurrentStreams;
   private final int http2InitialStreamWindowSize;
@@ -121,6 +123,7 @@ public final class ClusterInfo {
     boolean auto = false;
     Http2ProtocolOptions h2 = proto.getHttp2ProtocolOptions();
     HttpProtocolOptions common = proto.getCommonHttpProtocolOptions();
+    String commonPath = path + ".common_http_protocol_options";
     long maxRequests =
         proto.hasMaxRequestsPerConnection() ? proto.getMaxRequestsPerConnection().getValue() : 0;
     for (Map.Entry<String, Any> e : proto.getTypedExtensionProtocolOptionsMap().entrySet()) {
@@ -160,6 +163,7 @@ public final class ClusterInfo {
       }
       if (opts.hasCommonHttpProtocolOptions()) {
         common = opts.getCommonHttpProtocolOptions();
+        commonPath = optPath + ".common_http_protocol_options";
         if (common.hasMaxRequestsPerConnection()) {
           maxRequests = common.getMaxRequestsPerConnection().getValue();
         }
@@ -210,6 +214,19 @@ public final class ClusterInfo {
         common.hasIdleTimeout() ? durationMs(common.getIdleTimeout()) : 3_600_000L;
     this.maxConnectionDurationMs =
         common.hasMaxConnectionDuration() ? durationMs(common.getMaxConnectionDuration()) : 0;
+    if (common.hasMaxHeadersCount() && common.getMaxHeadersCount().getValue() < 1) {
+      throw new ConfigException(commonPath + ".max_headers_count", "value must be greater than or equal to 1");
+    }
+    this.maxResponseHeadersCount = common.hasMaxHeadersCount() ? common.getMaxHeadersCount().getValue() : 100;
+    if (common.hasMaxResponseHeadersKb()
+        && (common.getMaxResponseHeadersKb().getValue() < 1 || common.getMaxResponseHeadersKb().getValue() > 8192)) {
+      throw new ConfigException(commonPath + ".max_response_headers_kb", "value must be in [1, 8192]");
+    }
+    // Envoy's defaults: 80 KiB for HTTP/1.1 response heads, 60 KiB otherwise.
+    this.maxResponseHeadersBytes =
+        common.hasMaxResponseHeadersKb()
+            ? common.getMaxResponseHeadersKb().getValue() * 1024
+            : proto0 == UpstreamProtocol.HTTP1 ? 80 * 1024 : 60 * 1024;
     this.maxRequestsPerConnection = maxRequests;
     this.http2MaxConcurrentStreams =
         h2.hasMaxConcurrentStreams() ? h2.getMaxConcurrentStreams().getValue() : 2147483647;
@@ -448,6 +465,16 @@ public final class ClusterInfo {
   /** Returns {@code common_http_protocol_options.idle_timeout} in ms (default 1 h; 0 disables). */
   public long idleTimeoutMs() {
     return idleTimeoutMs;
+  }
+
+  /** Returns {@code common_http_protocol_options.max_headers_count} for responses (default 100). */
+  public int maxResponseHeadersCount() {
+    return maxResponseHeadersCount;
+  }
+
+  /** Returns {@code common_http_protocol_options.max_response_headers_kb} in bytes. */
+  public int maxResponseHeadersBytes() {
+    return maxResponseHeadersBytes;
   }
 
   /** Returns {@code common_http_protocol_options.max_connection_duration} in ms (0 = none). */

@@ -231,8 +231,12 @@ class Http1UpstreamCodecIntegrationTest {
   }
 
   void start(Function<String, Reply> script) throws IOException {
+    start(script, CONFIG);
+  }
+
+  void start(Function<String, Reply> script, String config) throws IOException {
     upstream = new ScriptedUpstream(script);
-    legate = Legate.start(CONFIG, Map.of("UP", upstream.port()));
+    legate = Legate.start(config, Map.of("UP", upstream.port()));
   }
 
   HttpResponse<String> get(HttpClient client, String method, String path) throws Exception {
@@ -358,11 +362,51 @@ class Http1UpstreamCodecIntegrationTest {
     start(req -> Reply.of(req.startsWith("GET /bad ") ? "HTTP/1.1 2x0 OK\r\n\r\n" : "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"));
     HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     HttpResponse<String> r = get(client, "GET", "/bad");
-    assertThat(r.statusCode()).isEqualTo(503);
+    assertThat(r.statusCode()).isEqualTo(502); // Envoy answers an upstream protocol error with 502
     assertThat(r.body()).contains("protocol error");
     // The broken connection is not reused.
     assertThat(get(client, "GET", "/ok").body()).isEqualTo("ok");
     assertThat(upstream.connections.get()).isEqualTo(2);
+  }
+
+  /** A response head with {@code n} header fields besides content-length. */
+  static String headWithFields(int n) {
+    StringBuilder sb = new StringBuilder("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n");
+    for (int i = 0; i < n; i++) {
+      sb.append("x-h-").append(i).append(": v\r\n");
+    }
+    return sb.append("\r\nok").toString();
+  }
+
+  @Test
+  void moreResponseHeadersThanMaxHeadersCountIsAnUpstreamProtocolError() throws Exception {
+    // Envoy's default max_headers_count (100) applies to upstream responses too.
+    start(req -> Reply.of(headWithFields(req.startsWith("GET /many ") ? 100 : 99)));
+    HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    HttpResponse<String> r = get(client, "GET", "/many");
+    assertThat(r.statusCode()).isEqualTo(502);
+    assertThat(r.body()).isEqualTo("upstream connect error or disconnect/reset before headers. reset reason: protocol error");
+    HttpResponse<String> ok = get(client, "GET", "/hundred"); // 100 fields: at the limit
+    assertThat(ok.statusCode()).isEqualTo(200);
+    assertThat(ok.headers().firstValue("x-h-98")).hasValue("v");
+  }
+
+  @Test
+  void theClusterMaxHeadersCountRaisesTheLimit() throws Exception {
+    start(
+        req -> Reply.of(headWithFields(150)),
+        CONFIG.replace(
+            "    connect_timeout: 1s\n",
+            "    connect_timeout: 1s\n"
+                + "    typed_extension_protocol_options:\n"
+                + "      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:\n"
+                + "        \"@type\": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions\n"
+                + "        common_http_protocol_options: { max_headers_count: 200 }\n"
+                + "        explicit_http_config: { http_protocol_options: {} }\n"));
+    HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    HttpResponse<String> r = get(client, "GET", "/many");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.headers().firstValue("x-h-149")).hasValue("v");
   }
 
   @Test

@@ -54,6 +54,8 @@ class Http2AndGrpcIntegrationTest {
                       direct_response: { status: 415 }
                     - match: { prefix: "/h1/" }
                       route: { cluster: h1_backend, prefix_rewrite: "/" }
+                    - match: { prefix: "/h2up/" }
+                      route: { cluster: h2_backend, prefix_rewrite: "/" }
                     - match: { prefix: "/nope" }
                       route: { cluster: grpc_missing }
                 http_filters:
@@ -82,6 +84,18 @@ class Http2AndGrpcIntegrationTest {
           connect_timeout: 1s
           load_assignment:
             cluster_name: h1_backend
+            endpoints:
+            - lb_endpoints:
+              - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${H1} } } }
+        - name: h2_backend
+          type: STATIC
+          connect_timeout: 1s
+          typed_extension_protocol_options:
+            envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+              "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+              explicit_http_config: { http2_protocol_options: {} }
+          load_assignment:
+            cluster_name: h2_backend
             endpoints:
             - lb_endpoints:
               - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${H1} } } }
@@ -284,6 +298,21 @@ class Http2AndGrpcIntegrationTest {
       assertThat(post.body()).startsWith("POST /echo/p HTTP/1.1\n").endsWith("\n\nbody-bytes");
       H2Client.Response big = c.get("/h1/size/200000");
       assertThat(big.body()).hasSize(200000);
+    }
+  }
+
+  @Test
+  void moreHttp2ResponseHeadersThanMaxHeadersCountIsAnUpstreamProtocolError() {
+    try (H2Client c = new H2Client(legate.port("front"))) {
+      // The test upstream adds x-upstream and content-length to the N fields asked for.
+      H2Client.Response under = c.get("/h2up/headers/90");
+      assertThat(under.status()).isEqualTo(200);
+      assertThat(under.headers().get("x-h-89").toString()).isEqualTo("v");
+      H2Client.Response over = c.get("/h2up/headers/100");
+      assertThat(over.status()).isEqualTo(502);
+      assertThat(over.body()).isEqualTo("upstream connect error or disconnect/reset before headers. reset reason: protocol error");
+      // The connection to the upstream stays up for the next request.
+      assertThat(c.get("/h2up/echo").status()).isEqualTo(200);
     }
   }
 

@@ -38,7 +38,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A real upstream HTTP server for tests (HTTP/1.1 and HTTP/2 cleartext by prior knowledge).
  *
  * <p>Paths: {@code /status/N} answers N; {@code /delay/MS} answers after MS milliseconds; {@code
- * /close} closes the connection without answering; {@code /reset} resets the HTTP/2 stream; {@code /size/N} answers N bytes; anything else
+ * /close} closes the connection without answering; {@code /reset} resets the HTTP/2 stream; {@code /size/N} answers N bytes; {@code /headers/N} answers with N extra headers {@code x-h-I: v}; anything else
  * echoes the request: first line {@code METHOD PATH PROTOCOL}, then the headers as {@code name:
  * value} lines, a blank line, and the body. Every response carries {@code x-upstream: <name>}.
  */
@@ -145,6 +145,15 @@ public final class TestUpstream implements AutoCloseable {
         int code = Integer.parseInt(path.substring(8).replaceAll("[?/].*", ""));
         FullHttpResponse r =
             new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(code), Unpooled.EMPTY_BUFFER);
+        write(ctx, req, r);
+        return;
+      }
+      if (path.startsWith("/headers/")) {
+        int n = Integer.parseInt(path.substring(9).replaceAll("[?/].*", ""));
+        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.EMPTY_BUFFER);
+        for (int i = 0; i < n; i++) {
+          r.headers().add("x-h-" + i, "v");
+        }
         write(ctx, req, r);
         return;
       }

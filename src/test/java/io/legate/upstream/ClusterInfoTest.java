@@ -47,6 +47,30 @@ class ClusterInfoTest {
     assertThat(lb.policy()).isEqualTo(LbFactory.Policy.ROUND_ROBIN);
     assertThat(lb.panicThreshold()).isEqualTo(50);
     assertThat(info.stats().upstreamRqTotal.name()).isEqualTo("cluster.backend.upstream_rq_total");
+    assertThat(info.maxResponseHeadersCount()).isEqualTo(100);
+    assertThat(info.maxResponseHeadersBytes()).isEqualTo(80 * 1024);
+  }
+
+  @Test
+  void responseHeaderLimits() {
+    String opts =
+        "typed_extension_protocol_options:\n  envoy.extensions.upstreams.http.v3.HttpProtocolOptions:\n"
+            + "    '@type': type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions\n"
+            + "    explicit_http_config: { http2_protocol_options: {} }\n";
+    ClusterInfo h2 = build("name: a\n" + opts);
+    assertThat(h2.maxResponseHeadersBytes()).isEqualTo(60 * 1024);
+    ClusterInfo set =
+        build("name: a\n" + opts + "    common_http_protocol_options: { max_headers_count: 7, max_response_headers_kb: 9 }\n");
+    assertThat(set.maxResponseHeadersCount()).isEqualTo(7);
+    assertThat(set.maxResponseHeadersBytes()).isEqualTo(9 * 1024);
+    assertThat(build("name: a\ncommon_http_protocol_options: { max_headers_count: 3 }\n").maxResponseHeadersCount()).isEqualTo(3);
+    assertError(
+        "name: a\n" + opts + "    common_http_protocol_options: { max_headers_count: 0 }\n",
+        PATH + ".typed_extension_protocol_options[\"envoy.extensions.upstreams.http.v3.HttpProtocolOptions\"]"
+            + ".common_http_protocol_options.max_headers_count: value must be greater than or equal to 1");
+    assertError(
+        "name: a\ncommon_http_protocol_options: { max_response_headers_kb: 9000 }\n",
+        PATH + ".common_http_protocol_options.max_response_headers_kb: value must be in [1, 8192]");
   }
 
   @Test

@@ -238,7 +238,8 @@ public final class Http1ConnPool implements ConnPool {
     private boolean tunnel;
     /** Whether the request body in progress is sent chunked. */
     private boolean chunked;
-    private final Http1ResponseDecoder decoder = new Http1ResponseDecoder(4096, 65536);
+    private final Http1ResponseDecoder decoder =
+        new Http1ResponseDecoder(4096, cluster.maxResponseHeadersBytes(), cluster.maxResponseHeadersCount());
 
     void connect() {
       connecting++;

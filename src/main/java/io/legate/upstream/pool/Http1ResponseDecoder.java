@@ -78,6 +78,8 @@ final class Http1ResponseDecoder extends ByteToMessageDecoder {
 
   private final int maxInitialLine;
   private final int maxHeaderSize;
+  /** The cluster's max_headers_count: more header (or trailer) fields fail the response. */
+  private final int maxHeadersCount;
   private State state = State.HEAD;
   private long remaining;
   private boolean headRequest;
@@ -85,7 +87,8 @@ final class Http1ResponseDecoder extends ByteToMessageDecoder {
   /** How far the search for the end of a header section got, from the reader index; -1: not begun. */
   private int scanned = -1;
 
-  Http1ResponseDecoder(int maxInitialLine, int maxHeaderSize) {
+  Http1ResponseDecoder(int maxInitialLine, int maxHeaderSize, int maxHeadersCount) {
+    this.maxHeadersCount = maxHeadersCount;
     this.maxInitialLine = maxInitialLine;
     this.maxHeaderSize = maxHeaderSize;
   }
@@ -399,9 +402,11 @@ final class Http1ResponseDecoder extends ByteToMessageDecoder {
   /**
    * Parses header fields from {@code from} to the blank line into {@code h} (null: parse and
    * validate only), lowercasing names in place; framing fields go to {@code f} when not null.
+   * False on a malformed field or more than max_headers_count of them.
    */
-  private static boolean parseFields(byte[] b, int from, Http2Headers h, Framing f) {
+  private boolean parseFields(byte[] b, int from, Http2Headers h, Framing f) {
     int pos = from;
+    int fields = 0;
     while (pos < b.length) {
       int ls = pos;
       int lf = lineEnd(b, pos, b.length);
@@ -423,7 +428,7 @@ final class Http1ResponseDecoder extends ByteToMessageDecoder {
           b[i] = (byte) (c + 32);
         }
       }
-      if (colon <= pos) {
+      if (colon <= pos || ++fields > maxHeadersCount) {
         return false;
       }
       int vs = colon + 1;

@@ -187,7 +187,8 @@ public final class Http2ConnPool implements ConnPool {
       Http2Settings settings =
           Http2Settings.defaultSettings()
               .pushEnabled(false)
-              .initialWindowSize(cluster.http2InitialStreamWindowSize());
+              .initialWindowSize(cluster.http2InitialStreamWindowSize())
+              .maxHeaderListSize(cluster.maxResponseHeadersBytes());
       codec = Codec.create(this, settings);
       ChannelFuture f =
           UpstreamConnections.pooledBootstrap(loop, cluster)
@@ -617,6 +618,13 @@ public final class Http2ConnPool implements ConnPool {
     void onHeaders(Http2Headers h, boolean endStream) {
       UpstreamCallbacks c = cb;
       if (c == null) {
+        return;
+      }
+      if (h.size() - (h.status() != null ? 1 : 0) > cluster.maxResponseHeadersCount()) {
+        // More fields than the cluster's max_headers_count: a protocol error, as Envoy's codec.
+        cb = null;
+        abandon(Http2Error.PROTOCOL_ERROR);
+        c.onReset(UpstreamCallbacks.Reason.PROTOCOL_ERROR);
         return;
       }
       if (!responseStarted) {

@@ -43,7 +43,7 @@ class Http1ResponseDecoderTest {
   }
 
   static EmbeddedChannel channel(boolean head, boolean connect) {
-    Http1ResponseDecoder d = new Http1ResponseDecoder(4096, 65536);
+    Http1ResponseDecoder d = new Http1ResponseDecoder(4096, 65536, 100);
     d.expectResponse(head, connect);
     return new EmbeddedChannel(d);
   }

@@ -64,7 +64,7 @@ public class Http1UpstreamCodecBenchmark {
         + "Content-Type: text/html; charset=utf-8\r\nContent-Length: 64\r\nConnection: keep-alive\r\n"
         + "Cache-Control: private, max-age=0\r\nETag: \"5f3a-64\"\r\n\r\n" + "x".repeat(64);
     response = Unpooled.unreleasableBuffer(Unpooled.directBuffer().writeBytes(r.getBytes(StandardCharsets.US_ASCII)));
-    decoder = new EmbeddedChannel(new Http1ResponseDecoder(4096, 65536));
+    decoder = new EmbeddedChannel(new Http1ResponseDecoder(4096, 65536, 100));
     nettyDecoder = new EmbeddedChannel(new HttpResponseDecoder(4096, 65536, 65536));
     nettyEncoder = new EmbeddedChannel(new HttpRequestEncoder());
   }

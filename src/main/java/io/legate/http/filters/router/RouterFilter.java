@@ -823,22 +823,31 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
         return;
       }
     }
-    if (remote) {
-      info.addResponseFlag(ResponseFlag.UPSTREAM_REMOTE_RESET);
-    } else {
-      info.addResponseFlag(ResponseFlag.UPSTREAM_CONNECTION_TERMINATION);
-    }
+    info.addResponseFlag(resetFlag(reason));
     finishUpstream(false);
     if (started) {
       config.stats().rqResetAfterDownstreamResponseStarted.inc();
       callbacks.resetStream();
     } else {
       callbacks.sendLocalReply(
-          503,
+          // As Envoy: an upstream that broke the protocol is a bad gateway, any other reset 503.
+          reason == Reason.PROTOCOL_ERROR ? 502 : 503,
           (attemptCount > 1 ? RETRIED_RESET_BEFORE_HEADERS : RESET_BEFORE_HEADERS) + reason.text(),
           null,
           "upstream_reset_before_response_started{" + reason.text().replace(' ', '_') + "}");
     }
+  }
+
+  /** Envoy's response flag for an upstream stream's reset reason. */
+  private static ResponseFlag resetFlag(Reason reason) {
+    return switch (reason) {
+      case CONNECTION_FAILURE, CONNECTION_TIMEOUT -> ResponseFlag.UPSTREAM_CONNECTION_FAILURE;
+      case OVERFLOW -> ResponseFlag.UPSTREAM_OVERFLOW;
+      case REMOTE_RESET, REMOTE_REFUSED_STREAM_RESET -> ResponseFlag.UPSTREAM_REMOTE_RESET;
+      case PROTOCOL_ERROR -> ResponseFlag.UPSTREAM_PROTOCOL_ERROR;
+      case LOCAL_RESET -> ResponseFlag.LOCAL_RESET;
+      case CONNECTION_TERMINATION -> ResponseFlag.UPSTREAM_CONNECTION_TERMINATION;
+    };
   }
 
   @Override
