@@ -237,6 +237,8 @@ class ProxyIntegrationTest {
     assertThat(r.statusCode()).isEqualTo(503);
     assertThat(r.body()).isEqualTo("no healthy upstream");
     assertThat(legate.stat("cluster.empty.upstream_cx_none_healthy")).isGreaterThanOrEqualTo(1);
+    // As Envoy, the local reply counts as the cluster's response code.
+    assertThat(legate.stat("cluster.empty.upstream_rq_503")).isGreaterThanOrEqualTo(1);
   }
 
   @Test
@@ -246,6 +248,8 @@ class ProxyIntegrationTest {
     assertThat(r.body())
         .startsWith("upstream connect error or disconnect/reset before headers. reset reason: connection failure");
     assertThat(legate.stat("cluster.refused.upstream_cx_connect_fail")).isGreaterThanOrEqualTo(1);
+    assertThat(legate.stat("cluster.refused.upstream_rq_503")).isEqualTo(legate.stat("cluster.refused.upstream_cx_connect_fail"));
+    assertThat(legate.stat("cluster.refused.upstream_rq_5xx")).isEqualTo(legate.stat("cluster.refused.upstream_rq_503"));
   }
 
   @Test
@@ -254,6 +258,7 @@ class ProxyIntegrationTest {
     assertThat(r.statusCode()).isEqualTo(504);
     assertThat(r.body()).isEqualTo("upstream request timeout");
     assertThat(legate.stat("cluster.up1.upstream_rq_timeout")).isGreaterThanOrEqualTo(1);
+    assertThat(legate.stat("cluster.up1.upstream_rq_504")).isGreaterThanOrEqualTo(1);
   }
 
   @Test

@@ -232,6 +232,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       clusterStats.upstreamCxNoneHealthy.inc();
       info.addResponseFlag(ResponseFlag.NO_HEALTHY_UPSTREAM);
       releaseRetryState();
+      chargeAbort(503);
       callbacks.sendLocalReply(503, "no healthy upstream", null, "no_healthy_upstream");
       return Status.CONTINUE;
     }
@@ -434,6 +435,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       clusterStats.upstreamCxNoneHealthy.inc();
       callbacks.streamInfo().addResponseFlag(ResponseFlag.NO_HEALTHY_UPSTREAM);
       finishUpstream(false);
+      chargeAbort(503);
       callbacks.sendLocalReply(503, "no healthy upstream", null, "no_healthy_upstream");
       return;
     }
@@ -685,6 +687,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       extra.set(RetryState.X_ENVOY_OVERLOADED, TRUE);
     }
     finishUpstream(false);
+    chargeAbort(503);
     callbacks.sendLocalReply(503, body, extra, "upstream_reset_before_response_started{" + reason.text().replace(' ', '_') + "}");
   }
 
@@ -829,12 +832,25 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       config.stats().rqResetAfterDownstreamResponseStarted.inc();
       callbacks.resetStream();
     } else {
+      // As Envoy: an upstream that broke the protocol is a bad gateway, any other reset 503.
+      int code = reason == Reason.PROTOCOL_ERROR ? 502 : 503;
+      chargeAbort(code);
       callbacks.sendLocalReply(
-          // As Envoy: an upstream that broke the protocol is a bad gateway, any other reset 503.
-          reason == Reason.PROTOCOL_ERROR ? 502 : 503,
+          code,
           (attemptCount > 1 ? RETRIED_RESET_BEFORE_HEADERS : RESET_BEFORE_HEADERS) + reason.text(),
           null,
           "upstream_reset_before_response_started{" + reason.text().replace(' ', '_') + "}");
+    }
+  }
+
+  /**
+   * Counts the local reply that stands for the upstream's answer (a reset, a timeout, no healthy
+   * host) in the cluster's {@code upstream_rq_<code>} and {@code upstream_rq_<N>xx}, as Envoy's
+   * chargeUpstreamAbort: dashboards alerting on {@code upstream_rq_5xx} see these failures too.
+   */
+  private void chargeAbort(int code) {
+    if (clusterStats != null) {
+      clusterStats.recordResponse(code);
     }
   }
 
@@ -874,6 +890,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     if (started) {
       callbacks.resetStream();
     } else {
+      chargeAbort(504);
       callbacks.sendLocalReply(504, "upstream request timeout", null, "upstream_response_timeout");
     }
   }
@@ -932,6 +949,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       config.stats().rqResetAfterDownstreamResponseStarted.inc();
       callbacks.resetStream();
     } else {
+      chargeAbort(504);
       callbacks.sendLocalReply(504, "upstream request timeout", null,
           idle ? "upstream_per_try_idle_timeout" : "upstream_per_try_timeout");
     }
@@ -1014,6 +1032,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       // Nothing else is in flight (cannot normally happen: a hedge always starts another attempt).
       finishUpstream(false);
       callbacks.streamInfo().addResponseFlag(ResponseFlag.UPSTREAM_REMOTE_RESET);
+      chargeAbort(503);
       callbacks.sendLocalReply(503, RETRIED_RESET_BEFORE_HEADERS + Reason.REMOTE_RESET.text(), null,
           "upstream_reset_before_response_started{" + Reason.REMOTE_RESET.text().replace(' ', '_') + "}");
     }
