@@ -410,6 +410,22 @@ class Http1UpstreamCodecIntegrationTest {
   }
 
   @Test
+  void aResponseHeadOverMaxResponseHeadersKbIsAnUpstreamProtocolError() throws Exception {
+    String big = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-big: " + "v".repeat(2000) + "\r\n\r\nok";
+    start(
+        req -> Reply.of(req.startsWith("GET /big ") ? big : headWithFields(3)),
+        CONFIG.replace(
+            "    connect_timeout: 1s\n",
+            "    connect_timeout: 1s\n"
+                + "    common_http_protocol_options: { max_response_headers_kb: 1 }\n"));
+    HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    assertThat(get(client, "GET", "/small").statusCode()).isEqualTo(200);
+    HttpResponse<String> r = get(client, "GET", "/big");
+    assertThat(r.statusCode()).isEqualTo(502);
+    assertThat(r.body()).endsWith("reset reason: protocol error");
+  }
+
+  @Test
   void aContinueBeforeTheResponseIsSkipped() throws Exception {
     start(req -> new Reply(
         "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-final: 1\r\n\r\nok",

@@ -56,6 +56,8 @@ class Http2AndGrpcIntegrationTest {
                       route: { cluster: h1_backend, prefix_rewrite: "/" }
                     - match: { prefix: "/h2up/" }
                       route: { cluster: h2_backend, prefix_rewrite: "/" }
+                    - match: { prefix: "/h2small/" }
+                      route: { cluster: h2_small_headers, prefix_rewrite: "/" }
                     - match: { prefix: "/nope" }
                       route: { cluster: grpc_missing }
                 http_filters:
@@ -96,6 +98,19 @@ class Http2AndGrpcIntegrationTest {
               explicit_http_config: { http2_protocol_options: {} }
           load_assignment:
             cluster_name: h2_backend
+            endpoints:
+            - lb_endpoints:
+              - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${H1} } } }
+        - name: h2_small_headers
+          type: STATIC
+          connect_timeout: 1s
+          typed_extension_protocol_options:
+            envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+              "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+              common_http_protocol_options: { max_response_headers_kb: 1 }
+              explicit_http_config: { http2_protocol_options: {} }
+          load_assignment:
+            cluster_name: h2_small_headers
             endpoints:
             - lb_endpoints:
               - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${H1} } } }
@@ -313,6 +328,17 @@ class Http2AndGrpcIntegrationTest {
       assertThat(over.body()).isEqualTo("upstream connect error or disconnect/reset before headers. reset reason: protocol error");
       // The connection to the upstream stays up for the next request.
       assertThat(c.get("/h2up/echo").status()).isEqualTo(200);
+    }
+  }
+
+  @Test
+  void http2ResponseHeadersOverMaxResponseHeadersKbAreAnUpstreamProtocolError() {
+    try (H2Client c = new H2Client(legate.port("front"))) {
+      assertThat(c.get("/h2small/headers/3").status()).isEqualTo(200);
+      // 40 fields of ~40 bytes each by HPACK's size rule: over the cluster's 1 KiB.
+      H2Client.Response over = c.get("/h2small/headers/40");
+      assertThat(over.status()).isEqualTo(502);
+      assertThat(over.body()).isEqualTo("upstream connect error or disconnect/reset before headers. reset reason: protocol error");
     }
   }
 

@@ -17,6 +17,7 @@ import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
 import io.netty.handler.codec.http2.Http2ConnectionEncoder;
 import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.ssl.SslHandler;
@@ -397,6 +398,20 @@ public final class Http2ConnPool implements ConnPool {
       s.onClosed();
     }
 
+    /**
+     * What the upstream sent broke the protocol on one stream (a header list over
+     * max_response_headers_kb, malformed headers, a bad frame): the stream fails as an upstream
+     * protocol error, as Envoy's codec reports it, when Netty resets and closes it.
+     */
+    @Override
+    protected void onStreamError(ChannelHandlerContext ctx, boolean outbound, Throwable cause, Http2Exception.StreamException e) {
+      Stream s = outbound ? null : attached(e.streamId());
+      if (s != null) {
+        s.protocolError = true;
+      }
+      super.onStreamError(ctx, outbound, cause, e);
+    }
+
     @Override
     protected void writabilityChanged(Stream s, boolean writable) {
       s.onWritabilityChanged(writable);
@@ -478,6 +493,8 @@ public final class Http2ConnPool implements ConnPool {
     private boolean closed;
     private boolean responseStarted;
     private boolean finished;
+    /** The upstream broke the protocol on this stream; its close is a protocol error. */
+    private boolean protocolError;
     private boolean readDisabled;
     private int unconsumed;
 
@@ -534,7 +551,7 @@ public final class Http2ConnPool implements ConnPool {
       UpstreamCallbacks c = cb;
       cb = null;
       if (c != null && !finished) {
-        c.onReset(UpstreamCallbacks.Reason.CONNECTION_TERMINATION);
+        c.onReset(protocolError ? UpstreamCallbacks.Reason.PROTOCOL_ERROR : UpstreamCallbacks.Reason.CONNECTION_TERMINATION);
       }
     }
 
