@@ -214,19 +214,17 @@ public final class ClusterInfo {
         common.hasIdleTimeout() ? durationMs(common.getIdleTimeout()) : 3_600_000L;
     this.maxConnectionDurationMs =
         common.hasMaxConnectionDuration() ? durationMs(common.getMaxConnectionDuration()) : 0;
-    if (common.hasMaxHeadersCount() && common.getMaxHeadersCount().getValue() < 1) {
+    int headersCount = common.hasMaxHeadersCount() ? common.getMaxHeadersCount().getValue() : 100;
+    if (headersCount < 1) {
       throw new ConfigException(commonPath + ".max_headers_count", "value must be greater than or equal to 1");
     }
-    this.maxResponseHeadersCount = common.hasMaxHeadersCount() ? common.getMaxHeadersCount().getValue() : 100;
-    if (common.hasMaxResponseHeadersKb()
-        && (common.getMaxResponseHeadersKb().getValue() < 1 || common.getMaxResponseHeadersKb().getValue() > 8192)) {
+    this.maxResponseHeadersCount = headersCount;
+    // Envoy's defaults: 80 KiB for HTTP/1.1 response heads, 60 KiB otherwise.
+    int headersKb = common.hasMaxResponseHeadersKb() ? common.getMaxResponseHeadersKb().getValue() : proto0 == UpstreamProtocol.HTTP1 ? 80 : 60;
+    if (headersKb < 1 || headersKb > 8192) {
       throw new ConfigException(commonPath + ".max_response_headers_kb", "value must be in [1, 8192]");
     }
-    // Envoy's defaults: 80 KiB for HTTP/1.1 response heads, 60 KiB otherwise.
-    this.maxResponseHeadersBytes =
-        common.hasMaxResponseHeadersKb()
-            ? common.getMaxResponseHeadersKb().getValue() * 1024
-            : proto0 == UpstreamProtocol.HTTP1 ? 80 * 1024 : 60 * 1024;
+    this.maxResponseHeadersBytes = headersKb * 1024;
     this.maxRequestsPerConnection = maxRequests;
     this.http2MaxConcurrentStreams =
         h2.hasMaxConcurrentStreams() ? h2.getMaxConcurrentStreams().getValue() : 2147483647;

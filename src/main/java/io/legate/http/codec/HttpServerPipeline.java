@@ -26,8 +26,9 @@ public final class HttpServerPipeline {
    * Writes are flushed at once by the codecs (a response's headers reach the client when they are
    * ready, not with its first body bytes), and this handler turns the flushes of one event-loop
    * iteration into one system call: those made while the connection itself is reading wait for the
-   * end of the read; the others (a response arriving from an upstream connection, several HTTP/2
-   * streams answered in one pass) run as one task after the loop's pending I/O events.
+   * end of the read; the others (a response arriving from an upstream connection) run as one task
+   * after the loop's pending I/O events. Used by the HTTP/1.1 pipelines; the HTTP/2 codecs group
+   * their flushes themselves ({@link Http2Codec}).
    */
   public static FlushConsolidationHandler flushConsolidation() {
     return new FlushConsolidationHandler(FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true);

@@ -423,10 +423,8 @@ public final class Http2ConnPool implements ConnPool {
       if (id < 0) {
         return 0; // stream ids exhausted: the connection must be replaced
       }
-      encoder().writeHeaders(ctx, id, headers, 0, endStream, ctx.newPromise());
-      boolean open = attach(id, s);
-      flushSoon();
-      return open ? id : 0;
+      writeHeaders(id, headers, endStream); // creates Netty's stream; the flush comes later
+      return attach(id, s) ? id : 0;
     }
 
     @Override

@@ -232,8 +232,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       clusterStats.upstreamCxNoneHealthy.inc();
       info.addResponseFlag(ResponseFlag.NO_HEALTHY_UPSTREAM);
       releaseRetryState();
-      chargeAbort(503);
-      callbacks.sendLocalReply(503, "no healthy upstream", null, "no_healthy_upstream");
+      replyForUpstream(503, "no healthy upstream", null, "no_healthy_upstream");
       return Status.CONTINUE;
     }
 
@@ -435,8 +434,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       clusterStats.upstreamCxNoneHealthy.inc();
       callbacks.streamInfo().addResponseFlag(ResponseFlag.NO_HEALTHY_UPSTREAM);
       finishUpstream(false);
-      chargeAbort(503);
-      callbacks.sendLocalReply(503, "no healthy upstream", null, "no_healthy_upstream");
+      replyForUpstream(503, "no healthy upstream", null, "no_healthy_upstream");
       return;
     }
     startAttempt(h);
@@ -687,8 +685,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       extra.set(RetryState.X_ENVOY_OVERLOADED, TRUE);
     }
     finishUpstream(false);
-    chargeAbort(503);
-    callbacks.sendLocalReply(503, body, extra, "upstream_reset_before_response_started{" + reason.text().replace(' ', '_') + "}");
+    replyForUpstream(503, body, extra, resetDetails(reason));
   }
 
   /**
@@ -833,25 +830,30 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       callbacks.resetStream();
     } else {
       // As Envoy: an upstream that broke the protocol is a bad gateway, any other reset 503.
-      int code = reason == Reason.PROTOCOL_ERROR ? 502 : 503;
-      chargeAbort(code);
-      callbacks.sendLocalReply(
-          code,
+      replyForUpstream(
+          reason == Reason.PROTOCOL_ERROR ? 502 : 503,
           (attemptCount > 1 ? RETRIED_RESET_BEFORE_HEADERS : RESET_BEFORE_HEADERS) + reason.text(),
           null,
-          "upstream_reset_before_response_started{" + reason.text().replace(' ', '_') + "}");
+          resetDetails(reason));
     }
   }
 
   /**
-   * Counts the local reply that stands for the upstream's answer (a reset, a timeout, no healthy
-   * host) in the cluster's {@code upstream_rq_<code>} and {@code upstream_rq_<N>xx}, as Envoy's
-   * chargeUpstreamAbort: dashboards alerting on {@code upstream_rq_5xx} see these failures too.
+   * Answers with a local reply that stands for the upstream's answer (a reset, a timeout, no
+   * healthy host), counted in the cluster's {@code upstream_rq_<code>} and {@code
+   * upstream_rq_<N>xx} as Envoy's chargeUpstreamAbort does: dashboards alerting on {@code
+   * upstream_rq_5xx} see these failures too.
    */
-  private void chargeAbort(int code) {
+  private void replyForUpstream(int code, String body, Http2Headers extra, String details) {
     if (clusterStats != null) {
       clusterStats.recordResponse(code);
     }
+    callbacks.sendLocalReply(code, body, extra, details);
+  }
+
+  /** Envoy's response code details for a reset before the response, e.g. {@code ...{connection_failure}}. */
+  private static String resetDetails(Reason reason) {
+    return "upstream_reset_before_response_started{" + reason.text().replace(' ', '_') + "}";
   }
 
   /** Envoy's response flag for an upstream stream's reset reason. */
@@ -890,8 +892,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     if (started) {
       callbacks.resetStream();
     } else {
-      chargeAbort(504);
-      callbacks.sendLocalReply(504, "upstream request timeout", null, "upstream_response_timeout");
+      replyForUpstream(504, "upstream request timeout", null, "upstream_response_timeout");
     }
   }
 
@@ -949,8 +950,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       config.stats().rqResetAfterDownstreamResponseStarted.inc();
       callbacks.resetStream();
     } else {
-      chargeAbort(504);
-      callbacks.sendLocalReply(504, "upstream request timeout", null,
+      replyForUpstream(504, "upstream request timeout", null,
           idle ? "upstream_per_try_idle_timeout" : "upstream_per_try_timeout");
     }
   }
@@ -1032,9 +1032,8 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       // Nothing else is in flight (cannot normally happen: a hedge always starts another attempt).
       finishUpstream(false);
       callbacks.streamInfo().addResponseFlag(ResponseFlag.UPSTREAM_REMOTE_RESET);
-      chargeAbort(503);
-      callbacks.sendLocalReply(503, RETRIED_RESET_BEFORE_HEADERS + Reason.REMOTE_RESET.text(), null,
-          "upstream_reset_before_response_started{" + Reason.REMOTE_RESET.text().replace(' ', '_') + "}");
+      replyForUpstream(503, RETRIED_RESET_BEFORE_HEADERS + Reason.REMOTE_RESET.text(), null,
+          resetDetails(Reason.REMOTE_RESET));
     }
   }
 
