@@ -22,9 +22,11 @@ import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.codec.http2.UniformStreamByteDistributor;
 
 /**
- * An HTTP/2 connection (either side) whose streams are plain objects of type {@code S} attached to
- * Netty's stream state: Netty's {@link Http2ConnectionHandler} does the frames, HPACK, flow control
- * and limits; subclasses receive frames as listener calls and write through the helpers here.
+ * An HTTP/2 client connection (the upstream pools') whose streams are plain objects of type {@code
+ * S} attached to Netty's stream state: Netty's {@link Http2ConnectionHandler} does the frames,
+ * HPACK, flow control and limits; subclasses receive frames as listener calls and write through
+ * the helpers here. The downstream side has its own leaner connection, {@link
+ * Http2ServerConnection}.
  *
  * <p>The helpers' writes are flushed together, once: at the end of this connection's read when
  * they were made while it read (Netty's handler flushes there), else by one task after the

@@ -16,6 +16,9 @@ import io.netty.util.ReferenceCountUtil;
  * byte on untouched.
  *
  * <ul>
+ *   <li>{@code max_outbound_control_frames}: PING, SETTINGS and RST_STREAM frames written that
+ *       have not yet reached the socket (a peer that provokes acks and does not read them).
+ *       Exceeding it closes the connection ({@code http2.outbound_control_flood}).
  *   <li>{@code max_outbound_frames}: frames the codec has written that have not yet reached the
  *       socket (a peer that does not read). Exceeding it closes the connection ({@code
  *       http2.outbound_flood}).
@@ -30,15 +33,19 @@ import io.netty.util.ReferenceCountUtil;
  * ENHANCE_YOUR_CALM and closes. Confined to the connection's event loop.
  */
 final class Http2FrameLimits extends ChannelDuplexHandler {
-  private static final int DATA = 0, HEADERS = 1, PRIORITY = 2, WINDOW_UPDATE = 8;
+  private static final int DATA = 0, HEADERS = 1, PRIORITY = 2, RST_STREAM = 3, SETTINGS = 4, PING = 6, WINDOW_UPDATE = 8;
 
   private final int maxOutboundFrames;
+  private final int maxOutboundControlFrames;
   private final long maxPriorityPerStream;
   private final long maxWindowUpdatesPerDataFrame;
   private final Http2CodecStats stats;
   private final FrameScanner in = new FrameScanner(Http2CodecUtil.connectionPrefaceBuf().readableBytes());
   private final FrameScanner out = new FrameScanner(0);
   private int outstanding;
+  private int outstandingControl;
+  /** Control frames seen by the outbound scan of the current write. */
+  private int controlInWrite;
   private long dataFramesSent;
   private long openedStreams;
   private int lastStreamId;
@@ -47,8 +54,14 @@ final class Http2FrameLimits extends ChannelDuplexHandler {
   private boolean flooded;
   private final ChannelFutureListener written = f -> outstanding--;
 
-  Http2FrameLimits(int maxOutboundFrames, long maxPriorityPerStream, long maxWindowUpdatesPerDataFrame, Http2CodecStats stats) {
+  Http2FrameLimits(
+      int maxOutboundFrames,
+      int maxOutboundControlFrames,
+      long maxPriorityPerStream,
+      long maxWindowUpdatesPerDataFrame,
+      Http2CodecStats stats) {
     this.maxOutboundFrames = maxOutboundFrames;
+    this.maxOutboundControlFrames = maxOutboundControlFrames;
     this.maxPriorityPerStream = maxPriorityPerStream;
     this.maxWindowUpdatesPerDataFrame = maxWindowUpdatesPerDataFrame;
     this.stats = stats;
@@ -73,7 +86,7 @@ final class Http2FrameLimits extends ChannelDuplexHandler {
   }
 
   /** Counts one inbound frame; returns why the connection floods, or null. */
-  private String onInboundFrame(int type, int streamId) {
+  private String onInboundFrame(int type, int flags, int streamId) {
     switch (type) {
       case HEADERS -> {
         if (streamId > lastStreamId) {
@@ -105,19 +118,35 @@ final class Http2FrameLimits extends ChannelDuplexHandler {
       return;
     }
     int before = out.frames;
+    controlInWrite = 0;
     out.scan(b, this::onOutboundFrame);
     int frames = out.frames - before;
     if (frames == 0) {
       ctx.write(msg, promise);
       return;
     }
+    int control = controlInWrite;
     outstanding += frames;
+    outstandingControl += control;
     ChannelPromise p = promise.unvoid();
-    p.addListener(frames == 1 ? written : f -> outstanding -= frames);
+    p.addListener(
+        frames == 1 && control == 0
+            ? written
+            : f -> {
+              outstanding -= frames;
+              outstandingControl -= control;
+            });
     ctx.write(msg, p);
-    if (outstanding > maxOutboundFrames) {
+    if (outstanding > maxOutboundFrames || (maxOutboundControlFrames > 0 && outstandingControl > maxOutboundControlFrames)) {
       ctx.flush(); // what the socket takes now is no longer queued
-      if (outstanding > maxOutboundFrames && !flooded) {
+      if (flooded) {
+        return;
+      }
+      if (maxOutboundControlFrames > 0 && outstandingControl > maxOutboundControlFrames) {
+        flooded = true;
+        stats.outboundControlFlood().inc();
+        ctx.close();
+      } else if (outstanding > maxOutboundFrames) {
         flooded = true;
         stats.outboundFlood().inc();
         ctx.close();
@@ -125,9 +154,11 @@ final class Http2FrameLimits extends ChannelDuplexHandler {
     }
   }
 
-  private String onOutboundFrame(int type, int streamId) {
+  private String onOutboundFrame(int type, int flags, int streamId) {
     if (type == DATA) {
       dataFramesSent++;
+    } else if (type == PING || type == SETTINGS || type == RST_STREAM) {
+      controlInWrite++;
     }
     return null;
   }
@@ -136,7 +167,7 @@ final class Http2FrameLimits extends ChannelDuplexHandler {
   @FunctionalInterface
   private interface FrameSink {
     /** Returns why the connection must close, or null. */
-    String onFrame(int type, int streamId);
+    String onFrame(int type, int flags, int streamId);
   }
 
   /** Finds frame headers in a byte stream split arbitrarily across buffers. */
@@ -166,7 +197,7 @@ final class Http2FrameLimits extends ChannelDuplexHandler {
           frames++;
           skip = ((head[0] & 0xffL) << 16) | ((head[1] & 0xffL) << 8) | (head[2] & 0xffL);
           int streamId = ((head[5] & 0x7f) << 24) | ((head[6] & 0xff) << 16) | ((head[7] & 0xff) << 8) | (head[8] & 0xff);
-          String why = sink.onFrame(head[3] & 0xff, streamId);
+          String why = sink.onFrame(head[3] & 0xff, head[4] & 0xff, streamId);
           if (why != null) {
             return why;
           }

@@ -9,20 +9,44 @@ import io.netty.channel.Channel;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.AsciiString;
+import java.util.ArrayDeque;
 
 /**
- * One downstream HTTP/2 stream bridged to an {@link ActiveStream}: a plain object attached to
- * Netty's stream state by {@link Http2ServerConnection}, called on the connection's event loop.
+ * One downstream HTTP/2 stream bridged to an {@link ActiveStream}: the stream's protocol state
+ * (windows, queued DATA, which side ended) kept by {@link Http2ServerConnection}, and the bridge
+ * to the connection manager. Called on the connection's event loop.
  */
 final class Http2ServerStream implements DownstreamStream {
   private final Http2ServerConnection owner;
   private final ConnectionInfo conn;
   private final int id;
   private ActiveStream stream;
+
+  // Protocol state, kept by the connection.
+  int sendWindow;
+  int recvWindow;
+  /** Bytes consumed and not yet handed back with a stream WINDOW_UPDATE. */
+  int recvUnacked;
+  /** The request's content-length, or -1; and the DATA bytes received so far. */
+  long contentLength = -1;
+  long received;
+  /** The client's END_STREAM arrived. */
+  boolean remoteEnded;
+  /** Our END_STREAM was written. */
+  boolean endSent;
+  /** The connection closed the stream (both ends done, a reset either way, or the connection ended). */
+  boolean closed;
+  /** DATA waiting for window, then END_STREAM (on the last DATA, or the queued trailers). */
+  ArrayDeque<ByteBuf> queue;
+  boolean queuedEnd;
+  Http2Headers queuedTrailers;
+  /** A NO_ERROR reset that follows the queued DATA out. */
+  boolean resetAfterQueue;
+  boolean inQueue;
+  /** The writability last reported to the connection manager. */
+  boolean reportedWritable = true;
   /** The connection manager is done with the stream (or never had it); frames are dropped. */
   private boolean done;
-  /** Netty closed the stream (both sides ended, or a reset either way). */
-  private boolean codecClosed;
   /** The response's last frame was written. */
   private boolean localEnded;
   private long startNanos;
@@ -40,8 +64,46 @@ final class Http2ServerStream implements DownstreamStream {
     this.id = id;
   }
 
+  int id() {
+    return id;
+  }
+
+  /** Whether a final (non-1xx) response status was written. */
+  boolean responded() {
+    return responded;
+  }
+
+  boolean hasQueued() {
+    return queue != null && !queue.isEmpty();
+  }
+
+  void queue(ByteBuf data, boolean endStream) {
+    if (queue == null) {
+      queue = new ArrayDeque<>(4);
+    }
+    queue.add(data);
+    queuedEnd |= endStream;
+  }
+
+  void releaseQueue() {
+    if (queue != null) {
+      for (ByteBuf b; (b = queue.poll()) != null; ) {
+        b.release();
+      }
+    }
+    queuedTrailers = null;
+    queuedEnd = false;
+  }
+
+  /** Request bytes delivered while reading was paused and never handed back; now forgotten. */
+  int takeUnconsumed() {
+    int n = unconsumed;
+    unconsumed = 0;
+    return n;
+  }
+
   /** Counts the stream's end once, for the rapid-reset defence. */
-  private void closed() {
+  private void countClosed() {
     if (!counted && startNanos != 0) {
       counted = true;
       owner.resets().streamClosed(System.nanoTime() - startNanos, responded);
@@ -63,7 +125,7 @@ final class Http2ServerStream implements DownstreamStream {
         // :protocol without allow_connect, or on a method other than CONNECT (RFC 8441 §4).
         done = true;
         conn.config().h2Stats.txReset().inc();
-        owner.writeReset(id, Http2Error.PROTOCOL_ERROR);
+        owner.writeReset(this, Http2Error.PROTOCOL_ERROR);
         return;
       }
       // As Envoy's codec: the request becomes the HTTP/1.1 upgrade its :protocol names, so
@@ -118,16 +180,15 @@ final class Http2ServerStream implements DownstreamStream {
     if (stream != null && !wasDone) {
       stream.onDownstreamReset();
     }
-    closed();
+    countClosed();
   }
 
   /**
-   * Netty closed the stream. After the response's last frame this is the normal end (the
+   * The connection closed the stream. After the response's last frame this is the normal end (the
    * connection manager completes the stream itself); before it, the stream was lost (a stream
    * error, or the connection closed) and the connection manager is told.
    */
   void onCodecClosed() {
-    codecClosed = true;
     if (!done && !localEnded && stream != null) {
       done = true;
       stream.onDownstreamReset();
@@ -141,15 +202,15 @@ final class Http2ServerStream implements DownstreamStream {
     }
     done = true;
     conn.config().h2Stats.txReset().inc();
-    if (!codecClosed) {
-      owner.writeReset(id, Http2Error.INTERNAL_ERROR);
+    if (!closed) {
+      owner.writeReset(this, Http2Error.INTERNAL_ERROR);
     }
     try {
       if (stream != null) {
         stream.onDownstreamReset();
       }
     } finally {
-      closed();
+      countClosed();
     }
   }
 
@@ -161,7 +222,7 @@ final class Http2ServerStream implements DownstreamStream {
 
   @Override
   public void writeHeaders(Http2Headers headers, boolean endStream) {
-    if (codecClosed) {
+    if (closed) {
       return;
     }
     if (extendedConnect && headers.status() != null && AsciiString.contentEquals(headers.status(), "101")) {
@@ -176,7 +237,7 @@ final class Http2ServerStream implements DownstreamStream {
       started = responded;
     }
     localEnded |= endStream;
-    owner.writeHeaders(id, headers, endStream);
+    owner.writeHeaders(this, headers, endStream);
     if (started) {
       owner.resets().responseStarted();
     }
@@ -184,32 +245,32 @@ final class Http2ServerStream implements DownstreamStream {
 
   @Override
   public void writeData(ByteBuf data, boolean endStream) {
-    if (codecClosed) {
+    if (closed) {
       data.release();
       return;
     }
     conn.config().stats.downstreamCxTxBytesTotal.add(data.readableBytes());
     localEnded |= endStream;
-    owner.writeData(id, data, endStream);
+    owner.writeData(this, data, endStream);
   }
 
   @Override
   public void writeTrailers(Http2Headers trailers) {
-    if (codecClosed) {
+    if (closed) {
       return;
     }
     localEnded = true;
-    owner.writeHeaders(id, trailers, true);
+    owner.writeHeaders(this, trailers, true);
   }
 
   @Override
   public void reset() {
     done = true;
     conn.config().h2Stats.txReset().inc();
-    if (!codecClosed) {
-      owner.writeReset(id, Http2Error.INTERNAL_ERROR);
+    if (!closed) {
+      owner.writeReset(this, Http2Error.INTERNAL_ERROR);
     }
-    closed();
+    countClosed();
   }
 
   @Override
@@ -218,18 +279,18 @@ final class Http2ServerStream implements DownstreamStream {
     if (!disable && unconsumed > 0) {
       int n = unconsumed;
       unconsumed = 0;
-      owner.consume(id, n);
+      owner.consume(this, n);
     }
   }
 
   @Override
   public void streamComplete(boolean requestComplete) {
-    if (!done && !requestComplete && !codecClosed) {
+    if (!done && !requestComplete && !closed) {
       // The response ended first: tell the peer to stop sending (RFC 9113 8.1).
-      owner.writeReset(id, Http2Error.NO_ERROR);
+      owner.writeReset(this, Http2Error.NO_ERROR);
     }
     done = true;
-    closed();
+    countClosed();
   }
 
   @Override
@@ -239,7 +300,7 @@ final class Http2ServerStream implements DownstreamStream {
 
   @Override
   public boolean isWritable() {
-    return !codecClosed && owner.isWritable(id);
+    return owner.writableNow(this);
   }
 
   @Override

@@ -28,7 +28,7 @@ public final class HttpServerPipeline {
    * iteration into one system call: those made while the connection itself is reading wait for the
    * end of the read; the others (a response arriving from an upstream connection) run as one task
    * after the loop's pending I/O events. Used by the HTTP/1.1 pipelines; the HTTP/2 codecs group
-   * their flushes themselves ({@link Http2Codec}).
+   * their flushes themselves ({@link Http2ServerConnection}, {@link Http2Codec}).
    */
   public static FlushConsolidationHandler flushConsolidation() {
     return new FlushConsolidationHandler(FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true);
@@ -68,15 +68,15 @@ public final class HttpServerPipeline {
             tls,
             "HTTP/2");
     Http2ServerConnection codec = Http2ServerConnection.create(config, conn);
-    codec.connection().addListener(new FloodStats(config.h2Stats));
     p.addLast(
         "h2-limits",
         new Http2FrameLimits(
             config.h2MaxOutboundFrames,
+            config.h2MaxOutboundControlFrames,
             config.h2MaxInboundPriorityFramesPerStream,
             config.h2MaxInboundWindowUpdateFramesPerDataFrameSent,
             config.h2Stats));
-    p.addLast("h2", codec); // flushes its writes together itself, see Http2Codec
+    p.addLast("h2", codec); // flushes its writes together itself, see Http2ServerConnection
     if (config.maxConnectionDurationMs > 0) {
       io.netty.util.concurrent.ScheduledFuture<?> t =
           parent.eventLoop()
@@ -92,28 +92,6 @@ public final class HttpServerPipeline {
       parent.closeFuture().addListener(f -> t.cancel(false));
     }
     p.addLast("h2-conn", new Http2ConnectionStats(config));
-  }
-
-  /** Counts the connections the codec closed for a flood, from the GOAWAY it sent. */
-  private static final class FloodStats extends io.netty.handler.codec.http2.Http2ConnectionAdapter {
-    private final Http2CodecStats stats;
-
-    FloodStats(Http2CodecStats stats) {
-      this.stats = stats;
-    }
-
-    @Override
-    public void onGoAwaySent(int lastStreamId, long errorCode, ByteBuf debugData) {
-      if (errorCode != io.netty.handler.codec.http2.Http2Error.ENHANCE_YOUR_CALM.code()) {
-        return;
-      }
-      String why = debugData.toString(java.nio.charset.StandardCharsets.US_ASCII);
-      if (why.contains("control frames")) {
-        stats.outboundControlFlood().inc();
-      } else if (why.contains("empty data frames")) {
-        stats.inboundEmptyFramesFlood().inc();
-      }
-    }
   }
 
   /**
