@@ -56,6 +56,21 @@ def ratio(a, b):
     return a / b
 
 
+def paired(rows, load, peer):
+    """Per round in which both ran: (rps, p99, CPU/req) ratios of Legate to `peer` on `load`."""
+    by_round = {}
+    for r in rows:
+        if r["load"] == load and r["peer"] in ("legate", peer) and not r.get("failed"):
+            by_round.setdefault(r["round"], {})[r["peer"]] = r
+    out = []
+    for _, v in sorted(by_round.items()):
+        if len(v) == 2:
+            lg, o = v["legate"], v[peer]
+            out.append((ratio(lg["rps"], o["rps"]), ratio(lg.get("p99_us"), o.get("p99_us")),
+                        ratio(lg.get("cpu_us_per_req"), o.get("cpu_us_per_req"))))
+    return out
+
+
 def summarize(rows):
     """(load, peer) -> medians over rounds of the successful runs, and totals of errors."""
     groups = {}
@@ -178,6 +193,10 @@ def main():
     if "legate" in peers:
         w("## Ratios (Legate ÷ peer; rps > 1 is better for Legate, p99 and CPU/req < 1 are better for Legate)")
         w("")
+        w("Each ratio is the median over the rounds of that round's ratio (Legate and the peer measured within "
+          "seconds of each other in the same round, in rotating order), so the machine's drift between rounds "
+          "cancels; the rounds' rps ratios are listed below the table.")
+        w("")
         others = [p for p in ("nginx", "haproxy", "direct") if p in peers]
         head = ["load"]
         for p in others:
@@ -190,10 +209,15 @@ def main():
                 continue
             cells = [name]
             for p in others:
-                o = s.get((name, p)) or {}
-                cells += [fmt(ratio(lg["rps"], o.get("rps")), "{:.2f}"), fmt(ratio(lg["p99"], o.get("p99")), "{:.2f}"),
-                          fmt(ratio(lg["cpu"], o.get("cpu")), "{:.2f}")]
+                rr = paired(rows, name, p)
+                cells += [fmt(med([x[0] for x in rr]), "{:.2f}"), fmt(med([x[1] for x in rr]), "{:.2f}"),
+                          fmt(med([x[2] for x in rr]), "{:.2f}")]
             w("| " + " | ".join(cells) + " |")
+        w("")
+        for name, _, _ in LOADS:
+            if s.get((name, "legate")) and name != "paced":
+                w("- %s, rps per round: %s" % (name, "; ".join(
+                    "L/%s %s" % (p, " ".join(fmt(x[0], "{:.2f}") for x in paired(rows, name, p))) for p in others)))
         w("")
         w("For `paced`, every peer is offered the same rate, so its rps ratio is ~1 by construction; compare p99 there.")
         w("")
