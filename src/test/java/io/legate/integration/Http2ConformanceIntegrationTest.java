@@ -155,12 +155,6 @@ class Http2ConformanceIntegrationTest {
   static final int SETTINGS_MAX_CONCURRENT_STREAMS = 3, SETTINGS_INITIAL_WINDOW_SIZE = 4,
       SETTINGS_MAX_FRAME_SIZE = 5, SETTINGS_MAX_HEADER_LIST_SIZE = 6;
 
-  /**
-   * The last-stream-id of the GOAWAY sent on a connection error: 2^31-1 ("any stream may have
-   * been processed"), not the highest stream the server processed.
-   */
-  static final int ANY_STREAM = Integer.MAX_VALUE;
-
   static TestUpstream up;
   static Legate legate;
 
@@ -544,7 +538,10 @@ class Http2ConformanceIntegrationTest {
     assertThat(r.text()).startsWith("GET /still-serving ");
   }
 
-  /** The server ended the connection with GOAWAY {@code error} (last-stream-id {@code last}) and closed it. */
+  /**
+   * The server ended the connection with GOAWAY {@code error} and closed it; {@code last} is the
+   * highest stream it processed (RFC 9113 6.8), 0 when none.
+   */
   static void assertGoAwayAndClose(Conn c, int error, int last) throws IOException {
     Frame g = c.readUntil(f -> f.type == GOAWAY);
     assertThat(g.error()).as("GOAWAY error code; frames: %s", c.log).isEqualTo(error);
@@ -738,7 +735,13 @@ class Http2ConformanceIntegrationTest {
           });
       assertThat(c.roundTrip()).noneMatch(f -> f.type == DATA);
       c.send(WINDOW_UPDATE, 0, 0, int32(80000 - 65535));
-      c.responses(1, 3);
+      // How the first 65535 bytes were shared between the streams is the server's choice (one may
+      // have ended already): read until both have.
+      for (int s : new int[] {1, 3}) {
+        if (c.log.stream().noneMatch(f -> f.stream == s && f.type == DATA && f.has(END_STREAM))) {
+          c.readUntil(f -> f.stream == s && f.type == DATA && f.has(END_STREAM));
+        }
+      }
       assertThat(dataBytes(c.log, 1)).isEqualTo(40000);
       assertThat(dataBytes(c.log, 3)).isEqualTo(40000);
     }
@@ -814,7 +817,7 @@ class Http2ConformanceIntegrationTest {
   void headersOnAnEvenStreamIdIsAConnectionProtocolError() throws Exception {
     try (Conn c = new Conn("h2").handshake()) {
       c.get(2, "/even");
-      assertGoAwayAndClose(c, PROTOCOL_ERROR, ANY_STREAM);
+      assertGoAwayAndClose(c, PROTOCOL_ERROR, 0);
     }
   }
 
@@ -906,7 +909,7 @@ class Http2ConformanceIntegrationTest {
   void rstStreamOnAnIdleStreamIsAConnectionProtocolError() throws Exception {
     try (Conn c = new Conn("h2").handshake()) {
       c.send(RST_STREAM, 0, 5, int32(CANCEL));
-      assertGoAwayAndClose(c, PROTOCOL_ERROR, ANY_STREAM);
+      assertGoAwayAndClose(c, PROTOCOL_ERROR, 0);
     }
   }
 
@@ -914,7 +917,7 @@ class Http2ConformanceIntegrationTest {
   void zeroConnectionWindowUpdateIsAConnectionProtocolError() throws Exception {
     try (Conn c = new Conn("h2").handshake()) {
       c.send(WINDOW_UPDATE, 0, 0, int32(0));
-      assertGoAwayAndClose(c, PROTOCOL_ERROR, ANY_STREAM);
+      assertGoAwayAndClose(c, PROTOCOL_ERROR, 0);
     }
   }
 
@@ -922,7 +925,7 @@ class Http2ConformanceIntegrationTest {
   void connectionWindowOverflowIsAConnectionFlowControlError() throws Exception {
     try (Conn c = new Conn("h2").handshake(Map.of(), 0)) {
       c.send(WINDOW_UPDATE, 0, 0, int32(0x7fffffff));
-      assertGoAwayAndClose(c, FLOW_CONTROL_ERROR, ANY_STREAM);
+      assertGoAwayAndClose(c, FLOW_CONTROL_ERROR, 0);
     }
   }
 
@@ -934,7 +937,7 @@ class Http2ConformanceIntegrationTest {
       p.writeBytes(int32(2));
       p.writeBytes(rawBlock(":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/pushed"));
       c.send(PUSH_PROMISE, END_HEADERS, 1, p.toByteArray());
-      assertGoAwayAndClose(c, PROTOCOL_ERROR, ANY_STREAM);
+      assertGoAwayAndClose(c, PROTOCOL_ERROR, 1);
     }
   }
 
@@ -943,7 +946,7 @@ class Http2ConformanceIntegrationTest {
     try (Conn c = new Conn("h2").handshake()) {
       c.send(HEADERS, END_HEADERS, 1, c.request("POST", "/big"));
       c.send(DATA, 0, 1, new byte[16385]);
-      assertGoAwayAndClose(c, FRAME_SIZE_ERROR, ANY_STREAM);
+      assertGoAwayAndClose(c, FRAME_SIZE_ERROR, 1);
     }
   }
 
@@ -1011,7 +1014,7 @@ class Http2ConformanceIntegrationTest {
       byte[] block = rawBlock(":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/x");
       c.send(HEADERS, END_STREAM, 1, Arrays.copyOfRange(block, 0, 10));
       c.send(CONTINUATION, END_HEADERS, 3, Arrays.copyOfRange(block, 10, block.length));
-      assertGoAwayAndClose(c, PROTOCOL_ERROR, ANY_STREAM);
+      assertGoAwayAndClose(c, PROTOCOL_ERROR, 0);
     }
   }
 
@@ -1106,7 +1109,7 @@ class Http2ConformanceIntegrationTest {
       Frame last = frames.get(frames.size() - 1);
       assertThat(last.type).as("frames: %s", c.log).isEqualTo(GOAWAY);
       assertThat(last.error()).isEqualTo(PROTOCOL_ERROR);
-      assertThat(last.value()).isEqualTo(ANY_STREAM);
+      assertThat(last.value()).isEqualTo(0);
       assertThat(c.readToClose()).noneMatch(f -> f.stream == 1);
     }
   }
@@ -1135,35 +1138,26 @@ class Http2ConformanceIntegrationTest {
       assertThat(r3.body).isEqualTo(body(3000));
       List<Frame> after = new ArrayList<>(c.log.subList(mark, c.log.size()));
       after.addAll(c.roundTrip());
-      // No DATA; the reset of a stream with queued DATA is answered by RST_STREAM STREAM_CLOSED
-      // (RFC 9113 5.4.2 forbids answering RST_STREAM with RST_STREAM).
-      assertThat(after).filteredOn(f -> f.stream == 1).singleElement().satisfies(f -> {
-        assertThat(f.type).isEqualTo(RST_STREAM);
-        assertThat(f.error()).isEqualTo(STREAM_CLOSED);
-      });
+      // Nothing more on stream 1: no DATA, and no RST_STREAM answering the client's (RFC 9113 5.4.2).
+      assertThat(after).filteredOn(f -> f.stream == 1).isEmpty();
       assertServes(c, 5);
     }
   }
 
   @Test
-  void clientResetIsAnsweredWithRstStreamClosedOnlyWhenResponseDataWasQueued() throws Exception {
+  void clientResetIsNeverAnsweredWithAReset() throws Exception {
     try (Conn c = new Conn("h2").handshake(Map.of(SETTINGS_INITIAL_WINDOW_SIZE, 1000), 1 << 20)) {
       // No response yet: the reset is not answered.
       c.get(1, "/delay/2000");
       c.send(RST_STREAM, 0, 1, int32(CANCEL));
       assertThat(c.roundTrip()).isEmpty();
-      // DATA queued behind the stream window: RST_STREAM STREAM_CLOSED comes back (RFC 9113 5.4.2
-      // says an endpoint MUST NOT answer RST_STREAM with RST_STREAM).
+      // DATA queued behind the stream window: dropped, and the reset is not answered either (RFC
+      // 9113 5.4.2: an endpoint MUST NOT answer RST_STREAM with RST_STREAM).
       c.get(3, "/size/16384");
       int[] got = {0};
       c.readUntil(f -> f.type == DATA && f.stream == 3 && (got[0] += dataOf(f).length) == 1000);
       c.send(RST_STREAM, 0, 3, int32(CANCEL));
-      List<Frame> answer = c.roundTrip();
-      assertThat(answer).as("frames: %s", c.log).singleElement().satisfies(f -> {
-        assertThat(f.type).isEqualTo(RST_STREAM);
-        assertThat(f.stream).isEqualTo(3);
-        assertThat(f.error()).isEqualTo(STREAM_CLOSED);
-      });
+      assertThat(c.roundTrip()).as("frames: %s", c.log).isEmpty();
       // A WINDOW_UPDATE on the closed stream is ignored.
       c.send(WINDOW_UPDATE, 0, 3, int32(100_000));
       assertThat(c.roundTrip()).isEmpty();
@@ -1212,13 +1206,13 @@ class Http2ConformanceIntegrationTest {
   // ------------------------------------------------------------------ 20. HEADERS on a half-closed stream
 
   @Test
-  void secondHeadersOnAStreamTheClientEndedIsResetProtocolError() throws Exception {
+  void secondHeadersOnAStreamTheClientEndedIsResetStreamClosed() throws Exception {
     try (Conn c = new Conn("h2").handshake()) {
       c.get(1, "/delay/300");
       c.send(HEADERS, END_HEADERS | END_STREAM, 1, rawBlock("x-again", "1"));
       Frame f = c.readUntil(x -> x.stream == 1 || x.type == GOAWAY);
       assertThat(f.type).as("frames: %s", c.log).isEqualTo(RST_STREAM);
-      assertThat(f.error()).isEqualTo(PROTOCOL_ERROR); // RFC 9113 5.1 asks for STREAM_CLOSED
+      assertThat(f.error()).isEqualTo(STREAM_CLOSED); // half-closed (remote): RFC 9113 5.1
       assertServes(c, 3);
       assertThat(c.roundTrip()).noneMatch(x -> x.stream == 1);
     }

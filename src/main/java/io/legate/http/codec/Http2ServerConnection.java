@@ -75,6 +75,15 @@ final class Http2ServerConnection extends ByteToMessageDecoder implements Channe
   static final int COPY_MAX = 2048;
   /** Bytes a queued stream may send per turn when a reopened window is shared. */
   static final int QUANTUM = 16384;
+  /**
+   * A stream stops being writable when this many response bytes wait in its queue for window (the
+   * router then stops reading its upstream), and is writable again at {@link #QUEUE_LOW}. The
+   * peer's windows alone do not make a stream unwritable: a closed window with an empty queue
+   * still takes what the upstream has already sent, the end of the stream included.
+   */
+  static final int QUEUE_HIGH = 64 * 1024;
+
+  static final int QUEUE_LOW = QUEUE_HIGH / 2;
   /** How long a graceful close waits for the open streams (Netty's default, as before). */
   private static final long GRACEFUL_CLOSE_MS = 30_000;
   private static final Http2Headers HEADERS_TOO_LARGE = ReadOnlyHttp2Headers.serverHeaders(false, new AsciiString("431"));
@@ -86,7 +95,6 @@ final class Http2ServerConnection extends ByteToMessageDecoder implements Channe
   private final DefaultHttp2HeadersEncoder hpack;
   private final IntObjectHashMap<Http2ServerStream> streams = new IntObjectHashMap<>();
   private final ArrayDeque<Http2ServerStream> queued = new ArrayDeque<>();
-  private final List<Http2ServerStream> unwritable = new ArrayList<>();
   private ChannelHandlerContext ctx;
   /** Frames written and not yet handed to the channel. */
   private ByteBuf out;
@@ -576,12 +584,8 @@ final class Http2ServerConnection extends ByteToMessageDecoder implements Channe
       if (w > MAX_WINDOW) {
         throw connectionError(FLOW_CONTROL_ERROR, "Window size overflow for the connection");
       }
-      boolean wasClosed = connSendWindow <= 0;
       connSendWindow = w;
       sendQueued();
-      if (wasClosed || !unwritable.isEmpty()) {
-        updateAllWritability();
-      }
       flushSoon();
       return;
     }
@@ -707,20 +711,21 @@ final class Http2ServerConnection extends ByteToMessageDecoder implements Channe
     flushSoon();
   }
 
-  /** Whether the stream can send without queueing: changes are reported to it as they happen. */
+  /**
+   * Whether the stream takes more response bytes: its queue is under the high mark (back under the
+   * low mark once it went over) and the socket is writable. Changes are reported as they happen.
+   */
   boolean writableNow(Http2ServerStream s) {
-    return !s.closed && !s.hasQueued() && s.sendWindow > 0 && connSendWindow > 0 && ctx.channel().isWritable();
+    if (s.closed || !ctx.channel().isWritable()) {
+      return false;
+    }
+    return s.reportedWritable ? s.queuedBytes < QUEUE_HIGH : s.queuedBytes <= QUEUE_LOW;
   }
 
   private void updateWritability(Http2ServerStream s) {
     boolean w = writableNow(s);
     if (w != s.reportedWritable && !s.closed) {
       s.reportedWritable = w;
-      if (w) {
-        unwritable.remove(s);
-      } else {
-        unwritable.add(s);
-      }
       s.onWritabilityChanged(w);
     }
   }
@@ -765,15 +770,17 @@ final class Http2ServerConnection extends ByteToMessageDecoder implements Channe
       int n = b.readableBytes();
       long allowed = Math.min(Math.min(s.sendWindow, connSendWindow), budget);
       boolean last = q.size() == 1;
-      if (n <= allowed) {
+      if (n == 0 || n <= allowed) {
         q.poll();
         budget -= n;
+        s.queuedBytes -= n;
         writeDataFrames(s, b, last && s.queuedEnd && s.queuedTrailers == null);
         continue;
       }
       if (allowed <= 0) {
         return;
       }
+      s.queuedBytes -= (int) allowed;
       writeDataFrames(s, b.readRetainedSlice((int) allowed), false);
       return;
     }
@@ -827,9 +834,6 @@ final class Http2ServerConnection extends ByteToMessageDecoder implements Channe
     s.closed = true;
     streams.remove(s.id());
     s.releaseQueue();
-    if (!s.reportedWritable) {
-      unwritable.remove(s);
-    }
     returnToConnection(s.takeUnconsumed()); // delivered while paused, never handed back
     if (idleTimer != null) {
       idleTimer.requestEnded();

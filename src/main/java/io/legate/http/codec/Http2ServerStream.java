@@ -38,6 +38,7 @@ final class Http2ServerStream implements DownstreamStream {
   boolean closed;
   /** DATA waiting for window, then END_STREAM (on the last DATA, or the queued trailers). */
   ArrayDeque<ByteBuf> queue;
+  int queuedBytes;
   boolean queuedEnd;
   Http2Headers queuedTrailers;
   /** A NO_ERROR reset that follows the queued DATA out. */
@@ -82,6 +83,7 @@ final class Http2ServerStream implements DownstreamStream {
       queue = new ArrayDeque<>(4);
     }
     queue.add(data);
+    queuedBytes += data.readableBytes();
     queuedEnd |= endStream;
   }
 
@@ -91,6 +93,7 @@ final class Http2ServerStream implements DownstreamStream {
         b.release();
       }
     }
+    queuedBytes = 0;
     queuedTrailers = null;
     queuedEnd = false;
   }
