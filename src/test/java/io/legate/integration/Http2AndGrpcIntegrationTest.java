@@ -231,6 +231,29 @@ class Http2AndGrpcIntegrationTest {
   }
 
   @Test
+  void grpcServerStreamingThroughASmallClientWindowKeepsTrailersAfterTheData() {
+    // 5 x 20 KB of messages against a 1 KiB client window: the proxy queues the DATA for window and
+    // must send the trailers (grpc-status) only after all of it; early trailers lose messages.
+    ManagedChannel small =
+        io.grpc.netty.NettyChannelBuilder.forAddress("127.0.0.1", legate.port("front"))
+            .usePlaintext()
+            .flowControlWindow(1024)
+            .build();
+    try {
+      String big = "x".repeat(20_000);
+      Iterator<SimpleResponse> it =
+          SimpleServiceGrpc.newBlockingStub(small)
+              .withDeadlineAfter(10, TimeUnit.SECONDS)
+              .serverStreamingRpc(SimpleRequest.newBuilder().setRequestMessage(big).build());
+      List<String> got = new ArrayList<>();
+      it.forEachRemaining(r -> got.add(r.getResponseMessage()));
+      assertThat(got).containsExactly(big + 0, big + 1, big + 2, big + 3, big + 4);
+    } finally {
+      small.shutdownNow();
+    }
+  }
+
+  @Test
   void grpcClientAndBidiStreaming() throws Exception {
     CompletableFuture<String> done = new CompletableFuture<>();
     StreamObserver<SimpleRequest> req =
