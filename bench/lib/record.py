@@ -86,6 +86,9 @@ def main():
     ap.add_argument("--cpu-ticks", type=int, required=True)
     ap.add_argument("--clk-tck", type=int, required=True)
     ap.add_argument("--exit-code", type=int, default=0)
+    ap.add_argument("--origin-ticks", type=int)
+    ap.add_argument("--idle-ticks", type=int)
+    ap.add_argument("--wall-ms", type=int)
     ap.add_argument("--results", required=True)
     a = ap.parse_args()
 
@@ -99,6 +102,10 @@ def main():
         row.update(res)
         row["cpu_s"] = a.cpu_ticks / a.clk_tck
         row["cpu_us_per_req"] = (row["cpu_s"] * 1e6 / res["requests"]) if res["requests"] else None
+        if a.origin_ticks is not None and a.peer != "direct" and res["requests"]:
+            row["origin_cpu_us_per_req"] = a.origin_ticks / a.clk_tck * 1e6 / res["requests"]
+        if a.idle_ticks is not None and a.wall_ms:
+            row["core_idle"] = min(1.0, a.idle_ticks / a.clk_tck / (a.wall_ms / 1000.0))
     with open(a.results, "a") as f:
         f.write(json.dumps(row) + "\n")
     short = ("FAILED %s" % row["detail"]) if res is None else (

@@ -84,6 +84,8 @@ def summarize(rows):
             "p50": med([r.get("p50_us") for r in good]),
             "p99": med([r.get("p99_us") for r in good]),
             "cpu": med([r.get("cpu_us_per_req") for r in good]),
+            "origin_cpu": med([r.get("origin_cpu_us_per_req") for r in good]),
+            "idle": med([r.get("core_idle") for r in good]),
             "non2xx": sum(r.get("non2xx", 0) for r in good),
             "errors": sum(r.get("sock_errors", 0) for r in good),
             "requests": sum(r.get("requests", 0) for r in good),
@@ -177,16 +179,17 @@ def main():
 
     w("## Results (medians)")
     w("")
-    w("| load | peer | rps | p50 ms | p99 ms | CPU µs/req | non-2xx | socket errors | rps per round |")
-    w("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    w("| load | peer | rps | p50 ms | p99 ms | CPU µs/req | origin CPU µs/req | proxy core idle | non-2xx | socket errors | rps per round |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for name, _, _ in LOADS:
         for p in peers:
             r = s.get((name, p))
             if not r:
                 continue
-            w("| %s | %s | %s | %s | %s | %s | %d | %d | %s |" % (
+            w("| %s | %s | %s | %s | %s | %s | %s | %s | %d | %d | %s |" % (
                 name, p, fmt(r["rps"]), fmt(r["p50"] and r["p50"] / 1000, "{:.2f}"),
-                fmt(r["p99"] and r["p99"] / 1000, "{:.2f}"), fmt(r["cpu"], "{:.1f}"), r["non2xx"], r["errors"],
+                fmt(r["p99"] and r["p99"] / 1000, "{:.2f}"), fmt(r["cpu"], "{:.1f}"), fmt(r["origin_cpu"], "{:.1f}"),
+                fmt(r["idle"] if r["idle"] is None else 100 * r["idle"], "{:.0f} %"), r["non2xx"], r["errors"],
                 " ".join(fmt(x) for x in r["rps_all"]) + (" (%d failed)" % r["failed_runs"] if r["failed_runs"] else "")))
     w("")
 
