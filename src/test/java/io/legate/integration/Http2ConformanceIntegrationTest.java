@@ -767,6 +767,10 @@ class Http2ConformanceIntegrationTest {
       Frame last = own.get(own.size() - 2);
       assertThat(last.type).isEqualTo(DATA);
       assertThat(last.has(END_STREAM)).isTrue();
+      // Body the client sent before it saw the reset is ignored, not answered (RFC 9113 5.1).
+      c.send(DATA, 0, 1, new byte[100]);
+      c.send(DATA, END_STREAM, 1, new byte[100]);
+      assertThat(c.roundTrip()).as("frames: %s", c.log).isEmpty();
       assertServes(c, 3);
     }
   }

@@ -120,6 +120,12 @@ final class Http2ServerConnection extends ByteToMessageDecoder implements Channe
   private ScheduledFuture<?> closeTimeout;
   private int emptyDataFrames;
   private ConnectionIdleTimer idleTimer;
+  /**
+   * The last streams we reset: frames the client sent on them before it saw the RST_STREAM are
+   * ignored (RFC 9113 5.1), not answered with another reset each.
+   */
+  private final int[] recentResets = new int[32];
+  private int recentResetsNext;
 
   // flow control
   private final int localInitialWindow;
@@ -433,7 +439,7 @@ final class Http2ServerConnection extends ByteToMessageDecoder implements Channe
       throw connectionError(PROTOCOL_ERROR, "Client stream ids must be odd: %d", streamId);
     }
     if (streamId <= lastStreamId) {
-      if (goAwaySent && streamId > goAwayLastStreamId) {
+      if ((goAwaySent && streamId > goAwayLastStreamId) || recentlyReset(streamId)) {
         return;
       }
       throw streamError(streamId, STREAM_CLOSED, "Received HEADERS frame for an unknown stream %d", streamId);
@@ -531,7 +537,7 @@ final class Http2ServerConnection extends ByteToMessageDecoder implements Channe
       if (s == null && streamId > lastStreamId) {
         throw connectionError(PROTOCOL_ERROR, "Stream %d does not exist", streamId);
       }
-      if (s == null && goAwaySent && streamId > goAwayLastStreamId) {
+      if (s == null && ((goAwaySent && streamId > goAwayLastStreamId) || recentlyReset(streamId))) {
         return total;
       }
       throw streamError(streamId, STREAM_CLOSED, "Received DATA frame for a closed stream %d", streamId);
@@ -900,7 +906,18 @@ final class Http2ServerConnection extends ByteToMessageDecoder implements Channe
     }
   }
 
+  private boolean recentlyReset(int streamId) {
+    for (int id : recentResets) {
+      if (id == streamId) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private void writeRst(int streamId, Http2Error error) {
+    recentResets[recentResetsNext] = streamId;
+    recentResetsNext = (recentResetsNext + 1) % recentResets.length;
     ByteBuf o = out();
     frameHeader(o, 4, Http2FrameTypes.RST_STREAM, 0, streamId);
     o.writeInt((int) error.code());
