@@ -13,8 +13,6 @@ import io.netty.handler.codec.http2.Http2ConnectionEncoder;
 import io.netty.handler.codec.http2.Http2ConnectionHandler;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
-import io.netty.handler.codec.http2.Http2Flags;
-import io.netty.handler.codec.http2.Http2FrameListener;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -34,7 +32,7 @@ import io.netty.handler.codec.http2.UniformStreamByteDistributor;
  * writes them all with one flow-controller pass and one system call). No flush-consolidation
  * handler is needed in front of these codecs.
  */
-public abstract class Http2Codec<S> extends Http2ConnectionHandler implements Http2FrameListener {
+public abstract class Http2Codec<S> extends Http2ConnectionHandler implements Http2FrameDefaults {
   private final Http2Connection.PropertyKey streamKey;
   protected ChannelHandlerContext ctx;
   /** Inside this connection's read: its end flushes whatever was written. */
@@ -236,23 +234,6 @@ public abstract class Http2Codec<S> extends Http2ConnectionHandler implements Ht
   }
 
   @Override
-  public void onHeadersRead(
-      ChannelHandlerContext ctx,
-      int streamId,
-      Http2Headers headers,
-      int streamDependency,
-      short weight,
-      boolean exclusive,
-      int padding,
-      boolean endStream)
-      throws Http2Exception {
-    onHeadersRead(ctx, streamId, headers, padding, endStream);
-  }
-
-  @Override
-  public void onPriorityRead(ChannelHandlerContext ctx, int streamId, int streamDependency, short weight, boolean exclusive) {}
-
-  @Override
   public void onSettingsAckRead(ChannelHandlerContext ctx) {}
 
   @Override
@@ -262,9 +243,6 @@ public abstract class Http2Codec<S> extends Http2ConnectionHandler implements Ht
   public void onPingRead(ChannelHandlerContext ctx, long data) {}
 
   @Override
-  public void onPingAckRead(ChannelHandlerContext ctx, long data) {}
-
-  @Override
   public void onPushPromiseRead(ChannelHandlerContext ctx, int streamId, int promisedStreamId, Http2Headers headers, int padding) {}
 
   @Override
@@ -272,7 +250,4 @@ public abstract class Http2Codec<S> extends Http2ConnectionHandler implements Ht
 
   @Override
   public void onWindowUpdateRead(ChannelHandlerContext ctx, int streamId, int windowSizeIncrement) {}
-
-  @Override
-  public void onUnknownFrame(ChannelHandlerContext ctx, byte frameType, int streamId, Http2Flags flags, ByteBuf payload) {}
 }

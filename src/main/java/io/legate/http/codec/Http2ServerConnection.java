@@ -17,7 +17,6 @@ import io.legate.server.Log;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundHandler;
 import io.netty.channel.ChannelPromise;
@@ -30,7 +29,6 @@ import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2Flags;
-import io.netty.handler.codec.http2.Http2FrameListener;
 import io.netty.handler.codec.http2.Http2FrameTypes;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersEncoder;
@@ -67,7 +65,7 @@ import java.util.concurrent.TimeUnit;
  * and closes. Envoy's flood limits on raw frames are in {@link Http2FrameLimits}; the consecutive
  * empty DATA frames limit is here.
  */
-final class Http2ServerConnection extends ByteToMessageDecoder implements ChannelOutboundHandler, Http2FrameListener {
+final class Http2ServerConnection extends ByteToMessageDecoder implements ChannelOutboundHandler, Http2FrameDefaults {
   private static final ByteBuf PREFACE = Http2CodecUtil.connectionPrefaceBuf();
   private static final int DEFAULT_WINDOW = Http2CodecUtil.DEFAULT_WINDOW_SIZE;
   private static final int MAX_WINDOW = Http2CodecUtil.MAX_INITIAL_WINDOW_SIZE;
@@ -219,16 +217,17 @@ final class Http2ServerConnection extends ByteToMessageDecoder implements Channe
         closeStream(s);
       }
     }
-    if (out != null) {
-      out.release();
-      out = null;
-    }
+    releaseOut();
     reader.close();
     super.channelInactive(ctx);
   }
 
   @Override
   protected void handlerRemoved0(ChannelHandlerContext ctx) {
+    releaseOut();
+  }
+
+  private void releaseOut() {
     if (out != null) {
       out.release();
       out = null;
@@ -351,12 +350,7 @@ final class Http2ServerConnection extends ByteToMessageDecoder implements Channe
     if (!goAwaySent || error != NO_ERROR) {
       writeGoAway(error, message);
     }
-    dead = true;
-    ChannelPromise p = ctx.newPromise();
-    emit(p);
-    unflushed = false;
-    ctx.flush();
-    p.addListener(ChannelFutureListener.CLOSE);
+    closeAfterWrites(ctx.newPromise());
   }
 
   @Override
@@ -381,8 +375,7 @@ final class Http2ServerConnection extends ByteToMessageDecoder implements Channe
         }
         s.sendWindow = (int) w;
       }
-      sendQueued();
-      updateAllWritability();
+      sendQueued(); // updates the writability of the streams it sends for
     }
     flushSoon();
   }
@@ -407,23 +400,6 @@ final class Http2ServerConnection extends ByteToMessageDecoder implements Channe
     frameHeader(o, 8, Http2FrameTypes.PING, Http2Flags.ACK, 0);
     o.writeLong(data);
     flushSoon();
-  }
-
-  @Override
-  public void onPingAckRead(ChannelHandlerContext ctx, long data) {}
-
-  @Override
-  public void onHeadersRead(
-      ChannelHandlerContext ctx,
-      int streamId,
-      Http2Headers headers,
-      int streamDependency,
-      short weight,
-      boolean exclusive,
-      int padding,
-      boolean endStream)
-      throws Http2Exception {
-    onHeadersRead(ctx, streamId, headers, padding, endStream);
   }
 
   @Override
@@ -615,9 +591,6 @@ final class Http2ServerConnection extends ByteToMessageDecoder implements Channe
   }
 
   @Override
-  public void onPriorityRead(ChannelHandlerContext ctx, int streamId, int streamDependency, short weight, boolean exclusive) {}
-
-  @Override
   public void onPushPromiseRead(ChannelHandlerContext ctx, int streamId, int promisedStreamId, Http2Headers headers, int padding)
       throws Http2Exception {
     throw connectionError(PROTOCOL_ERROR, "A client cannot push.");
@@ -625,9 +598,6 @@ final class Http2ServerConnection extends ByteToMessageDecoder implements Channe
 
   @Override
   public void onGoAwayRead(ChannelHandlerContext ctx, int lastStreamId, long errorCode, ByteBuf debugData) {}
-
-  @Override
-  public void onUnknownFrame(ChannelHandlerContext ctx, byte frameType, int streamId, Http2Flags flags, ByteBuf payload) {}
 
   // ------------------------------------------------------------------ flow control, receiving
 
@@ -1026,13 +996,17 @@ final class Http2ServerConnection extends ByteToMessageDecoder implements Channe
       closeTimeout.cancel(false);
       closeTimeout = null;
     }
-    ChannelPromise p = closePromise;
+    closeAfterWrites(closePromise);
+  }
+
+  /** Flushes what was written, then closes the socket once it is out; nothing more is read or written. */
+  private void closeAfterWrites(ChannelPromise closed) {
+    dead = true;
     ChannelPromise written = ctx.newPromise();
     emit(written);
     unflushed = false;
     ctx.flush();
-    dead = true;
-    written.addListener(f -> ctx.close(p));
+    written.addListener(f -> ctx.close(closed));
   }
 
   @Override
