@@ -88,6 +88,8 @@ def main():
     ap.add_argument("--exit-code", type=int, default=0)
     ap.add_argument("--origin-ticks", type=int)
     ap.add_argument("--idle-ticks", type=int)
+    ap.add_argument("--ctx-switches", type=int)
+    ap.add_argument("--origin-ctx-switches", type=int)
     ap.add_argument("--wall-ms", type=int)
     ap.add_argument("--results", required=True)
     a = ap.parse_args()
@@ -104,6 +106,10 @@ def main():
         row["cpu_us_per_req"] = (row["cpu_s"] * 1e6 / res["requests"]) if res["requests"] else None
         if a.origin_ticks is not None and a.peer != "direct" and res["requests"]:
             row["origin_cpu_us_per_req"] = a.origin_ticks / a.clk_tck * 1e6 / res["requests"]
+        if a.ctx_switches is not None and res["requests"]:
+            row["cs_per_req"] = a.ctx_switches / res["requests"]
+        if a.origin_ctx_switches is not None and a.peer != "direct" and res["requests"]:
+            row["origin_cs_per_req"] = a.origin_ctx_switches / res["requests"]
         if a.idle_ticks is not None and a.wall_ms:
             row["core_idle"] = min(1.0, a.idle_ticks / a.clk_tck / (a.wall_ms / 1000.0))
     with open(a.results, "a") as f:

@@ -15,7 +15,7 @@ LOADS = [
     ("paced", "HTTP/1.1 at a fixed rate, 64 B (latency)", "h2load --h1 -t1 -c16 -m1 --rps=RATE/16, GET /64"),
 ]
 OBS_PEERS = ["legate-nostats", "legate-accesslog", "legate-tracing"]
-PEERS = ["direct", "nginx", "haproxy", "legate", "legate-large"] + OBS_PEERS
+PEERS = ["direct", "nginx", "haproxy", "legate", "legate-b", "legate-large"] + OBS_PEERS
 
 
 def read_jsonl(path):
@@ -56,18 +56,19 @@ def ratio(a, b):
     return a / b
 
 
-def paired(rows, load, peer):
-    """Per round in which both ran: (rps, p99, CPU/req) ratios of Legate to `peer` on `load`."""
+def paired(rows, load, peer, subject="legate"):
+    """Per round in which both ran: (rps, p99, CPU/req, origin CPU/req) ratios of `subject` to `peer` on `load`."""
     by_round = {}
     for r in rows:
-        if r["load"] == load and r["peer"] in ("legate", peer) and not r.get("failed"):
+        if r["load"] == load and r["peer"] in (subject, peer) and not r.get("failed"):
             by_round.setdefault(r["round"], {})[r["peer"]] = r
     out = []
     for _, v in sorted(by_round.items()):
         if len(v) == 2:
-            lg, o = v["legate"], v[peer]
+            lg, o = v[subject], v[peer]
             out.append((ratio(lg["rps"], o["rps"]), ratio(lg.get("p99_us"), o.get("p99_us")),
-                        ratio(lg.get("cpu_us_per_req"), o.get("cpu_us_per_req"))))
+                        ratio(lg.get("cpu_us_per_req"), o.get("cpu_us_per_req")),
+                        ratio(lg.get("origin_cpu_us_per_req"), o.get("origin_cpu_us_per_req"))))
     return out
 
 
@@ -86,6 +87,8 @@ def summarize(rows):
             "cpu": med([r.get("cpu_us_per_req") for r in good]),
             "origin_cpu": med([r.get("origin_cpu_us_per_req") for r in good]),
             "idle": med([r.get("core_idle") for r in good]),
+            "cs": med([r.get("cs_per_req") for r in good]),
+            "origin_cs": med([r.get("origin_cs_per_req") for r in good]),
             "non2xx": sum(r.get("non2xx", 0) for r in good),
             "errors": sum(r.get("sock_errors", 0) for r in good),
             "requests": sum(r.get("requests", 0) for r in good),
@@ -179,17 +182,18 @@ def main():
 
     w("## Results (medians)")
     w("")
-    w("| load | peer | rps | p50 ms | p99 ms | CPU µs/req | origin CPU µs/req | proxy core idle | non-2xx | socket errors | rps per round |")
-    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    w("| load | peer | rps | p50 ms | p99 ms | CPU µs/req | origin CPU µs/req | proxy core idle | context switches /req (proxy, origin) | non-2xx | socket errors | rps per round |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for name, _, _ in LOADS:
         for p in peers:
             r = s.get((name, p))
             if not r:
                 continue
-            w("| %s | %s | %s | %s | %s | %s | %s | %s | %d | %d | %s |" % (
+            w("| %s | %s | %s | %s | %s | %s | %s | %s | %s, %s | %d | %d | %s |" % (
                 name, p, fmt(r["rps"]), fmt(r["p50"] and r["p50"] / 1000, "{:.2f}"),
                 fmt(r["p99"] and r["p99"] / 1000, "{:.2f}"), fmt(r["cpu"], "{:.1f}"), fmt(r["origin_cpu"], "{:.1f}"),
-                fmt(r["idle"] if r["idle"] is None else 100 * r["idle"], "{:.0f} %"), r["non2xx"], r["errors"],
+                fmt(r["idle"] if r["idle"] is None else 100 * r["idle"], "{:.0f} %"),
+                fmt(r["cs"], "{:.3f}"), fmt(r["origin_cs"], "{:.3f}"), r["non2xx"], r["errors"],
                 " ".join(fmt(x) for x in r["rps_all"]) + (" (%d failed)" % r["failed_runs"] if r["failed_runs"] else "")))
     w("")
 
@@ -223,6 +227,25 @@ def main():
                     "L/%s %s" % (p, " ".join(fmt(x[0], "{:.2f}") for x in paired(rows, name, p))) for p in others)))
         w("")
         w("For `paced`, every peer is offered the same rate, so its rps ratio is ~1 by construction; compare p99 there.")
+        w("")
+
+    if "legate-b" in peers and "legate" in peers:
+        w("## Variant: legate-b (`%s`) ÷ legate" % meta.get("variant_opts", ""))
+        w("")
+        w("The same config in two JVMs, the variant started with the extra JVM options above; in every round and "
+          "load the two ran back to back (alternating which went first). Each figure is the median of the "
+          "rounds' ratios; rps > 1 and CPU < 1 favour the variant.")
+        w("")
+        w("| load | rps | p99 | CPU µs/req | origin CPU µs/req | rps per round |")
+        w("|---|---:|---:|---:|---:|---|")
+        for name, _, _ in LOADS:
+            rr = paired(rows, name, "legate", subject="legate-b")
+            if not rr:
+                continue
+            w("| %s | %s | %s | %s | %s | %s |" % (
+                name, fmt(med([x[0] for x in rr]), "{:.2f}"), fmt(med([x[1] for x in rr]), "{:.2f}"),
+                fmt(med([x[2] for x in rr]), "{:.2f}"), fmt(med([x[3] for x in rr]), "{:.2f}"),
+                " ".join(fmt(x[0], "{:.2f}") for x in rr)))
         w("")
 
     if meta.get("have_large") != "1" and "legate" in peers:
