@@ -32,6 +32,10 @@ public final class ClusterStats {
   public final Counter upstreamCxRxBytesTotal;
   public final Counter upstreamCxTxBytesTotal;
   public final Counter upstreamCxNoneHealthy;
+  public final Counter upstreamFlowControlPausedReadingTotal;
+  public final Counter upstreamFlowControlResumedReadingTotal;
+  public final Counter upstreamFlowControlBackedUpTotal;
+  public final Counter upstreamFlowControlDrainedTotal;
   public final Counter upstreamCxIdleTimeout;
   public final Counter upstreamCxMaxRequests;
   public final Counter upstreamCxPoolOverflow;
@@ -98,6 +102,11 @@ public final class ClusterStats {
     upstreamCxRxBytesTotal = scope.counter("upstream_cx_rx_bytes_total");
     upstreamCxTxBytesTotal = scope.counter("upstream_cx_tx_bytes_total");
     upstreamCxNoneHealthy = scope.counter("upstream_cx_none_healthy");
+    upstreamFlowControlPausedReadingTotal = scope.counter("upstream_flow_control_paused_reading_total");
+    upstreamFlowControlResumedReadingTotal =
+        scope.counter("upstream_flow_control_resumed_reading_total");
+    upstreamFlowControlBackedUpTotal = scope.counter("upstream_flow_control_backed_up_total");
+    upstreamFlowControlDrainedTotal = scope.counter("upstream_flow_control_drained_total");
     upstreamCxIdleTimeout = scope.counter("upstream_cx_idle_timeout");
     upstreamCxMaxRequests = scope.counter("upstream_cx_max_requests");
     upstreamCxPoolOverflow = scope.counter("upstream_cx_pool_overflow");

@@ -193,6 +193,8 @@ class HostileInputIntegrationTest {
   void aSlowReaderDoesNotMakeTheProxyBufferTheBody() throws Exception {
     int size = 32 << 20;
     long before = legate.stat("cluster.up.upstream_cx_rx_bytes_total");
+    long pausedBefore = legate.stat("cluster.up.upstream_flow_control_paused_reading_total");
+    long resumedBefore = legate.stat("cluster.up.upstream_flow_control_resumed_reading_total");
     try (Socket s = new Socket()) {
       s.setReceiveBufferSize(64 << 10);
       s.connect(new InetSocketAddress("127.0.0.1", legate.port("edge")), 5000);
@@ -211,6 +213,9 @@ class HostileInputIntegrationTest {
       assertThat(pulled)
           .as("bytes taken from the upstream while the client stalls (bounded by socket buffers and the 1 MiB connection buffer limit)")
           .isLessThan(12L << 20);
+      assertThat(legate.stat("cluster.up.upstream_flow_control_paused_reading_total") - pausedBefore)
+          .as("the router paused reading the upstream while the client stalled")
+          .isPositive();
       // Then read everything: nothing was lost.
       int n;
       while (read < size && (n = in.read(buf)) > 0) {
@@ -218,6 +223,10 @@ class HostileInputIntegrationTest {
       }
       assertThat(read).isGreaterThanOrEqualTo(size);
     }
+    long paused = legate.stat("cluster.up.upstream_flow_control_paused_reading_total") - pausedBefore;
+    assertThat(legate.stat("cluster.up.upstream_flow_control_resumed_reading_total") - resumedBefore)
+        .as("every pause was resumed once the client read on")
+        .isEqualTo(paused);
   }
 
   @Test

@@ -184,11 +184,19 @@ class Http2DownstreamFlowControlIntegrationTest {
       Thread.sleep(500);
       assertThat(legate.stat("http.front.downstream_cx_rx_bytes_total")).as("still stalled").isEqualTo(stalled);
       assertThat(response).isNotDone();
+      long backedUp = legate.stat("cluster.backend.upstream_flow_control_backed_up_total");
+      assertThat(backedUp).as("the upstream connection backed up").isPositive();
+      assertThat(backedUp - legate.stat("cluster.backend.upstream_flow_control_drained_total"))
+          .as("and is still backed up")
+          .isEqualTo(1);
 
       up.release.countDown();
       H2Client.Response r = response.get(60, TimeUnit.SECONDS);
       assertThat(r.status()).isEqualTo(200);
       assertThat(r.body()).isEqualTo(body.length + " " + crc.getValue());
+      assertThat(legate.stat("cluster.backend.upstream_flow_control_drained_total"))
+          .as("drained once the upstream read")
+          .isEqualTo(legate.stat("cluster.backend.upstream_flow_control_backed_up_total"));
     }
   }
 

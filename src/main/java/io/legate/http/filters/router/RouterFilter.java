@@ -75,6 +75,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
   private boolean bufferedEnd;
   private boolean upstreamReadDisabledByUs;
   private boolean downstreamReadDisabled;
+  private boolean upstreamBackedUp; // downstream reading paused because the upstream is not writable
   private boolean responseStarted;
   private boolean finished;
   private long timeoutMs;
@@ -542,7 +543,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
             startPerTryTimer();
           }
           if (upstream != null && !upstream.isWritable()) {
-            disableDownstream(true);
+            upstreamBackedUp(true);
           }
         }
         return Status.CONTINUE;
@@ -554,7 +555,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
         startPerTryTimer();
       }
       if (upstream != null && !upstream.isWritable()) {
-        disableDownstream(true);
+        upstreamBackedUp(true);
       }
     } else {
       if (buffered == null) {
@@ -595,6 +596,22 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
     }
   }
 
+  /**
+   * The upstream stream's write buffer went over its limit (or back under): reading from the
+   * downstream pauses (or resumes). Counted as Envoy's {@code upstream_flow_control_backed_up_total}
+   * and {@code upstream_flow_control_drained_total}.
+   */
+  private void upstreamBackedUp(boolean backedUp) {
+    if (backedUp != upstreamBackedUp) {
+      upstreamBackedUp = backedUp;
+      (backedUp
+              ? clusterStats.upstreamFlowControlBackedUpTotal
+              : clusterStats.upstreamFlowControlDrainedTotal)
+          .inc();
+    }
+    disableDownstream(backedUp);
+  }
+
   private void startTimer() {
     if (timer == null && timeoutMs > 0 && !finished && cluster != null) {
       timer = io.legate.network.LoopTimers.schedule(callbacks.eventLoop(), timeoutMs, this::onTimeout);
@@ -629,7 +646,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
         startPerTryTimer();
       }
       if (downstreamReadDisabled && stream.isWritable()) {
-        disableDownstream(false);
+        upstreamBackedUp(false);
       }
       return;
     }
@@ -648,7 +665,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
       startPerTryTimer();
     }
     if (downstreamReadDisabled && stream.isWritable()) {
-      disableDownstream(false);
+      upstreamBackedUp(false);
     }
   }
 
@@ -870,7 +887,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
 
   @Override
   public void onWritabilityChanged(boolean writable) {
-    disableDownstream(!writable);
+    upstreamBackedUp(!writable);
   }
 
   private void onTimeout() {
@@ -1194,6 +1211,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
   public void onAboveWriteBufferHighWatermark() {
     if (upstream != null && !upstreamReadDisabledByUs) {
       upstreamReadDisabledByUs = true;
+      clusterStats.upstreamFlowControlPausedReadingTotal.inc();
       upstream.readDisable(true);
     }
   }
@@ -1202,6 +1220,7 @@ final class RouterFilter implements HttpFilter, UpstreamCallbacks {
   public void onBelowWriteBufferLowWatermark() {
     if (upstream != null && upstreamReadDisabledByUs) {
       upstreamReadDisabledByUs = false;
+      clusterStats.upstreamFlowControlResumedReadingTotal.inc();
       upstream.readDisable(false);
     }
   }
