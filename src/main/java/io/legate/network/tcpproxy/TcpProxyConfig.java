@@ -30,6 +30,8 @@ public final class TcpProxyConfig {
   final Counter idleTimeout;
   final Counter maxDownstreamConnectionDurationReached;
   final Counter upstreamFlushTotal;
+  final Counter downstreamFlowControlPausedReadingTotal;
+  final Counter downstreamFlowControlResumedReadingTotal;
   /** The {@code access_log} entries, written once per connection when it closes. */
   final java.util.List<io.legate.accesslog.AccessLog> accessLogs;
 
@@ -84,6 +86,8 @@ public final class TcpProxyConfig {
     idleTimeout = s.counter("idle_timeout");
     maxDownstreamConnectionDurationReached = s.counter("max_downstream_connection_duration");
     upstreamFlushTotal = s.counter("upstream_flush_total");
+    downstreamFlowControlPausedReadingTotal = s.counter("downstream_flow_control_paused_reading_total");
+    downstreamFlowControlResumedReadingTotal = s.counter("downstream_flow_control_resumed_reading_total");
   }
 
   /** Returns the {@code stat_prefix}. */

@@ -32,6 +32,8 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
   private Channel downstream;
   private Channel upstream;
   private ClusterStats clusterStats;
+  private boolean upstreamPaused; // reading the upstream stopped: the downstream is not writable
+  private boolean downstreamPaused; // reading the downstream stopped: the upstream is not writable
   private Host host;
   private int attempts;
   private boolean started;
@@ -174,14 +176,44 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     }
     upstream.writeAndFlush(msg);
     if (!upstream.isWritable()) {
-      downstream.config().setAutoRead(false);
+      pauseDownstream(true);
     }
+  }
+
+  /**
+   * Stops (or restarts) reading the upstream because the downstream's write buffer is over (back
+   * under) its limit; counted as Envoy's tcp_proxy does, in the cluster's {@code
+   * upstream_flow_control_paused_reading_total} / {@code _resumed_reading_total}.
+   */
+  private void pauseUpstream(boolean pause) {
+    if (pause != upstreamPaused) {
+      upstreamPaused = pause;
+      (pause
+              ? clusterStats.upstreamFlowControlPausedReadingTotal
+              : clusterStats.upstreamFlowControlResumedReadingTotal)
+          .inc();
+    }
+    upstream.config().setAutoRead(!pause);
+  }
+
+  /**
+   * Stops (or restarts) reading the downstream because the upstream's write buffer is over (back
+   * under) its limit: {@code tcp.<stat_prefix>.downstream_flow_control_paused_reading_total} / {@code
+   * _resumed_reading_total}.
+   */
+  private void pauseDownstream(boolean pause) {
+    if (pause != downstreamPaused) {
+      downstreamPaused = pause;
+      (pause ? config.downstreamFlowControlPausedReadingTotal : config.downstreamFlowControlResumedReadingTotal)
+          .inc();
+    }
+    downstream.config().setAutoRead(!pause);
   }
 
   @Override
   public void channelWritabilityChanged(ChannelHandlerContext ctx) {
     if (upstream != null) {
-      upstream.config().setAutoRead(downstream.isWritable());
+      pauseUpstream(!downstream.isWritable());
     }
     ctx.fireChannelWritabilityChanged();
   }
@@ -267,13 +299,13 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
       }
       downstream.writeAndFlush(msg);
       if (!downstream.isWritable()) {
-        ctx.channel().config().setAutoRead(false);
+        pauseUpstream(true);
       }
     }
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-      downstream.config().setAutoRead(ctx.channel().isWritable());
+      pauseDownstream(!ctx.channel().isWritable());
       ctx.fireChannelWritabilityChanged();
     }
 
