@@ -7,7 +7,6 @@ import io.legate.testing.TestUpstream;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -97,10 +96,15 @@ class PrometheusExpositionIntegrationTest {
 
   @Test
   void exposition_parsesAndCarriesTheTrafficsValues() throws Exception {
-    int deadPort;
-    try (ServerSocket s = new ServerSocket(0)) {
-      deadPort = s.getLocalPort(); // closed again: connecting there is refused
+    // A port held by a socket that is bound but never listens: connecting there is refused, and no
+    // listener started meanwhile (Legate's own, on port 0) can be given it, as a closed one could.
+    try (java.net.Socket dead = new java.net.Socket()) {
+      dead.bind(new java.net.InetSocketAddress("127.0.0.1", 0));
+      exposition(dead.getLocalPort());
     }
+  }
+
+  private void exposition(int deadPort) throws Exception {
     try (TestUpstream up = new TestUpstream("up");
         Legate l = Legate.start(CONFIG, Map.of("UP", up.port(), "DEAD", deadPort))) {
       for (int i = 0; i < 3; i++) {
