@@ -13,13 +13,13 @@ import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
 import io.legate.testing.Legate;
+import io.legate.testing.RefusedPort;
 import io.legate.testing.TestUpstream;
 import io.legate.tls.TestCerts;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
@@ -212,12 +212,6 @@ class AccessLogOperatorsIntegrationTest {
         .start();
   }
 
-  static int closedPort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
-      return s.getLocalPort();
-    }
-  }
-
   /** Sends one HTTP/1.1 request over TLS with the given SNI and returns the response text. */
   static String tlsGet(int port, TestCerts certs, String sni, String path) throws Exception {
     try (SSLSocket s = (SSLSocket) certs.clientContext(null).getSocketFactory().createSocket("127.0.0.1", port)) {
@@ -244,8 +238,9 @@ class AccessLogOperatorsIntegrationTest {
     Path terminated = dir.resolve("terminated.log");
     Server grpc = authz();
     try (TestUpstream up = new TestUpstream("up");
+        RefusedPort dead = new RefusedPort();
         Legate l = Legate.start(CONFIG, Map.ofEntries(
-            Map.entry("UP", up.port()), Map.entry("DEAD", closedPort()), Map.entry("GRPC", grpc.getPort()),
+            Map.entry("UP", up.port()), Map.entry("DEAD", dead.port()), Map.entry("GRPC", grpc.getPort()),
             Map.entry("A_CERT", a.certPem()), Map.entry("A_KEY", a.keyPem()),
             Map.entry("HCM_FRONT", hcm("front", front.toString(), true)),
             Map.entry("HCM_INSPECTED", hcm("inspected", inspected.toString(), false)),

@@ -12,9 +12,9 @@ import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
 import com.sun.net.httpserver.HttpServer;
 import io.legate.testing.Legate;
+import io.legate.testing.RefusedPort;
 import io.legate.testing.TestUpstream;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -154,6 +154,7 @@ class JwtAuthnIntegrationTest {
 
   static TestUpstream up1;
   static HttpServer jwksServer;
+  static RefusedPort dead;
   static final AtomicInteger jwksFetches = new AtomicInteger();
   static final AtomicInteger asyncFetches = new AtomicInteger();
   static final List<String> jwksHosts = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -179,12 +180,10 @@ class JwtAuthnIntegrationTest {
       ex.close();
     });
     jwksServer.start();
-    int dead;
-    try (ServerSocket s = new ServerSocket(0)) {
-      dead = s.getLocalPort();
-    }
+    dead = new RefusedPort();
     up1 = new TestUpstream("up1");
-    legate = Legate.start(CONFIG, Map.of("UP1", up1.port(), "JWKS", jwksServer.getAddress().getPort(), "DEAD", dead));
+    legate = Legate.start(
+        CONFIG, Map.of("UP1", up1.port(), "JWKS", jwksServer.getAddress().getPort(), "DEAD", dead.port()));
   }
 
   @AfterAll
@@ -197,6 +196,9 @@ class JwtAuthnIntegrationTest {
     }
     if (jwksServer != null) {
       jwksServer.stop(0);
+    }
+    if (dead != null) {
+      dead.close();
     }
   }
 

@@ -3,6 +3,7 @@ package io.legate.integration;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.legate.testing.Legate;
+import io.legate.testing.RefusedPort;
 import io.legate.testing.TestUpstream;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
@@ -96,11 +97,8 @@ class PrometheusExpositionIntegrationTest {
 
   @Test
   void exposition_parsesAndCarriesTheTrafficsValues() throws Exception {
-    // A port held by a socket that is bound but never listens: connecting there is refused, and no
-    // listener started meanwhile (Legate's own, on port 0) can be given it, as a closed one could.
-    try (java.net.Socket dead = new java.net.Socket()) {
-      dead.bind(new java.net.InetSocketAddress("127.0.0.1", 0));
-      exposition(dead.getLocalPort());
+    try (RefusedPort dead = new RefusedPort()) {
+      exposition(dead.port());
     }
   }
 

@@ -3,8 +3,8 @@ package io.legate.integration;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.legate.testing.Legate;
+import io.legate.testing.RefusedPort;
 import io.legate.testing.TestUpstream;
-import java.net.ServerSocket;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.Map;
@@ -110,22 +110,21 @@ class ProxyIntegrationTest {
       """;
 
   static TestUpstream up1;
+  static RefusedPort closed;
   static Legate legate;
 
   @BeforeAll
   static void start() throws Exception {
     up1 = new TestUpstream("up1");
-    int closed;
-    try (ServerSocket s = new ServerSocket(0)) {
-      closed = s.getLocalPort();
-    }
-    legate = Legate.start(CONFIG, Map.of("UP1", up1.port(), "CLOSED", closed));
+    closed = new RefusedPort();
+    legate = Legate.start(CONFIG, Map.of("UP1", up1.port(), "CLOSED", closed.port()));
   }
 
   @AfterAll
   static void stop() {
     legate.close();
     up1.close();
+    closed.close();
   }
 
   @Test

@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
 import io.legate.testing.Legate;
+import io.legate.testing.RefusedPort;
 import io.legate.testing.TestUpstream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -254,6 +254,7 @@ class RetryIntegrationTest {
   static Scripted teapot;
   static Scripted slow;
   static Scripted unavailable;
+  static RefusedPort closed;
   static Legate legate;
 
   @BeforeAll
@@ -265,10 +266,7 @@ class RetryIntegrationTest {
     teapot = new Scripted(418, 0, Map.of());
     slow = new Scripted(200, 3000, Map.of());
     unavailable = new Scripted(200, 0, Map.of("content-type", "application/grpc", "grpc-status", "14"));
-    int closed;
-    try (ServerSocket s = new ServerSocket(0)) {
-      closed = s.getLocalPort();
-    }
+    closed = new RefusedPort();
     legate =
         Legate.start(
             CONFIG,
@@ -280,13 +278,13 @@ class RetryIntegrationTest {
                 "TEAPOT", teapot.port(),
                 "SLOW", slow.port(),
                 "UNAVAILABLE", unavailable.port(),
-                "CLOSED", closed));
+                "CLOSED", closed.port()));
   }
 
   @AfterAll
   static void stop() {
     legate.close();
-    for (AutoCloseable c : new AutoCloseable[] {good, good2, victim, bad, teapot, slow, unavailable}) {
+    for (AutoCloseable c : new AutoCloseable[] {good, good2, victim, bad, teapot, slow, unavailable, closed}) {
       try {
         c.close();
       } catch (Exception ignored) {

@@ -3,6 +3,7 @@ package io.legate.http.async;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.legate.testing.Legate;
+import io.legate.testing.RefusedPort;
 import io.legate.testing.TestUpstream;
 import io.legate.upstream.ClusterManager;
 import io.netty.buffer.ByteBuf;
@@ -10,7 +11,6 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Headers;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -58,16 +58,14 @@ class AsyncHttpClientTest {
       """;
 
   static TestUpstream up;
+  static RefusedPort dead;
   static Legate legate;
 
   @BeforeAll
   static void start() throws Exception {
-    int dead;
-    try (ServerSocket s = new ServerSocket(0)) {
-      dead = s.getLocalPort();
-    }
     up = new TestUpstream("up");
-    legate = Legate.start(YAML, Map.of("UP", up.port(), "DEAD", dead));
+    dead = new RefusedPort();
+    legate = Legate.start(YAML, Map.of("UP", up.port(), "DEAD", dead.port()));
   }
 
   @AfterAll
@@ -77,6 +75,9 @@ class AsyncHttpClientTest {
     }
     if (up != null) {
       up.close();
+    }
+    if (dead != null) {
+      dead.close();
     }
   }
 

@@ -3,7 +3,7 @@ package io.legate.upstream.health;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.legate.testing.Legate;
-import java.net.ServerSocket;
+import io.legate.testing.RefusedPort;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -127,13 +127,11 @@ class HealthCheckIntegrationTest {
   @Test
   void hostThatNeverPassesStartsUnhealthyAndTheEventLogSaysWhy() throws Exception {
     Path log = Files.createTempFile("hc-events", ".log");
-    int dead;
-    try (ServerSocket s = new ServerSocket(0)) {
-      dead = s.getLocalPort();
-    }
-    try (ControlledUpstream a = new ControlledUpstream("a");
+    try (RefusedPort refused = new RefusedPort();
+        ControlledUpstream a = new ControlledUpstream("a");
         Legate legate =
-            start(a, dead, "event_log_path: " + log + "\n      always_log_health_check_failures: false")) {
+            start(a, refused.port(), "event_log_path: " + log + "\n      always_log_health_check_failures: false")) {
+      int dead = refused.port();
       assertThat(legate.stat("cluster.backend.health_check.healthy")).isEqualTo(1);
       assertThat(legate.admin("/clusters").body())
           .contains("backend::127.0.0.1:" + dead + "::health_flags::/failed_active_hc\n");

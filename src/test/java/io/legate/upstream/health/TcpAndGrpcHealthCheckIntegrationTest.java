@@ -9,6 +9,7 @@ import io.grpc.ServerBuilder;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.stub.ServerCalls;
 import io.legate.testing.Legate;
+import io.legate.testing.RefusedPort;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -26,7 +27,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -99,12 +99,6 @@ class TcpAndGrpcHealthCheckIntegrationTest {
     }
   }
 
-  static int deadPort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
-  }
-
   @Test
   void tcpSendReceive() throws Exception {
     String check =
@@ -127,10 +121,11 @@ class TcpAndGrpcHealthCheckIntegrationTest {
 
   @Test
   void tcpConnectOnly() throws Exception {
-    int dead = deadPort();
-    try (PongServer a = new PongServer();
-        Legate legate =
-            Legate.start(CONFIG, Map.of("PROTOCOL", "", "CHECK", "tcp_health_check: {}", "A", a.port(), "B", dead))) {
+    try (RefusedPort refused = new RefusedPort();
+        PongServer a = new PongServer();
+        Legate legate = Legate.start(
+            CONFIG, Map.of("PROTOCOL", "", "CHECK", "tcp_health_check: {}", "A", a.port(), "B", refused.port()))) {
+      int dead = refused.port();
       assertThat(legate.stat("cluster.backend.health_check.healthy")).isEqualTo(1);
       assertThat(legate.stat("cluster.backend.membership_healthy")).isEqualTo(1);
       assertThat(legate.admin("/clusters").body())
