@@ -216,7 +216,7 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
       ByteBuf r = ctx.alloc().buffer(32);
       Http1Wire.writeStatusLine(r, false, 100);
       Http1Wire.endHeaders(r);
-      ctx.writeAndFlush(r);
+      ctx.writeAndFlush(r, ctx.voidPromise());
     }
     // An upgrade request goes on (as tunnel payload) after its headers.
     requestDone = bodyless && !upgrade;
@@ -359,7 +359,7 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     // Flushed now even when a body follows: a streamed response's headers must not wait for its
     // first bytes (the pipeline's flush consolidation still sends headers and body together when
     // they come in one pass).
-    ctx.writeAndFlush(out);
+    ctx.writeAndFlush(out, ctx.voidPromise());
   }
 
   private static final AsciiString ZERO = AsciiString.cached("0");
@@ -387,7 +387,7 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
       Http1Wire.writeHeader(out, HttpHeaderNames.UPGRADE, up != null ? up : upgradeValue);
     }
     Http1Wire.endHeaders(out);
-    ctx.writeAndFlush(out);
+    ctx.writeAndFlush(out, ctx.voidPromise());
     tunnel = true;
     Http1ServerCodec codec = ctx.pipeline().get(Http1ServerCodec.class);
     if (codec != null) {
@@ -400,14 +400,14 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
   public void writeData(ByteBuf data, boolean endStream) {
     if (tunnel) {
       config.stats.downstreamCxTxBytesTotal.add(data.readableBytes());
-      ctx.writeAndFlush(data);
+      ctx.writeAndFlush(data, ctx.voidPromise());
       return;
     }
     if (!headRequest) {
       config.stats.downstreamCxTxBytesTotal.add(data.readableBytes());
     }
     switch (bodyMode) {
-      case BODY_RAW -> ctx.writeAndFlush(data);
+      case BODY_RAW -> ctx.writeAndFlush(data, ctx.voidPromise());
       case BODY_CHUNKED -> {
         Http1Wire.writeChunk(ctx, ctx.alloc(), data, endStream);
         ctx.flush();
@@ -421,7 +421,7 @@ public final class Http1ServerHandler extends ChannelDuplexHandler implements Do
     if (bodyMode == BODY_CHUNKED) {
       ByteBuf out = ctx.alloc().buffer(64);
       Http1Wire.writeLastChunk(out, trailers);
-      ctx.writeAndFlush(out);
+      ctx.writeAndFlush(out, ctx.voidPromise());
     }
   }
 
