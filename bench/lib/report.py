@@ -2,6 +2,7 @@
 """Turns one benchmark run's raw data (results.jsonl, memory.jsonl, meta.tsv in --dir) into markdown."""
 import argparse
 import json
+import math
 import os
 import re
 import statistics
@@ -44,6 +45,33 @@ def read_meta(path):
 def med(vals):
     vals = [v for v in vals if v is not None]
     return statistics.median(vals) if vals else None
+
+
+def median_ci(vals, level=0.95):
+    """A distribution-free confidence interval for the median of `vals`: the order statistics
+    x(k) and x(n-k+1) with the largest k whose coverage, 1 - 2 P(Binomial(n, 1/2) < k), is still at
+    least `level`. It assumes only that the rounds are independent draws; None below 6 rounds (the
+    widest interval, min to max, covers less than 95 % there)."""
+    vals = sorted(v for v in vals if v is not None)
+    n = len(vals)
+    k, tail, cdf = 0, (1 - level) / 2, 0.0
+    for j in range(n):  # cdf = P(B < j + 1) = P(B <= j)
+        cdf += math.comb(n, j) / 2 ** n
+        if cdf > tail:
+            break
+        k = j + 1
+    if k == 0:
+        return None
+    return vals[k - 1], vals[n - k]
+
+
+def fmt_ci(vals):
+    """`median (low–high)` of ratios, the interval from median_ci; just the median below 6 values."""
+    m = med(vals)
+    ci = median_ci(vals)
+    if m is None:
+        return "–"
+    return "%.2f" % m if ci is None else "%.2f (%.2f–%.2f)" % (m, ci[0], ci[1])
 
 
 def fmt(v, spec="{:.0f}", none="–"):
@@ -202,7 +230,9 @@ def main():
         w("")
         w("Each ratio is the median over the rounds of that round's ratio (Legate and the peer measured within "
           "seconds of each other in the same round, in rotating order), so the machine's drift between rounds "
-          "cancels; the rounds' rps ratios are listed below the table.")
+          "cancels; the rounds' rps ratios are listed below the table. In brackets, with 6 rounds or more: a 95 % "
+          "confidence interval of that median (order statistics of the rounds' ratios, no assumption on their "
+          "distribution). An interval that contains 1.00 means this run cannot tell the two apart.")
         w("")
         others = [p for p in ("nginx", "haproxy", "direct") if p in peers]
         head = ["load"]
@@ -217,7 +247,7 @@ def main():
             cells = [name]
             for p in others:
                 rr = paired(rows, name, p)
-                cells += [fmt(med([x[0] for x in rr]), "{:.2f}"), fmt(med([x[1] for x in rr]), "{:.2f}"),
+                cells += [fmt_ci([x[0] for x in rr]), fmt(med([x[1] for x in rr]), "{:.2f}"),
                           fmt(med([x[2] for x in rr]), "{:.2f}")]
             w("| " + " | ".join(cells) + " |")
         w("")
@@ -234,7 +264,8 @@ def main():
         w("")
         w("The same config in two JVMs, the variant started with the extra JVM options above; in every round and "
           "load the two ran back to back (alternating which went first). Each figure is the median of the "
-          "rounds' ratios; rps > 1 and CPU < 1 favour the variant.")
+          "rounds' ratios (in brackets, with 6 rounds or more, its 95 % confidence interval, as in the ratios "
+          "above); rps > 1 and CPU < 1 favour the variant.")
         w("")
         w("| load | rps | p99 | CPU µs/req | origin CPU µs/req | rps per round |")
         w("|---|---:|---:|---:|---:|---|")
@@ -243,8 +274,8 @@ def main():
             if not rr:
                 continue
             w("| %s | %s | %s | %s | %s | %s |" % (
-                name, fmt(med([x[0] for x in rr]), "{:.2f}"), fmt(med([x[1] for x in rr]), "{:.2f}"),
-                fmt(med([x[2] for x in rr]), "{:.2f}"), fmt(med([x[3] for x in rr]), "{:.2f}"),
+                name, fmt_ci([x[0] for x in rr]), fmt(med([x[1] for x in rr]), "{:.2f}"),
+                fmt_ci([x[2] for x in rr]), fmt(med([x[3] for x in rr]), "{:.2f}"),
                 " ".join(fmt(x[0], "{:.2f}") for x in rr)))
         w("")
 
