@@ -16,6 +16,7 @@ import io.envoyproxy.envoy.type.v3.StatusCode;
 import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
+import io.legate.testing.H2Client;
 import io.legate.testing.Legate;
 import io.legate.testing.TestUpstream;
 import java.net.InetSocketAddress;
@@ -99,6 +100,28 @@ class ExtAuthzIntegrationTest {
                     grpc_service: { envoy_grpc: { cluster_name: authz_grpc }, timeout: 0.3s }
                     failure_mode_allow: true
                     failure_mode_allow_header_add: true
+      %4$s
+        - name: grpcvalidate
+          address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+          filter_chains:
+          - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": %1$s
+                stat_prefix: grpcvalidate
+                route_config:
+                  virtual_hosts:
+                  - name: main
+                    domains: ["*"]
+                    routes:
+                    - match: { prefix: / }
+                      route: { cluster: up1 }
+                http_filters:
+                - name: authz
+                  typed_config:
+                    "@type": %2$s
+                    grpc_service: { envoy_grpc: { cluster_name: authz_grpc }, timeout: 1s }
+                    validate_mutations: true
       %4$s
         - name: grpcerr
           address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
@@ -281,6 +304,20 @@ class ExtAuthzIntegrationTest {
             } else if (path.startsWith("/plaindeny")) {
               out.onNext(CheckResponse.newBuilder().setStatus(com.google.rpc.Status.newBuilder().setCode(7)).build());
               out.onCompleted();
+            } else if (path.startsWith("/inject")) {
+              // Header changes no codec can carry: CR LF in a value (a second header on HTTP/1.1),
+              // a name that is not a token, a char that is LF in its low byte.
+              out.onNext(CheckResponse.newBuilder()
+                  .setStatus(com.google.rpc.Status.newBuilder().setCode(0))
+                  .setOkResponse(OkHttpResponse.newBuilder()
+                      .addHeaders(header("x-good", "fine", false))
+                      .addHeaders(header("x-evil", "a\r\nx-injected: 1", false))
+                      .addHeaders(header("x-bad name", "v", false))
+                      .addHeaders(header("x-wide", "a\u010ax-injected-too: 1", false))
+                      .addResponseHeadersToAdd(header("x-resp-good", "r", false))
+                      .addResponseHeadersToAdd(header("x-resp-evil", "b\nc", false)))
+                  .build());
+              out.onCompleted();
             } else if (path.startsWith("/slow")) {
               timer.schedule(() -> {
                 out.onNext(CheckResponse.newBuilder().build());
@@ -366,6 +403,35 @@ class ExtAuthzIntegrationTest {
         .isEqualTo(legate.port("grpc"));
     assertThat(check.getAttributes().getContextExtensionsMap()).isEmpty();
     assertThat(legate.stat("http.grpc.ext_authz.ok")).isGreaterThanOrEqualTo(1);
+  }
+
+  @Test
+  void headersThatCannotBeWrittenAreIgnoredByDefault() throws Exception {
+    HttpResponse<String> r = legate.get("grpc", "/inject");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).contains("\nx-good: fine\n").doesNotContain("x-injected").doesNotContain("x-evil")
+        .doesNotContain("x-bad").doesNotContain("x-wide");
+    assertThat(r.headers().firstValue("x-resp-good")).hasValue("r");
+    assertThat(r.headers().firstValue("x-resp-evil")).isEmpty();
+    // The same over HTTP/2, whose request header map validates what is set on it.
+    try (H2Client h2 = new H2Client(legate.port("grpc"))) {
+      H2Client.Response h2r = h2.get("/inject");
+      assertThat(h2r.status()).isEqualTo(200);
+      assertThat(h2r.body()).contains("\nx-good: fine\n").doesNotContain("x-injected").doesNotContain("x-evil");
+    }
+  }
+
+  @Test
+  void validateMutationsRefusesTheResponseWith500() {
+    long invalid = legate.stat("http.grpcvalidate.ext_authz.invalid");
+    HttpResponse<String> r = legate.get("grpcvalidate", "/inject");
+    assertThat(r.statusCode()).isEqualTo(500);
+    assertThat(r.body()).doesNotContain("x-good");
+    assertThat(legate.stat("http.grpcvalidate.ext_authz.invalid")).isEqualTo(invalid + 1);
+    assertThat(legate.stat("cluster.up1.ext_authz.invalid")).isGreaterThanOrEqualTo(1);
+    HttpResponse<String> ok = legate.get("grpcvalidate", "/allow");
+    assertThat(ok.statusCode()).isEqualTo(200);
+    assertThat(ok.body()).contains("\nx-authz: yes\n");
   }
 
   @Test

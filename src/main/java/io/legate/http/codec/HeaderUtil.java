@@ -4,7 +4,10 @@ import io.legate.http.HttpHeaderNames;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.AsciiString;
 
-/** Header rules shared by the codecs: hop-by-hop headers, connection headers in HTTP/2 blocks. */
+/**
+ * Header rules shared by the codecs: hop-by-hop headers, connection headers in HTTP/2 blocks, and
+ * which names and values can be carried at all.
+ */
 public final class HeaderUtil {
   private HeaderUtil() {}
 
@@ -25,5 +28,75 @@ public final class HeaderUtil {
     h.remove(HttpHeaderNames.TRANSFER_ENCODING);
     h.remove(HttpHeaderNames.UPGRADE);
     return h;
+  }
+
+  private static final boolean[] TOKEN = new boolean[256];
+
+  static {
+    for (char c = '0'; c <= '9'; c++) {
+      TOKEN[c] = true;
+    }
+    for (char c = 'a'; c <= 'z'; c++) {
+      TOKEN[c] = true;
+      TOKEN[c - 32] = true;
+    }
+    for (char c : "!#$%&'*+-.^_`|~".toCharArray()) {
+      TOKEN[c] = true;
+    }
+  }
+
+  /**
+   * Returns whether {@code name} can be written as a header name (Envoy's {@code
+   * HeaderUtility::headerNameIsValid}): a non-empty token (RFC 9110 §5.6.2), or {@code :} and a token
+   * for a pseudo-header.
+   */
+  public static boolean isValidHeaderName(CharSequence name) {
+    int n = name.length();
+    int from = n > 0 && name.charAt(0) == ':' ? 1 : 0;
+    if (n == from) {
+      return false;
+    }
+    if (name instanceof AsciiString a) {
+      byte[] b = a.array();
+      for (int i = a.arrayOffset() + from, end = a.arrayOffset() + n; i < end; i++) {
+        if (!TOKEN[b[i] & 0xff]) {
+          return false;
+        }
+      }
+      return true;
+    }
+    for (int i = from; i < n; i++) {
+      char c = name.charAt(i);
+      if (c > 0xff || !TOKEN[c]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Returns whether {@code value} can be written as a header value: octets only (a char above 0xff
+   * would be cut to its low byte on the wire, and 0x10a becomes LF), and no control character but
+   * HTAB (nghttp2's rule, which Envoy's HTTP/2 codec applied; NUL, CR and LF would end the field or
+   * the header section on HTTP/1.1 and are forbidden in HTTP/2, RFC 9113 §8.2.1).
+   */
+  public static boolean isValidHeaderValue(CharSequence value) {
+    if (value instanceof AsciiString a) {
+      byte[] b = a.array();
+      for (int i = a.arrayOffset(), end = i + a.length(); i < end; i++) {
+        int c = b[i] & 0xff;
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+          return false;
+        }
+      }
+      return true;
+    }
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if ((c < 0x20 && c != '\t') || c == 0x7f || c > 0xff) {
+        return false;
+      }
+    }
+    return true;
   }
 }

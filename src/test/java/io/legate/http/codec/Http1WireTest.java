@@ -53,6 +53,46 @@ class Http1WireTest {
   }
 
   @Test
+  void validNamesAndValues() {
+    assertThat(HeaderUtil.isValidHeaderName("x-a_b.c~1")).isTrue();
+    assertThat(HeaderUtil.isValidHeaderName(":path")).isTrue();
+    assertThat(HeaderUtil.isValidHeaderName(io.netty.util.AsciiString.of("X-Upper"))).isTrue();
+    assertThat(HeaderUtil.isValidHeaderName("")).isFalse();
+    assertThat(HeaderUtil.isValidHeaderName(":")).isFalse();
+    assertThat(HeaderUtil.isValidHeaderName("a:b")).isFalse();
+    assertThat(HeaderUtil.isValidHeaderName(io.netty.util.AsciiString.of("a b"))).isFalse();
+    assertThat(HeaderUtil.isValidHeaderName("\u0101")).isFalse();
+    assertThat(HeaderUtil.isValidHeaderValue("")).isTrue();
+    assertThat(HeaderUtil.isValidHeaderValue("a\tb \u00ff")).isTrue();
+    assertThat(HeaderUtil.isValidHeaderValue(io.netty.util.AsciiString.of("x\u0080y"))).isTrue();
+    assertThat(HeaderUtil.isValidHeaderValue("a\rb")).isFalse();
+    assertThat(HeaderUtil.isValidHeaderValue(io.netty.util.AsciiString.of("a\nb"))).isFalse();
+    assertThat(HeaderUtil.isValidHeaderValue("a\u007fb")).isFalse();
+    assertThat(HeaderUtil.isValidHeaderValue("a\u0001b")).isFalse();
+    assertThat(HeaderUtil.isValidHeaderValue("a\u010ab")).isFalse();
+    // Every position, every kind of byte, in AsciiString views.
+    for (int len : new int[] {7, 8, 9, 16, 21}) {
+      for (int at = 0; at < len; at++) {
+        for (int c : new int[] {0x00, 0x0a, 0x0d, 0x1f, 0x7f}) {
+          byte[] v = "abcdefghijklmnopqrstu".substring(0, len).getBytes(StandardCharsets.US_ASCII);
+          v[at] = (byte) c;
+          assertThat(HeaderUtil.isValidHeaderValue(new io.netty.util.AsciiString(v, false)))
+              .as("0x%02x at %d of %d", c, at, len).isFalse();
+        }
+        for (int c : new int[] {0x09, 0x20, 0x7e, 0x80, 0xa0, 0xff}) {
+          byte[] v = "abcdefghijklmnopqrstu".substring(0, len).getBytes(StandardCharsets.US_ASCII);
+          v[at] = (byte) c;
+          assertThat(HeaderUtil.isValidHeaderValue(new io.netty.util.AsciiString(v, false)))
+              .as("0x%02x at %d of %d", c, at, len).isTrue();
+        }
+      }
+    }
+    // A view into a larger array: only its own bytes count.
+    byte[] big = "\r\nclean-value-here\r\n".getBytes(StandardCharsets.US_ASCII);
+    assertThat(HeaderUtil.isValidHeaderValue(new io.netty.util.AsciiString(big, 2, big.length - 4, false))).isTrue();
+  }
+
+  @Test
   void statusLinesForBothVersionsAndUnusualCodes() {
     ByteBuf out = Unpooled.buffer();
     Http1Wire.writeStatusLine(out, true, 200);

@@ -22,7 +22,7 @@ import java.util.Map;
 /**
  * The ext_authz filter's immutable config: the client (gRPC or HTTP), what happens on errors, and
  * the stats {@code http.<stat_prefix>.ext_authz.[<prefix>.]ok}, {@code denied}, {@code error},
- * {@code timeout}, {@code failure_mode_allowed}.
+ * {@code timeout}, {@code failure_mode_allowed}, {@code invalid}.
  */
 final class ExtAuthzConfig {
   static final long DEFAULT_TIMEOUT_MS = 200;
@@ -35,17 +35,24 @@ final class ExtAuthzConfig {
   /** {@code with_request_body.max_request_bytes}, or -1 when the body is not sent. */
   final int maxRequestBytes;
   final boolean allowPartialMessage;
+  /**
+   * {@code validate_mutations}: a response asking for a header that cannot be written is refused
+   * with a 500 (else that header change alone is ignored).
+   */
+  final boolean validateMutations;
   final Counter ok;
   final Counter denied;
   final Counter error;
   final Counter timeout;
   final Counter failureModeAllowed;
+  final Counter invalid;
   private final StatsStore store;
   private final java.util.concurrent.ConcurrentHashMap<String, ClusterCounters> clusterCounters =
       new java.util.concurrent.ConcurrentHashMap<>();
 
   /** The routed cluster's {@code cluster.<name>.ext_authz.*} counters, as Envoy charges them. */
-  record ClusterCounters(Counter ok, Counter denied, Counter error, Counter timeout, Counter failureModeAllowed) {}
+  record ClusterCounters(
+      Counter ok, Counter denied, Counter error, Counter timeout, Counter failureModeAllowed, Counter invalid) {}
 
   /** Returns the counters of a cluster, created on the first request routed to it. */
   ClusterCounters clusterCounters(String cluster) {
@@ -54,15 +61,17 @@ final class ExtAuthzConfig {
       c = clusterCounters.computeIfAbsent(cluster, n -> {
         String p = "cluster." + n + ".ext_authz.";
         return new ClusterCounters(store.counter(p + "ok"), store.counter(p + "denied"), store.counter(p + "error"),
-            store.counter(p + "timeout"), store.counter(p + "failure_mode_allowed"));
+            store.counter(p + "timeout"), store.counter(p + "failure_mode_allowed"), store.counter(p + "invalid"));
       });
     }
     return c;
   }
 
   ExtAuthzConfig(String filterName, AuthzClient client, boolean failureModeAllow, boolean failureModeAllowHeaderAdd,
-      int statusOnError, int maxRequestBytes, boolean allowPartialMessage, StatsStore.Scope scope) {
+      int statusOnError, int maxRequestBytes, boolean allowPartialMessage, boolean validateMutations,
+      StatsStore.Scope scope) {
     this.maxRequestBytes = maxRequestBytes;
+    this.validateMutations = validateMutations;
     this.allowPartialMessage = allowPartialMessage;
     this.filterName = filterName;
     this.client = client;
@@ -74,6 +83,7 @@ final class ExtAuthzConfig {
     this.error = scope.counter("error");
     this.timeout = scope.counter("timeout");
     this.failureModeAllowed = scope.counter("failure_mode_allowed");
+    this.invalid = scope.counter("invalid");
     this.store = scope.store();
   }
 
@@ -120,7 +130,7 @@ final class ExtAuthzConfig {
     StatsStore.Scope scope =
         hcmScope.scope("ext_authz." + (c.getStatPrefix().isEmpty() ? "" : c.getStatPrefix() + "."));
     return new ExtAuthzConfig(filterName, client, c.getFailureModeAllow(), c.getFailureModeAllowHeaderAdd(),
-        statusOnError, maxRequestBytes, allowPartial, scope);
+        statusOnError, maxRequestBytes, allowPartial, c.getValidateMutations(), scope);
   }
 
   private static HttpAuthzClient.Settings httpSettings(HttpService h, String path, ClusterManager clusters,

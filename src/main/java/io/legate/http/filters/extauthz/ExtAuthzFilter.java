@@ -1,10 +1,12 @@
 package io.legate.http.filters.extauthz;
 
 import io.legate.http.ResponseFlag;
+import io.legate.http.codec.HeaderUtil;
 import io.legate.http.filter.DecoderCallbacks;
 import io.legate.http.filter.HttpFilter;
 import io.legate.router.ForwardAction;
 import io.legate.router.Route;
+import io.legate.server.Log;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.CompositeByteBuf;
@@ -12,6 +14,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.AsciiString;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -27,6 +30,7 @@ final class ExtAuthzFilter implements HttpFilter {
   private static final AsciiString TRUE = AsciiString.cached("true");
   static final String DENIED_DETAILS = "ext_authz_denied";
   static final String ERROR_DETAILS = "ext_authz_error";
+  static final String INVALID_DETAILS = "ext_authz_invalid";
 
   private enum State {
     INIT,
@@ -147,6 +151,24 @@ final class ExtAuthzFilter implements HttpFilter {
       // As Envoy: the check response's dynamic_metadata goes under the filter's namespace.
       callbacks.streamInfo().setDynamicMetadata(METADATA_NAMESPACE, r.dynamicMetadata());
     }
+    List<AuthzResult.HeaderOp> upstreamOps = r.upstreamHeaders();
+    List<AuthzResult.HeaderOp> clientOps = r.clientHeaders();
+    if (r.kind() == AuthzResult.Kind.DENIED) {
+      config.denied.inc();
+      if (cluster != null) {
+        cluster.denied().inc();
+      }
+    }
+    if (r.kind() != AuthzResult.Kind.ERROR && !(writable(upstreamOps) && writable(clientOps))) {
+      // A header no codec can carry (a name that is not a token; CR, LF or another control in a
+      // value): written as is, it would split the upstream request on HTTP/1.1.
+      if (config.validateMutations) {
+        reject();
+        return;
+      }
+      upstreamOps = writableOnly(upstreamOps);
+      clientOps = writableOnly(clientOps);
+    }
     switch (r.kind()) {
       case OK -> {
         config.ok.inc();
@@ -156,25 +178,21 @@ final class ExtAuthzFilter implements HttpFilter {
         for (AsciiString name : r.headersToRemove()) {
           headers.remove(name);
         }
-        for (AuthzResult.HeaderOp op : r.upstreamHeaders()) {
+        for (AuthzResult.HeaderOp op : upstreamOps) {
           op.apply(headers);
         }
-        if (!r.clientHeaders().isEmpty()) {
-          responseHeaders = r.clientHeaders();
+        if (!clientOps.isEmpty()) {
+          responseHeaders = clientOps;
         }
         proceed();
       }
       case DENIED -> {
-        config.denied.inc();
-        if (cluster != null) {
-          cluster.denied().inc();
-        }
         state = State.RESPONDED;
         callbacks.streamInfo().addResponseFlag(ResponseFlag.UNAUTHORIZED_EXTERNAL_SERVICE);
         Http2Headers extra = null;
-        if (!r.clientHeaders().isEmpty()) {
+        if (!clientOps.isEmpty()) {
           extra = new DefaultHttp2Headers(false);
-          for (AuthzResult.HeaderOp op : r.clientHeaders()) {
+          for (AuthzResult.HeaderOp op : clientOps) {
             op.apply(extra);
           }
         }
@@ -207,6 +225,41 @@ final class ExtAuthzFilter implements HttpFilter {
         }
       }
     }
+  }
+
+  private static boolean writable(List<AuthzResult.HeaderOp> ops) {
+    for (AuthzResult.HeaderOp op : ops) {
+      if (!HeaderUtil.isValidHeaderName(op.name()) || !HeaderUtil.isValidHeaderValue(op.value())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static List<AuthzResult.HeaderOp> writableOnly(List<AuthzResult.HeaderOp> ops) {
+    List<AuthzResult.HeaderOp> out = new ArrayList<>(ops.size());
+    for (AuthzResult.HeaderOp op : ops) {
+      if (HeaderUtil.isValidHeaderName(op.name()) && HeaderUtil.isValidHeaderValue(op.value())) {
+        out.add(op);
+      } else {
+        if (Log.enabled(Log.Level.DEBUG)) {
+          Log.debug("ext_authz", "ignoring a header the authorization service asked for that cannot be written: "
+              + op.name());
+        }
+      }
+    }
+    return out;
+  }
+
+  /** validate_mutations and a response with a header that cannot be written: 500, as Envoy. */
+  private void reject() {
+    config.invalid.inc();
+    if (cluster != null) {
+      cluster.invalid().inc();
+    }
+    state = State.RESPONDED;
+    callbacks.streamInfo().addResponseFlag(ResponseFlag.UNAUTHORIZED_EXTERNAL_SERVICE);
+    callbacks.sendLocalReply(500, "", null, INVALID_DETAILS);
   }
 
   private void proceed() {

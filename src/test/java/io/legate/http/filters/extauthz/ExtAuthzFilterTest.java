@@ -51,7 +51,7 @@ class ExtAuthzFilterTest {
   final FakeClient client = new FakeClient();
 
   ExtAuthzConfig config(boolean failureModeAllow, int statusOnError) {
-    return new ExtAuthzConfig("authz", client, failureModeAllow, true, statusOnError, -1, false,
+    return new ExtAuthzConfig("authz", client, failureModeAllow, true, statusOnError, -1, false, false,
         stats.scope("http.t.ext_authz."));
   }
 
@@ -176,7 +176,7 @@ class ExtAuthzFilterTest {
   }
 
   ExtAuthzConfig bodyConfig(boolean allowPartial) {
-    return new ExtAuthzConfig("authz", client, false, false, 403, 5, allowPartial, stats.scope("http.t.ext_authz."));
+    return new ExtAuthzConfig("authz", client, false, false, 403, 5, allowPartial, false, stats.scope("http.t.ext_authz."));
   }
 
   static io.netty.buffer.ByteBuf bytes(String s) {
