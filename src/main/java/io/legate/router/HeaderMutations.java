@@ -4,6 +4,7 @@ import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
 import io.legate.config.ConfigException;
 import io.legate.formatter.Formatter;
 import io.legate.http.StreamInfo;
+import io.legate.http.codec.HeaderUtil;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.AsciiString;
 import java.nio.charset.StandardCharsets;
@@ -169,6 +170,12 @@ public final class HeaderMutations {
         Add a = s.add.get(i);
         String v = a.value.format(info, req, resp, now);
         if (v.isEmpty() && !a.keepEmpty) {
+          continue;
+        }
+        if (!a.value.isConstant() && !HeaderUtil.isValidHeaderValue(v)) {
+          // A command's output (dynamic metadata, filter state, a header of the other message…)
+          // with CR, LF or another control character: written as is, it would split the message on
+          // HTTP/1.1. Constant values were checked with the config.
           continue;
         }
         switch (a.action) {

@@ -83,6 +83,23 @@ class HeaderMutationsTest {
   }
 
   @Test
+  void aFormattedValueThatCannotBeAHeaderValueIsLeftOut() {
+    // Dynamic metadata is whatever a service (ext_authz, say) wrote: it may hold CR LF.
+    Route r = route(",\"request_headers_to_add\":["
+        + add("x-meta", "%DYNAMIC_METADATA(authz:user)%", null) + ","
+        + add("x-tier", "%DYNAMIC_METADATA(authz:tier)%", null) + "]", "", "");
+    StreamInfo info = Fixtures.info();
+    info.setDynamicMetadata("authz", com.google.protobuf.Struct.newBuilder()
+        .putFields("user", com.google.protobuf.Value.newBuilder().setStringValue("bob\r\nx-admin: true").build())
+        .putFields("tier", com.google.protobuf.Value.newBuilder().setStringValue("gold").build())
+        .build());
+    Http2Headers h = req("/");
+    r.requestHeaderMutations().apply(h, info);
+    assertThat(h.contains("x-meta")).isFalse();
+    assertThat(all(h, "x-tier")).containsExactly("gold");
+  }
+
+  @Test
   void orderRouteVirtualHostRouteConfigurationLaterWins() {
     String rt = ",\"request_headers_to_add\":[" + add("x-o", "route", "OVERWRITE_IF_EXISTS_OR_ADD") + ","
         + add("x-l", "route", null) + "],\"response_headers_to_add\":[" + add("x-o", "route", "OVERWRITE_IF_EXISTS_OR_ADD") + "]";

@@ -5,6 +5,7 @@ import com.nimbusds.jose.util.Base64URL;
 import com.nimbusds.jose.util.JSONObjectUtils;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
+import io.legate.http.codec.HeaderUtil;
 import io.netty.handler.codec.http2.Http2Headers;
 import java.text.ParseException;
 import java.util.Date;
@@ -214,8 +215,13 @@ final class Verification {
     }
     for (Provider.ClaimToHeader c : prov.claimToHeaders()) {
       String v = claimValue(claims.getClaims(), c.claimPath());
-      if (v != null) {
+      // A claim is the issuer's text (a user's display name, say): one with CR, LF or another
+      // control character cannot be a header value. It is left out, and so is whatever the client
+      // sent under that name: the header must not claim what the token did not say.
+      if (v != null && HeaderUtil.isValidHeaderValue(v)) {
         headers.set(c.header(), v);
+      } else if (v != null) {
+        headers.remove(c.header());
       }
     }
   }

@@ -7,6 +7,7 @@ import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitResponse;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.legate.http.ResponseFlag;
+import io.legate.http.codec.HeaderUtil;
 import io.legate.http.filter.DecoderCallbacks;
 import io.legate.http.filter.HttpFilter;
 import io.legate.router.ClusterSelection;
@@ -162,7 +163,9 @@ final class RateLimitFilter implements HttpFilter {
     }
     stats.ok().inc();
     for (HeaderValue h : r.getRequestHeadersToAddList()) {
-      request.set(AsciiString.of(h.getKey().toLowerCase(java.util.Locale.ROOT)), h.getValue());
+      if (writable(h)) {
+        request.set(AsciiString.of(h.getKey().toLowerCase(java.util.Locale.ROOT)), h.getValue());
+      }
     }
     Http2Headers extra = new DefaultHttp2Headers(false);
     addServiceResponseHeaders(r, extra);
@@ -186,11 +189,21 @@ final class RateLimitFilter implements HttpFilter {
 
   private void addServiceResponseHeaders(RateLimitResponse r, Http2Headers out) {
     for (HeaderValue h : r.getResponseHeadersToAddList()) {
-      out.set(AsciiString.of(h.getKey().toLowerCase(java.util.Locale.ROOT)), h.getValue());
+      if (writable(h)) {
+        out.set(AsciiString.of(h.getKey().toLowerCase(java.util.Locale.ROOT)), h.getValue());
+      }
     }
     if (config.xRateLimitHeaders) {
       XRateLimitHeaders.add(r.getStatusesList(), out);
     }
+  }
+
+  /**
+   * Whether a header the service asked for can be carried at all (a token name; no CR, LF or other
+   * control in the value): one that cannot is left out, as Envoy's codecs would refuse it.
+   */
+  private static boolean writable(HeaderValue h) {
+    return HeaderUtil.isValidHeaderName(h.getKey()) && HeaderUtil.isValidHeaderValue(h.getValue());
   }
 
   @Override

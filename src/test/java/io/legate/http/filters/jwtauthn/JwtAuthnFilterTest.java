@@ -155,6 +155,16 @@ class JwtAuthnFilterTest {
   }
 
   @Test
+  void aClaimThatCannotBeAHeaderValueIsLeftOutAndTheClientsCopyRemoved() throws Exception {
+    JwtAuthnConfig c = config(true);
+    String t = rs256(claims("https://issuer1").subject("alice\r\nx-admin: true").build());
+    Http2Headers h = request("/x", "authorization", "Bearer " + t, "x-sub", "forged");
+    assertThat(run(c, h)).isEqualTo(HttpFilter.Status.CONTINUE);
+    assertThat(h.contains("x-sub")).isFalse();
+    assertThat(h.get("x-tier").toString()).isEqualTo("gold");
+  }
+
+  @Test
   void validEs256TokenPasses() throws Exception {
     String t = es256(claims("https://issuer1").build());
     assertThat(run(config(true), request("/x?access_token=" + t))).isEqualTo(HttpFilter.Status.CONTINUE);

@@ -9,7 +9,9 @@ import io.envoyproxy.envoy.service.ratelimit.v3.RateLimitServiceGrpc;
 import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
+import io.legate.testing.H2Client;
 import io.legate.testing.Legate;
+import io.legate.testing.RefusedPort;
 import io.legate.testing.TestUpstream;
 import java.net.InetSocketAddress;
 import java.net.http.HttpResponse;
@@ -125,6 +127,7 @@ class RateLimitIntegrationTest {
   @TempDir Path dir;
   TestUpstream up1;
   Server rls;
+  RefusedPort refused;
   Legate legate;
   final LinkedBlockingQueue<RateLimitRequest> received = new LinkedBlockingQueue<>();
   volatile Function<RateLimitRequest, RateLimitResponse> answer;
@@ -146,6 +149,9 @@ class RateLimitIntegrationTest {
     }
     if (up1 != null) {
       up1.close();
+    }
+    if (refused != null) {
+      refused.close();
     }
   }
 
@@ -182,9 +188,8 @@ class RateLimitIntegrationTest {
           .start();
       rlsPort = rls.getPort();
     } else {
-      try (var s = new java.net.ServerSocket(0)) {
-        rlsPort = s.getLocalPort(); // closed: nothing listens there
-      }
+      refused = new RefusedPort();
+      rlsPort = refused.port();
     }
     legate = Legate.start(CONFIG, Map.of("UP1", up1.port(), "RLS", rlsPort, "TIMEOUT", timeout,
         "DENY", deny, "LOG", dir.resolve("access.log")));
@@ -255,6 +260,30 @@ class RateLimitIntegrationTest {
     assertThat(legate.get("front", "/other").statusCode()).isEqualTo(200);
     assertThat(received.poll(200, TimeUnit.MILLISECONDS)).isNull();
     assertThat(counter("cluster.up1.ratelimit.ok")).isEqualTo(2);
+  }
+
+  @Test
+  void headersFromTheServiceThatCannotBeWrittenNeverReachTheWire() throws Exception {
+    // A service (or whoever answers in its place) asking for CR LF in a value: written as is, the
+    // upstream would read a second header, and the client a forged Set-Cookie.
+    answer = r -> ok().toBuilder()
+        .addRequestHeadersToAdd(HeaderValue.newBuilder().setKey("x-split").setValue("a\r\nx-smuggled: 1"))
+        .addResponseHeadersToAdd(HeaderValue.newBuilder().setKey("x-split-back").setValue("b\r\nset-cookie: evil=1"))
+        .build();
+    start("2s", false, true);
+    HttpResponse<String> r = legate.get("front", "/limited", "x-user", "alice");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).contains("x-from-rls: yes").doesNotContain("x-smuggled").doesNotContain("x-split");
+    assertThat(r.headers().firstValue("x-rls")).hasValue("seen");
+    assertThat(r.headers().map()).doesNotContainKeys("set-cookie", "x-split-back");
+    // Over HTTP/2 downstream too (its request header map refuses such a value when it is set).
+    try (H2Client h2 = new H2Client(legate.port("front"))) {
+      H2Client.Response h2r = h2.send("GET", "/limited", "127.0.0.1", (byte[]) null,
+          new io.netty.handler.codec.http2.DefaultHttp2Headers().add("x-user", "alice"), null, 5);
+      assertThat(h2r.status()).isEqualTo(200);
+      assertThat(h2r.body()).contains("x-from-rls: yes").doesNotContain("x-smuggled");
+      assertThat(h2r.headers().contains("set-cookie")).isFalse();
+    }
   }
 
   @Test
