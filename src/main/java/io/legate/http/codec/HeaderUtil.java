@@ -30,6 +30,7 @@ public final class HeaderUtil {
     return h;
   }
 
+  /** Token characters (RFC 9110 §5.6.2), by octet. */
   private static final boolean[] TOKEN = new boolean[256];
 
   static {
@@ -43,6 +44,24 @@ public final class HeaderUtil {
     for (char c : "!#$%&'*+-.^_`|~".toCharArray()) {
       TOKEN[c] = true;
     }
+  }
+
+  /** Whether octet {@code b} (0..255) is a token character (RFC 9110 §5.6.2). */
+  public static boolean isTokenChar(int b) {
+    return TOKEN[b];
+  }
+
+  /**
+   * Whether octet {@code b} (0..255) may not appear in a field value: a control character other than
+   * HTAB (CR, LF and NUL among them), or DEL (RFC 9110 §5.5).
+   */
+  public static boolean isCtl(int b) {
+    return (b < 0x20 && b != '\t') || b == 0x7f;
+  }
+
+  /** Whether {@code name: value} can be written as a header at all (both checks below). */
+  public static boolean isValidHeader(CharSequence name, CharSequence value) {
+    return isValidHeaderName(name) && isValidHeaderValue(value);
   }
 
   /**
@@ -84,8 +103,7 @@ public final class HeaderUtil {
     if (value instanceof AsciiString a) {
       byte[] b = a.array();
       for (int i = a.arrayOffset(), end = i + a.length(); i < end; i++) {
-        int c = b[i] & 0xff;
-        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        if (isCtl(b[i] & 0xff)) {
           return false;
         }
       }
@@ -93,7 +111,7 @@ public final class HeaderUtil {
     }
     for (int i = 0; i < value.length(); i++) {
       char c = value.charAt(i);
-      if ((c < 0x20 && c != '\t') || c == 0x7f || c > 0xff) {
+      if (c > 0xff || isCtl(c)) {
         return false;
       }
     }

@@ -90,16 +90,6 @@ final class Http1ServerCodec extends ByteToMessageDecoder {
     AsciiString.cached("TRACE"), AsciiString.cached("PATCH")
   };
 
-  /** Token characters (RFC 9110 §5.6.2). */
-  private static final boolean[] TCHAR = new boolean[256];
-
-  static {
-    for (char c = '0'; c <= '9'; c++) TCHAR[c] = true;
-    for (char c = 'a'; c <= 'z'; c++) TCHAR[c] = true;
-    for (char c = 'A'; c <= 'Z'; c++) TCHAR[c] = true;
-    for (char c : "!#$%&'*+-.^_`|~".toCharArray()) TCHAR[c] = true;
-  }
-
   // Kinds of header fields the decoder looks at.
   private static final byte OTHER = 0;
   private static final byte HOST = 1;
@@ -360,7 +350,7 @@ final class Http1ServerCodec extends ByteToMessageDecoder {
       int c = ls;
       while (c < le && a[c] != ':') {
         int b = a[c] & 0xff;
-        if (!TCHAR[b]) {
+        if (!HeaderUtil.isTokenChar(b)) {
           return 400;
         }
         if (b >= 'A' && b <= 'Z') {
@@ -380,8 +370,7 @@ final class Http1ServerCodec extends ByteToMessageDecoder {
         ve--;
       }
       for (int i = vs; i < ve; i++) {
-        int b = a[i] & 0xff;
-        if ((b < 0x20 && b != '\t') || b == 0x7f) {
+        if (HeaderUtil.isCtl(a[i] & 0xff)) {
           return 400; // CR, LF, NUL and other controls (RFC 9110 §5.5)
         }
       }
@@ -499,7 +488,7 @@ final class Http1ServerCodec extends ByteToMessageDecoder {
       return Request.error(400, false);
     }
     for (int i = 0; i < sp1; i++) {
-      if (!TCHAR[a[i] & 0xff]) {
+      if (!HeaderUtil.isTokenChar(a[i] & 0xff)) {
         return Request.error(400, false);
       }
     }
@@ -780,8 +769,7 @@ final class Http1ServerCodec extends ByteToMessageDecoder {
       }
     }
     for (int j = i; j < lf - 1; j++) {
-      int b = in.getByte(j) & 0xff;
-      if ((b < 0x20 && b != '\t') || b == 0x7f) {
+      if (HeaderUtil.isCtl(in.getByte(j) & 0xff)) {
         bodyError(in, out);
         return;
       }

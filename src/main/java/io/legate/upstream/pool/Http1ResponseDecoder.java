@@ -1,6 +1,7 @@
 package io.legate.upstream.pool;
 
 import io.legate.http.HttpHeaderNames;
+import io.legate.http.codec.HeaderUtil;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
@@ -314,7 +315,7 @@ final class Http1ResponseDecoder extends ByteToMessageDecoder {
       return false;
     }
     for (int i = 12; i < lineEnd; i++) {
-      if (isCtl(b[i])) {
+      if (HeaderUtil.isCtl(b[i] & 0xff)) {
         return false;
       }
     }
@@ -385,20 +386,6 @@ final class Http1ResponseDecoder extends ByteToMessageDecoder {
     List<AsciiString> removals;
   }
 
-  private static boolean isCtl(byte c) {
-    return (c >= 0 && c < 0x20 && c != '\t') || c == 0x7f;
-  }
-
-  private static boolean isTokenChar(byte c) {
-    if (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-      return true;
-    }
-    return switch (c) {
-      case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~' -> true;
-      default -> false;
-    };
-  }
-
   /**
    * Parses header fields from {@code from} to the blank line into {@code h} (null: parse and
    * validate only), lowercasing names in place; framing fields go to {@code f} when not null.
@@ -421,7 +408,7 @@ final class Http1ResponseDecoder extends ByteToMessageDecoder {
           colon = i;
           break;
         }
-        if (!isTokenChar(c)) {
+        if (!HeaderUtil.isTokenChar(c & 0xff)) {
           return false; // includes obs-fold continuation lines and whitespace before the colon
         }
         if (c >= 'A' && c <= 'Z') {
@@ -440,7 +427,7 @@ final class Http1ResponseDecoder extends ByteToMessageDecoder {
         ve--;
       }
       for (int i = vs; i < ve; i++) {
-        if (isCtl(b[i])) {
+        if (HeaderUtil.isCtl(b[i] & 0xff)) {
           return false;
         }
       }
@@ -623,7 +610,7 @@ final class Http1ResponseDecoder extends ByteToMessageDecoder {
     }
     for (; i < lf; i++) {
       byte c = in.getByte(i);
-      if (isCtl(c) && !(c == '\r' && i == lf - 1)) {
+      if (HeaderUtil.isCtl(c & 0xff) && !(c == '\r' && i == lf - 1)) {
         fail(in, out);
         return false;
       }

@@ -229,7 +229,7 @@ final class ExtAuthzFilter implements HttpFilter {
 
   private static boolean writable(List<AuthzResult.HeaderOp> ops) {
     for (AuthzResult.HeaderOp op : ops) {
-      if (!HeaderUtil.isValidHeaderName(op.name()) || !HeaderUtil.isValidHeaderValue(op.value())) {
+      if (!HeaderUtil.isValidHeader(op.name(), op.value())) {
         return false;
       }
     }
@@ -239,7 +239,7 @@ final class ExtAuthzFilter implements HttpFilter {
   private static List<AuthzResult.HeaderOp> writableOnly(List<AuthzResult.HeaderOp> ops) {
     List<AuthzResult.HeaderOp> out = new ArrayList<>(ops.size());
     for (AuthzResult.HeaderOp op : ops) {
-      if (HeaderUtil.isValidHeaderName(op.name()) && HeaderUtil.isValidHeaderValue(op.value())) {
+      if (HeaderUtil.isValidHeader(op.name(), op.value())) {
         out.add(op);
       } else {
         if (Log.enabled(Log.Level.DEBUG)) {

@@ -203,7 +203,7 @@ final class RateLimitFilter implements HttpFilter {
    * control in the value): one that cannot is left out, as Envoy's codecs would refuse it.
    */
   private static boolean writable(HeaderValue h) {
-    return HeaderUtil.isValidHeaderName(h.getKey()) && HeaderUtil.isValidHeaderValue(h.getValue());
+    return HeaderUtil.isValidHeader(h.getKey(), h.getValue());
   }
 
   @Override
