@@ -125,27 +125,28 @@ class TcpProxyIntegrationTest {
           upstream.setSoTimeout(30_000);
 
           // The upstream reads nothing while the client sends: the proxy stops reading the client.
-          CompletableFuture<Void> sent = CompletableFuture.runAsync(() -> write(client, SIZE));
-          waitForStat(l, "tcp.tcp_stats.downstream_flow_control_paused_reading_total");
-          assertThat(sent).isNotDone();
-          assertThat(read(upstream, SIZE)).isEqualTo(SIZE);
-          sent.get(30, TimeUnit.SECONDS);
-          assertThat(l.stat("tcp.tcp_stats.downstream_flow_control_resumed_reading_total"))
-              .as("every pause of the client's side resumed")
-              .isEqualTo(l.stat("tcp.tcp_stats.downstream_flow_control_paused_reading_total"));
-
+          stallAndDrain(l, client, upstream, "tcp.tcp_stats.downstream_flow_control_");
           // The client reads nothing while the upstream sends: the proxy stops reading the upstream.
-          CompletableFuture<Void> answered = CompletableFuture.runAsync(() -> write(upstream, SIZE));
-          waitForStat(l, "cluster.up.upstream_flow_control_paused_reading_total");
-          assertThat(answered).isNotDone();
-          assertThat(read(client, SIZE)).isEqualTo(SIZE);
-          answered.get(30, TimeUnit.SECONDS);
-          assertThat(l.stat("cluster.up.upstream_flow_control_resumed_reading_total"))
-              .as("every pause of the upstream's side resumed")
-              .isEqualTo(l.stat("cluster.up.upstream_flow_control_paused_reading_total"));
+          stallAndDrain(l, upstream, client, "cluster.up.upstream_flow_control_");
         }
       }
     }
+  }
+
+  /**
+   * {@code from} sends {@link #SIZE} bytes while {@code to} reads nothing: the proxy pauses reading
+   * {@code from}'s side ({@code <stats>paused_reading_total} counts it) and the sender blocks; then
+   * {@code to} reads every byte, the sender finishes, and every pause was resumed.
+   */
+  private static void stallAndDrain(Legate l, Socket from, Socket to, String stats) throws Exception {
+    CompletableFuture<Void> sent = CompletableFuture.runAsync(() -> write(from, SIZE));
+    waitForStat(l, stats + "paused_reading_total");
+    assertThat(sent).isNotDone();
+    assertThat(read(to, SIZE)).isEqualTo(SIZE);
+    sent.get(30, TimeUnit.SECONDS);
+    assertThat(l.stat(stats + "resumed_reading_total"))
+        .as("every pause resumed (" + stats + ")")
+        .isEqualTo(l.stat(stats + "paused_reading_total"));
   }
 
   private static void waitForStat(Legate l, String name) throws InterruptedException {
